@@ -1,0 +1,1 @@
+"""Adapters: one module per outside system (git, DVC, MLflow, Graphviz)."""

@@ -1,0 +1,224 @@
+"""Everything lineage asks of Git.
+
+Reads go through the ``git`` CLI where one call answers a question (cheap, and it keeps pygit2's
+~100 ms import off the paths of ``log``, ``show`` and hooks); object writing goes through pygit2
+in the store. Two things only the CLI does safely: ``git update-ref NEW OLD`` is an atomic
+compare-and-swap (pygit2 1.21 has none), and ``git add`` into a temporary index snapshots the
+working tree without touching the user's index, as ``git stash create`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lineage.errors import LineageError, NotARepositoryError
+
+
+@dataclass(frozen=True)
+class RepoPaths:
+    root: Path  # the work tree
+    git_dir: Path  # this work tree's git dir (differs from common_dir in a linked worktree)
+    common_dir: Path  # shared by all worktrees: refs, objects, and lineage's index
+
+    @property
+    def lineage_dir(self) -> Path:
+        return self.common_dir / "lineage"
+
+
+@dataclass(frozen=True)
+class Head:
+    commit: str | None  # None before the first commit
+    branch: str | None  # None when detached
+
+
+@dataclass(frozen=True)
+class Dirt:
+    """How the working tree differs from HEAD: tracked changes and untracked source files."""
+
+    changed: tuple[str, ...]  # tracked paths modified, added, deleted or renamed
+    untracked: tuple[str, ...]  # untracked files under directories that hold tracked files
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changed or self.untracked)
+
+
+class GitError(LineageError):
+    def __init__(self, args: Sequence[str], stderr: str) -> None:
+        self.args_ = tuple(args)
+        self.stderr = stderr
+        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+        super().__init__(f"`git {' '.join(args)}` failed: {detail}")
+
+
+def _run(
+    cwd: Path,
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: bytes | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        input=input,
+    )
+    if check and proc.returncode != 0:
+        raise GitError(args, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+def git(paths: RepoPaths, *args: str, env: Mapping[str, str] | None = None) -> str:
+    return _run(paths.root, args, env=env).stdout.decode().strip()
+
+
+def discover(cwd: Path) -> RepoPaths:
+    """Find the repository containing ``cwd`` with one ``git rev-parse`` call."""
+    try:
+        proc = _run(
+            cwd,
+            ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
+            check=False,
+        )
+    except FileNotFoundError:
+        raise LineageError("git is not installed or not on PATH; install git first") from None
+    except NotADirectoryError:
+        raise NotARepositoryError(str(cwd)) from None
+    if proc.returncode != 0:
+        raise NotARepositoryError(str(cwd))
+    lines = proc.stdout.decode().splitlines()
+    if len(lines) != 3:
+        raise LineageError(
+            f"{cwd} is a bare Git repository or a .git directory; run lineage in a work tree"
+        )
+    root, git_dir, common = (Path(x) for x in lines)
+    if not common.is_absolute():
+        common = (cwd / common).resolve()
+    return RepoPaths(root=root, git_dir=git_dir, common_dir=common)
+
+
+def head(paths: RepoPaths) -> Head:
+    proc = _run(paths.root, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
+    commit = proc.stdout.decode().strip() or None
+    branch_proc = _run(paths.root, ["symbolic-ref", "-q", "--short", "HEAD"], check=False)
+    branch = branch_proc.stdout.decode().strip() or None
+    return Head(commit=commit if proc.returncode == 0 else None, branch=branch)
+
+
+def ref_tip(paths: RepoPaths, ref: str) -> str | None:
+    proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def update_ref(paths: RepoPaths, ref: str, new: str, old: str | None, message: str) -> bool:
+    """Atomically move ``ref`` from ``old`` to ``new``; False when someone else moved it first."""
+    proc = _run(
+        paths.root,
+        ["update-ref", "-m", message, ref, new, old or ""],
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+def identity(paths: RepoPaths) -> tuple[str, str]:
+    """The git identity records are attributed to (user.name / user.email, or the env)."""
+    proc = _run(paths.root, ["var", "GIT_AUTHOR_IDENT"], check=False)
+    ident = proc.stdout.decode().strip()
+    if proc.returncode == 0 and "<" in ident:
+        name, _, rest = ident.partition("<")
+        return name.strip(), rest.partition(">")[0].strip()
+    return "unknown", "unknown"
+
+
+def dirt(paths: RepoPaths) -> Dirt:
+    """Tracked changes, and untracked files whose directory already holds tracked files.
+
+    Untracked files in directories with nothing tracked (scratch/, outputs/) are not code the
+    run depends on as far as anyone can tell, so they neither make the tree dirty nor enter the
+    snapshot; ignored files never do. In a repository with nothing tracked yet, every untracked
+    file counts.
+    """
+    out = _run(
+        paths.root,
+        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+    ).stdout.decode("utf-8", errors="surrogateescape")
+    changed: list[str] = []
+    untracked: list[str] = []
+    for entry in out.split("\0"):
+        if not entry:
+            continue
+        code, path = entry[:2], entry[3:]
+        (untracked if code == "??" else changed).append(path)
+    if untracked:
+        dirs = {os.path.dirname(p) for p in tracked_files(paths)}
+        if dirs:  # with nothing tracked yet (before the first commit) every file is source
+            untracked = [p for p in untracked if os.path.dirname(p) in dirs]
+    return Dirt(changed=tuple(sorted(changed)), untracked=tuple(sorted(untracked)))
+
+
+def tracked_files(paths: RepoPaths) -> set[str]:
+    """Every path in the index."""
+    out = _run(paths.root, ["ls-files", "-z"]).stdout.decode("utf-8", errors="surrogateescape")
+    return {p for p in out.split("\0") if p}
+
+
+def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> str:
+    """Commit the exact working tree (tracked files + ``dirt_.untracked``) without touching the
+    user's index, work tree or branches; return the commit sha (its parent is ``base``)."""
+    fd, tmp_index = tempfile.mkstemp(prefix="lineage-index-", dir=paths.git_dir)
+    os.close(fd)
+    try:
+        real_index = paths.git_dir / "index"
+        if real_index.exists():
+            # Start from the user's index so git can trust its stat data and skip re-hashing.
+            with open(real_index, "rb") as src, open(tmp_index, "wb") as dst:
+                dst.write(src.read())
+        else:
+            os.unlink(tmp_index)
+        env = {**os.environ, "GIT_INDEX_FILE": tmp_index}
+        if base is not None:
+            if not real_index.exists():
+                _run(paths.root, ["read-tree", base], env=env)
+            _run(paths.root, ["add", "--update", "--", "."], env=env)
+        elif real_index.exists():
+            _run(paths.root, ["add", "--update", "--", "."], env=env)
+        if dirt_.untracked:
+            _run(
+                paths.root,
+                ["add", "--pathspec-from-file=-", "--pathspec-file-nul"],
+                env=env,
+                input="\0".join(dirt_.untracked).encode("utf-8", errors="surrogateescape"),
+            )
+        if not Path(tmp_index).exists():
+            # Nothing tracked and nothing to add: an empty tree.
+            tree = _run(paths.root, ["hash-object", "-t", "tree", "-w", "--stdin"], input=b"")
+            tree_sha = tree.stdout.decode().strip()
+        else:
+            tree_sha = git(paths, "write-tree", env=env)
+        parents = ["-p", base] if base else []
+        return git(paths, "commit-tree", tree_sha, *parents, "-m", message)
+    finally:
+        if os.path.exists(tmp_index):
+            os.unlink(tmp_index)
+
+
+def commit_summary(paths: RepoPaths, commit: str) -> tuple[str, str] | None:
+    """(subject, ISO date) of a commit, or None when the repository does not have it."""
+    proc = _run(paths.root, ["log", "-1", "--format=%s%x00%cI", commit, "--"], check=False)
+    if proc.returncode != 0:
+        return None
+    subject, _, date = proc.stdout.decode(errors="replace").strip().partition("\0")
+    return subject, date
+
+
+def resolve_commit_prefix(paths: RepoPaths, prefix: str) -> str | None:
+    proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{prefix}^{{commit}}"], check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None

@@ -1,0 +1,92 @@
+"""The one error root and the exit codes every command documents."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_NOT_FOUND = 127
+EXIT_NOT_EXECUTABLE = 126
+EXIT_INTERRUPTED = 130
+
+
+class LineageError(Exception):
+    """A failure the user can act on; the message is one sentence with the next step."""
+
+    exit_code = EXIT_ERROR
+
+
+class NotARepositoryError(LineageError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"{path} is not inside a Git repository; run `git init` there first, "
+            "or cd into your project"
+        )
+
+
+class NotInitializedError(LineageError):
+    def __init__(self, root: str) -> None:
+        self.root = root
+        super().__init__(f"lineage is not set up in {root}; run `lineage init` first")
+
+
+class TrackingUnreachableError(LineageError):
+    def __init__(self, uri: str, reason: str) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(
+            f"the MLflow tracking store {uri} cannot be reached ({reason}); nothing was run: "
+            "start the server or fix MLFLOW_TRACKING_URI"
+        )
+
+
+class CommandNotFoundError(LineageError):
+    exit_code = EXIT_NOT_FOUND
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(
+            f"command '{command}' was not found; check its spelling and your PATH "
+            "(nothing was run or recorded)"
+        )
+
+
+class CommandNotExecutableError(LineageError):
+    exit_code = EXIT_NOT_EXECUTABLE
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+        super().__init__(
+            f"command '{command}' is not executable; `chmod +x` it or run it through its "
+            "interpreter (nothing was run or recorded)"
+        )
+
+
+class BadReferenceError(LineageError):
+    """REF could not be parsed, matched nothing, or matched more than one node."""
+
+    def __init__(self, ref: str, message: str) -> None:
+        self.ref = ref
+        super().__init__(message)
+
+
+class CorruptRecordError(LineageError):
+    def __init__(self, record_id: str, reason: str) -> None:
+        self.record_id = record_id
+        self.reason = reason
+        super().__init__(
+            f"record {record_id[:12]} in the lineage store is corrupted ({reason}); "
+            "fetch a good copy with `git fetch <remote> 'refs/lineage/*:refs/lineage/*'` "
+            "from a clone that has it"
+        )
+
+
+class UnsafePathError(LineageError):
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(
+            f"path {path!r} is outside the repository; lineage records only "
+            "repository-relative paths"
+        )

@@ -1,0 +1,325 @@
+"""The query index: SQLite in ``<git-common-dir>/lineage/index.sqlite``, derived from the store.
+
+It holds nothing the records do not: deleted, it is rebuilt; behind the ref, it catches up by
+reading only the records added since the tip it last saw (a tree diff). Every query answers the
+same with or without it. When the tip has not moved, a query costs one ``git rev-parse`` and one
+SQLite read, and never imports pygit2.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lineage.errors import CorruptRecordError
+from lineage.records import decode
+from lineage.store import Store
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records(
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, evidence TEXT, created_at TEXT,
+    run_key TEXT, started_ms INTEGER, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS records_run ON records(run_key);
+CREATE INDEX IF NOT EXISTS records_started ON records(started_ms);
+CREATE TABLE IF NOT EXISTS nodes(key TEXT PRIMARY KEY, kind TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edges(
+    src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, path TEXT,
+    record_id TEXT NOT NULL, evidence TEXT);
+CREATE INDEX IF NOT EXISTS edges_src ON edges(src);
+CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
+CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    rel: str
+    dst: str
+    path: str | None
+    record_id: str
+    evidence: str | None
+
+
+def node_key(kind: str, ident: str) -> str:
+    return f"{kind}:{ident}"
+
+
+def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
+    """The graph a run record describes, as (src, rel, dst, path): src was used to make dst."""
+    if doc.get("kind") != "run":
+        return []
+    run = node_key("run", run_key_of(doc))
+    out: list[tuple[str, str, str, str | None]] = []
+    code = doc.get("code") or {}
+    ran: str | None = code.get("snapshot") or code.get("commit")
+    if ran:
+        out.append((node_key("commit", ran), "code", run, None))
+    if ran and code.get("snapshot") and code.get("commit"):
+        base = node_key("commit", code["commit"])
+        out.append((base, "snapshot", node_key("commit", ran), None))
+    for data in doc.get("inputs") or ():
+        out.append((node_key("data", data["md5"]), "input", run, data["path"]))
+    for data in doc.get("outputs") or ():
+        out.append((run, "output", node_key("data", data["md5"]), data["path"]))
+    for model in doc.get("models") or ():
+        out.append(
+            (run, "produced", node_key("model", f"{model['name']}/{model['version']}"), None)
+        )
+    parent = (doc.get("run") or {}).get("parent_run_id")
+    if parent:
+        out.append((node_key("run", parent), "parent", run, None))
+    return out
+
+
+def run_key_of(doc: dict[str, Any]) -> str:
+    run = doc.get("run")
+    return run["run_id"] if run else f"local-{doc['session']}"
+
+
+def started_ms(doc: dict[str, Any]) -> int | None:
+    run = doc.get("run") or {}
+    if run.get("start_ms") is not None:
+        return int(run["start_ms"])
+    command = doc.get("command") or {}
+    if command.get("started"):
+        from datetime import datetime
+
+        return int(datetime.fromisoformat(command["started"]).timestamp() * 1000)
+    return None
+
+
+class Index:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        path = store.paths.lineage_dir / "index.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = self._connect()
+        self.corrupt: list[tuple[str, str]] = []
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = self._open()
+        except sqlite3.DatabaseError:
+            # A damaged index is only a cache: throw it away and rebuild from the records.
+            self.path.unlink(missing_ok=True)
+            db = self._open()
+        return db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            db.executescript(
+                "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS records; "
+                "DROP TABLE IF EXISTS nodes; DROP TABLE IF EXISTS edges; "
+                "DROP TABLE IF EXISTS corrupt;"
+            )
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- keeping up with the store -------------------------------------------------------
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def refresh(self) -> None:
+        """Bring the index level with the store's tip (no-op when it already is)."""
+        tip = self.store.tip()
+        if tip != self._meta("tip"):
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self._catch_up(tip)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        self.corrupt = list(self.db.execute("SELECT id, reason FROM corrupt ORDER BY id"))
+
+    def _catch_up(self, tip: str | None) -> None:
+        seen = self._meta("tip")  # re-read inside the write lock: another process may have won
+        if seen == tip:
+            return
+        if tip is None:
+            self._clear()
+            return
+        if seen and self.store.has_commit(seen):
+            added, removed = self.store.added_between(seen, tip)
+            if removed:
+                self._clear()
+                added = list(self.store.iter_all(tip))
+        else:
+            self._clear()
+            added = list(self.store.iter_all(tip))
+        self._insert(added)
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
+
+    def _clear(self) -> None:
+        for table in ("meta", "records", "nodes", "edges", "corrupt"):
+            self.db.execute(f"DELETE FROM {table}")
+
+    def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
+        for name, blob in records:
+            try:
+                doc = decode(name, blob)
+            except CorruptRecordError as exc:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", (name, exc.reason)
+                )
+                continue
+            created = (doc.get("created") or {}).get("at")
+            run_key = run_key_of(doc) if doc.get("kind") == "run" else None
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, "
+                "started_ms, body) VALUES(?,?,?,?,?,?,?)",
+                (
+                    name,
+                    doc["kind"],
+                    doc.get("evidence"),
+                    created,
+                    run_key,
+                    started_ms(doc),
+                    blob.decode("utf-8"),
+                ),
+            )
+            if cur.rowcount == 0:
+                continue
+            for src, rel, dst, path in edges_of(name, doc):
+                self.db.execute(
+                    "INSERT INTO edges(src, rel, dst, path, record_id, evidence) "
+                    "VALUES(?,?,?,?,?,?)",
+                    (src, rel, dst, path, name, doc.get("evidence")),
+                )
+                for key in (src, dst):
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
+                        (key, key.partition(":")[0]),
+                    )
+            if run_key is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, 'run')",
+                    (node_key("run", run_key),),
+                )
+
+    # -- queries -----------------------------------------------------------------------
+
+    def record(self, record_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT body FROM records WHERE id=?", (record_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def record_ids_with_prefix(self, prefix: str) -> list[str]:
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM records WHERE id >= ? AND id < ? ORDER BY id LIMIT 20",
+                (prefix, prefix + "\uffff"),
+            )
+        ]
+
+    def runs(self, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """One (record id, record) per run, newest first; an observed record wins over an
+        inferred one for the same run, then the newest record."""
+        rows = self.db.execute(
+            "SELECT id, run_key, evidence, created_at, body FROM records WHERE kind='run' "
+            "ORDER BY started_ms DESC, created_at DESC, id"
+        )
+        best: dict[str, tuple[str, str, str, str]] = {}
+        order: list[str] = []
+        for rid, run_key, evidence, created, body in rows:
+            rank = ("1" if evidence == "observed" else "0") + (created or "")
+            if run_key not in best:
+                order.append(run_key)
+                best[run_key] = (rank, rid, body, created)
+            elif rank > best[run_key][0]:
+                best[run_key] = (rank, rid, body, created)
+        for n, run_key in enumerate(order):
+            if limit is not None and n >= limit:
+                break
+            _, rid, body, _ = best[run_key]
+            yield rid, json.loads(body)
+
+    def records_for_run(self, run_key: str) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.db.execute(
+            "SELECT id, body FROM records WHERE run_key=? "
+            "ORDER BY evidence='observed' DESC, created_at DESC, id",
+            (run_key,),
+        )
+        return [(rid, json.loads(body)) for rid, body in rows]
+
+    def nodes_with_prefix(self, kind: str, prefix: str) -> list[str]:
+        lo = node_key(kind, prefix)
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT key FROM nodes WHERE key >= ? AND key < ? ORDER BY key LIMIT 20",
+                (lo, lo + "\uffff"),
+            )
+        ]
+
+    def has_node(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM nodes WHERE key=?", (key,)).fetchone() is not None
+
+    def edges_touching(self, key: str) -> list[Edge]:
+        rows = self.db.execute(
+            "SELECT src, rel, dst, path, record_id, evidence FROM edges WHERE src=? OR dst=? "
+            "ORDER BY rel, src, dst, path",
+            (key, key),
+        )
+        return [Edge(*r) for r in rows]
+
+    def data_paths(self) -> dict[str, list[str]]:
+        """Every recorded data path with the md5s it has had."""
+        paths: dict[str, list[str]] = {}
+        for src, dst, path in self.db.execute(
+            "SELECT DISTINCT src, dst, path FROM edges WHERE rel IN ('input', 'output') "
+            "ORDER BY path"
+        ):
+            md5 = (src if src.startswith("data:") else dst).partition(":")[2]
+            if md5 not in paths.setdefault(path, []):
+                paths[path].append(md5)
+        return paths
+
+    def model_versions(self, name: str) -> list[int]:
+        lo = node_key("model", f"{name}/")
+        keys = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT key FROM nodes WHERE key >= ? AND key < ?",
+                (lo, lo + "\uffff"),
+            )
+        ]
+        versions = []
+        for key in keys:
+            tail = key[len(lo) :]
+            if tail.isdigit():
+                versions.append(int(tail))
+        return sorted(versions)
+
+    def producers(self, model_key: str) -> list[str]:
+        return [
+            r[0].partition(":")[2]
+            for r in self.db.execute(
+                "SELECT DISTINCT src FROM edges WHERE dst=? AND rel='produced' ORDER BY src",
+                (model_key,),
+            )
+        ]
+
+
+def open_index(store: Store) -> Index:
+    index = Index(store)
+    index.refresh()
+    return index

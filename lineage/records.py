@@ -1,0 +1,256 @@
+"""The record format: frozen dataclasses, canonical JSON, content-hash names.
+
+A record is an immutable JSON document (``"schema": 1``) describing one observed fact, such as
+"this MLflow run used this code and read this data". It is serialised canonically (sorted keys,
+no insignificant white space, UTF-8) and named by the SHA-256 of those bytes, so the same fact
+written twice is the same record, and two stores merge by set union. See docs/records.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import posixpath
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lineage.errors import CorruptRecordError, UnsafePathError
+
+SCHEMA = 1
+OBSERVED = "observed"
+INFERRED = "inferred"
+
+# Where a data input's hash came from, and how it compares with the workspace.
+STATE_MATCH = "match"  # the workspace holds exactly what the pointer says
+STATE_MODIFIED = "modified"  # the workspace differs; md5 is what is actually there
+STATE_MISSING = "missing"  # the pointer names data the workspace does not have
+STATE_UNKNOWN = "unknown"  # nobody checked (inferred records)
+
+
+def repo_path(path: str) -> str:
+    """Validate a repository-relative POSIX path; refuse anything that escapes the repository."""
+    if not path or path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
+        raise UnsafePathError(path)
+    norm = posixpath.normpath(path)
+    if norm == ".." or norm.startswith("../"):
+        raise UnsafePathError(path)
+    return norm
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who wrote a record, when, and with which version of lineage."""
+
+    at: str  # ISO 8601 UTC, millisecond precision
+    name: str
+    email: str
+    tool: str
+
+
+@dataclass(frozen=True)
+class Code:
+    """The code a run used: the base commit, and a snapshot commit when the tree was dirty."""
+
+    commit: str | None  # HEAD when the run started (None before the first commit)
+    dirty: bool | None  # None: unknown (inferred records)
+    snapshot: str | None = None  # commit of the exact dirty working tree, parent = commit
+    branch: str | None = None
+    changed: tuple[str, ...] = ()  # paths that differed from the base commit
+
+    @property
+    def ran(self) -> str | None:
+        """The commit whose tree is exactly the code that ran."""
+        return self.snapshot or self.commit
+
+
+@dataclass(frozen=True)
+class Data:
+    """One data object on an edge: DVC md5 (``.dir`` suffix for directories) at a path."""
+
+    path: str
+    md5: str
+    size: int | None = None
+    nfiles: int | None = None
+    pointer: str | None = None  # the .dvc file or dvc.lock that names it
+    stage: str | None = None  # DVC stage that declared it, for dvc.lock entries
+    state: str = STATE_MATCH
+    pointer_md5: str | None = None  # what the pointer says, when state != match
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", repo_path(self.path))
+        if self.pointer is not None:
+            object.__setattr__(self, "pointer", repo_path(self.pointer))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A DVC pipeline stage the command executed, with the hashes from ``dvc.lock``."""
+
+    name: str
+    cmd: str
+    deps: tuple[Data, ...] = ()
+    outs: tuple[Data, ...] = ()
+
+
+@dataclass(frozen=True)
+class MlflowRun:
+    """An MLflow run as read back from its tracking store after it ended."""
+
+    run_id: str
+    tracking_uri: str  # credentials stripped
+    experiment_id: str
+    experiment_name: str | None
+    name: str | None
+    status: str  # MLflow's: FINISHED, FAILED, KILLED, RUNNING
+    start_ms: int | None
+    end_ms: int | None
+    parent_run_id: str | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float | str] = field(default_factory=dict)  # non-finite as "NaN" etc.
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Command:
+    """The process lineage ran: argv, where, how it ended."""
+
+    argv: tuple[str, ...]
+    cwd: str  # repository-relative
+    exit_code: int | None
+    status: str  # succeeded, failed, killed
+    started: str
+    ended: str
+    duration_s: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cwd", repo_path(self.cwd))
+
+
+@dataclass(frozen=True)
+class Environment:
+    python: str
+    implementation: str
+    platform: str
+    packages: dict[str, str] = field(default_factory=dict)  # distribution -> version
+    packages_hash: str = ""  # sha256 over the sorted "name==version" lines
+    variables: dict[str, str] = field(default_factory=dict)  # allow-listed only
+    source: str = "child"  # child: the interpreter that ran the command; lineage: ours
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One execution: an MLflow run (or, if the command started none, the command itself)."""
+
+    evidence: str
+    session: str  # one id per `lineage run`, shared by every MLflow run it started
+    code: Code
+    created: Provenance
+    run: MlflowRun | None = None
+    command: Command | None = None
+    inputs: tuple[Data, ...] = ()
+    outputs: tuple[Data, ...] = ()
+    stages: tuple[Stage, ...] = ()
+    environment: Environment | None = None
+    models: tuple[ModelVersion, ...] = ()
+    kind: str = "run"
+    schema: int = SCHEMA
+
+    @property
+    def run_key(self) -> str:
+        """The run node's identity: the MLflow run id, or ``local-<session>`` without one."""
+        return self.run.run_id if self.run else f"local-{self.session}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def to_dict(record: RunRecord) -> dict[str, Any]:
+    return _jsonable(asdict(record))
+
+
+def canonical_bytes(document: dict[str, Any]) -> bytes:
+    """Sorted keys, no white space, UTF-8, no NaN: the same document always gives the same bytes."""
+    return json.dumps(
+        _jsonable(document),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+    ).encode("utf-8")
+
+
+def record_id(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def encode(record: RunRecord) -> tuple[str, bytes]:
+    """The record's content-hash name and its canonical bytes."""
+    blob = canonical_bytes(to_dict(record))
+    return record_id(blob), blob
+
+
+def decode(name: str, blob: bytes) -> dict[str, Any]:
+    """Parse and verify a stored record: the bytes must hash to their name and be canonical."""
+    if record_id(blob) != name:
+        raise CorruptRecordError(name, "its content does not match its name")
+    try:
+        document = json.loads(blob.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptRecordError(name, f"not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or "schema" not in document or "kind" not in document:
+        raise CorruptRecordError(name, "it has no schema or kind")
+    if document["schema"] != SCHEMA:
+        raise CorruptRecordError(
+            name, f"schema {document['schema']} is newer than this lineage understands"
+        )
+    return document
+
+
+def _data(d: dict[str, Any]) -> Data:
+    return Data(**d)
+
+
+def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
+    """Rebuild the typed record from its JSON document (the inverse of ``to_dict``)."""
+    run = d.get("run")
+    command = d.get("command")
+    env = d.get("environment")
+    return RunRecord(
+        evidence=d["evidence"],
+        session=d["session"],
+        code=Code(**{**d["code"], "changed": tuple(d["code"].get("changed", ()))}),
+        created=Provenance(**d["created"]),
+        run=MlflowRun(**run) if run else None,
+        command=Command(**{**command, "argv": tuple(command["argv"])}) if command else None,
+        inputs=tuple(_data(x) for x in d.get("inputs", ())),
+        outputs=tuple(_data(x) for x in d.get("outputs", ())),
+        stages=tuple(
+            Stage(
+                name=s["name"],
+                cmd=s["cmd"],
+                deps=tuple(_data(x) for x in s.get("deps", ())),
+                outs=tuple(_data(x) for x in s.get("outs", ())),
+            )
+            for s in d.get("stages", ())
+        ),
+        environment=Environment(**env) if env else None,
+        models=tuple(ModelVersion(**m) for m in d.get("models", ())),
+        kind=d.get("kind", "run"),
+        schema=d.get("schema", SCHEMA),
+    )

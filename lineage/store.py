@@ -1,0 +1,164 @@
+"""The lineage store: records as Git blobs on ``refs/lineage/records``.
+
+Layout: the ref points at a chain of commits; each commit's tree holds every record written so
+far, sharded by the first two hex digits of its name (``ab/cdef….json``). Appending builds the
+new tree and commit in process (pygit2), then moves the ref with ``git update-ref NEW OLD``, an
+atomic compare-and-swap: when another writer moved the tip first, the append is redone on top of
+the new tip. A process killed at any point leaves either the old tip or the new one, never a
+half-written record; unreferenced objects it wrote are garbage for ``git gc``.
+
+Snapshot commits of dirty trees become extra parents of the record commit that names them, so
+they stay reachable (``git gc`` keeps them) and travel wherever the ref is pushed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lineage.adapters import git
+from lineage.errors import LineageError
+
+if TYPE_CHECKING:
+    import pygit2
+
+REF = "refs/lineage/records"
+MAX_ATTEMPTS = 100
+
+
+def _blob_path(record_id: str) -> tuple[str, str]:
+    return record_id[:2], f"{record_id[2:]}.json"
+
+
+def record_id_of(path: str) -> str | None:
+    """The record name a tree path stands for, or None for anything else in the tree."""
+    shard, _, name = path.partition("/")
+    if len(shard) != 2 or not name.endswith(".json"):
+        return None
+    return shard + name[: -len(".json")]
+
+
+class Store:
+    def __init__(self, paths: git.RepoPaths) -> None:
+        self.paths = paths
+        self._repo: pygit2.Repository | None = None
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        if self._repo is None:
+            import pygit2  # ~100 ms: only paid by commands that read or write objects
+
+            self._repo = pygit2.Repository(str(self.paths.git_dir))
+        return self._repo
+
+    def tip(self) -> str | None:
+        return git.ref_tip(self.paths, REF)
+
+    def append(
+        self,
+        records: Sequence[tuple[str, bytes]],
+        *,
+        keep: Sequence[str] = (),
+        message: str = "lineage: record",
+    ) -> str:
+        """Add records (name, canonical bytes) in one commit; return the new tip."""
+        import pygit2
+
+        repo = self.repo
+        blob_ids = [(name, repo.create_blob(blob)) for name, blob in records]
+        name, email = git.identity(self.paths)
+        for attempt in range(MAX_ATTEMPTS):
+            old = self.tip()
+            old_tree = repo[old].peel(pygit2.Tree) if old else None
+            tree_id = self._tree_with(old_tree, blob_ids)
+            if old is not None and old_tree is not None and tree_id == old_tree.id and not keep:
+                return old  # every record is already there: appending is idempotent
+            sig = pygit2.Signature(name, email)
+            parents = ([pygit2.Oid(hex=old)] if old else []) + [pygit2.Oid(hex=k) for k in keep]
+            commit = repo.create_commit(None, sig, sig, message + "\n", tree_id, parents)
+            if git.update_ref(self.paths, REF, str(commit), old, message):
+                return str(commit)
+            # Another writer moved the tip; back off a little so retries do not collide again.
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise LineageError(
+            f"could not update {REF}: other processes kept moving it for {MAX_ATTEMPTS} "
+            "attempts; nothing was lost, run the command again"
+        )
+
+    def _tree_with(self, old_tree: Any, blob_ids: Sequence[tuple[str, Any]]) -> Any:
+        import pygit2
+
+        repo = self.repo
+        root = repo.TreeBuilder(old_tree) if old_tree is not None else repo.TreeBuilder()
+        by_shard: dict[str, list[tuple[str, Any]]] = {}
+        for record_name, blob_id in blob_ids:
+            shard, leaf = _blob_path(record_name)
+            by_shard.setdefault(shard, []).append((leaf, blob_id))
+        for shard, leaves in sorted(by_shard.items()):
+            existing = old_tree[shard] if old_tree is not None and shard in old_tree else None
+            builder = repo.TreeBuilder(existing.id) if existing else repo.TreeBuilder()
+            for leaf, blob_id in leaves:
+                builder.insert(leaf, blob_id, pygit2.GIT_FILEMODE_BLOB)
+            root.insert(shard, builder.write(), pygit2.GIT_FILEMODE_TREE)
+        return root.write()
+
+    def has_commit(self, sha: str) -> bool:
+        import pygit2
+
+        try:
+            return isinstance(self.repo[sha], pygit2.Commit)
+        except (KeyError, ValueError):
+            return False
+
+    def read(self, record_name: str, tip: str | None = None) -> bytes | None:
+        import pygit2
+
+        tip = tip or self.tip()
+        if tip is None:
+            return None
+        tree = self.repo[tip].peel(pygit2.Tree)
+        shard, leaf = _blob_path(record_name)
+        try:
+            entry = tree[f"{shard}/{leaf}"]
+        except KeyError:
+            return None
+        return bytes(entry.data) if isinstance(entry, pygit2.Blob) else None
+
+    def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
+        """Every record in the tree at ``tip``."""
+        import pygit2
+
+        repo = self.repo
+        tree = repo[tip].peel(pygit2.Tree)
+        for shard in tree:
+            if not isinstance(shard, pygit2.Tree) or len(shard.name or "") != 2:
+                continue
+            for leaf in shard:
+                record_name = record_id_of(f"{shard.name}/{leaf.name}")
+                if record_name is not None and isinstance(leaf, pygit2.Blob):
+                    yield record_name, bytes(leaf.data)
+
+    def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
+        """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished.
+
+        Diffing the two trees skips every unchanged shard, so catching up costs what was added,
+        not the size of the store.
+        """
+        import pygit2
+
+        repo = self.repo
+        old_tree = repo[old].peel(pygit2.Tree)
+        new_tree = repo[new].peel(pygit2.Tree)
+        added: list[tuple[str, bytes]] = []
+        removed = False
+        for delta in old_tree.diff_to_tree(new_tree).deltas:
+            if delta.status == pygit2.enums.DeltaStatus.ADDED:
+                record_name = record_id_of(delta.new_file.path)
+                blob = repo[delta.new_file.id]
+                if record_name is not None and isinstance(blob, pygit2.Blob):
+                    added.append((record_name, bytes(blob.data)))
+            else:
+                removed = True
+        return added, removed
