@@ -33,12 +33,16 @@ class NotInitializedError(LineageError):
 
 
 class TrackingUnreachableError(LineageError):
-    def __init__(self, uri: str, reason: str) -> None:
+    def __init__(
+        self,
+        uri: str,
+        reason: str,
+        next_step: str = "start the server or fix MLFLOW_TRACKING_URI",
+    ) -> None:
         self.uri = uri
         self.reason = reason
         super().__init__(
-            f"the MLflow tracking store {uri} cannot be reached ({reason}); nothing was run: "
-            "start the server or fix MLFLOW_TRACKING_URI"
+            f"the MLflow tracking store {uri} cannot be reached ({reason}); {next_step}"
         )
 
 

@@ -1,0 +1,249 @@
+"""The command line: parse, find the repository once, call a command function, print, exit.
+
+Exit codes (docs/commands.md): 0 ok; 1 a lineage error (one line on stderr with the next
+step); 2 usage; 3 a bug (with its traceback); 130 interrupted; `lineage run` passes its
+command's own exit code through (127: command not found, 126: not executable).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from lineage import __version__
+from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
+
+
+class Context:
+    def __init__(self, directory: str | None) -> None:
+        self.cwd = Path(directory).resolve() if directory else Path.cwd()
+
+    def paths(self) -> Any:
+        from lineage.adapters import git
+
+        if not self.cwd.is_dir():
+            raise LineageError(f"{self.cwd} is not a directory; check the path given to -C")
+        return git.discover(self.cwd)
+
+    def index(self, paths: Any) -> Any:
+        from lineage.index import open_index
+        from lineage.store import Store
+
+        index = open_index(Store(paths))
+        for record_id, reason in index.corrupt:
+            _warn(
+                f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and "
+                "was skipped; fetch a good copy from a clone that has it"
+            )
+        return index
+
+
+def _warn(message: str) -> None:
+    click.echo(f"lineage: warning: {message}", err=True)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="lineage")
+@click.option(
+    "-C",
+    "directory",
+    metavar="PATH",
+    default=None,
+    help="Run as if lineage was started in PATH (like git -C).",
+)
+@click.pass_context
+def cli(ctx: click.Context, directory: str | None) -> None:
+    """Record and query the lineage of ML models: which code, data, params and command
+    produced each MLflow run and registered model version.
+
+    \b
+    Start with `lineage init`, then wrap training in `lineage run -- python train.py`.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 bug, 130 interrupted.
+    """
+    ctx.obj = Context(directory)
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: Context) -> None:
+    """Prepare this repository for lineage (config file and index). Safe to run again."""
+    from lineage.commands.init import init as init_repo
+
+    result = init_repo(paths=obj.paths())
+    config = ".lineage/config.toml"
+    if result.created_config:
+        click.echo(f"Initialised lineage in {result.root} (wrote {config}: commit it).")
+    else:
+        click.echo(f"lineage is already set up in {result.root}; {config} left as it is.")
+    if not result.has_commits:
+        click.echo(
+            "note: the repository has no commits yet; runs made now are kept as snapshot "
+            "commits of the working tree."
+        )
+    if not result.has_dvc:
+        click.echo(
+            "note: no DVC project here (.dvc/ not found); runs will be recorded without "
+            "data inputs. Run `dvc init` to track data."
+        )
+    click.echo(f"{result.records} run(s) recorded so far.")
+
+
+@cli.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option(
+    "--experiment",
+    metavar="NAME",
+    help="MLflow experiment for runs the command "
+    "starts (sets MLFLOW_EXPERIMENT_NAME; mlflow.set_experiment() in the script wins).",
+)
+@click.option(
+    "--run-name",
+    metavar="NAME",
+    help="Name for MLflow runs the command starts without naming them.",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_obj
+def run_cmd(
+    obj: Context, experiment: str | None, run_name: str | None, command: tuple[str, ...]
+) -> None:
+    """Run COMMAND and record the code, data, params, environment and command behind every
+    MLflow run it starts.
+
+    \b
+    Example: lineage run --experiment churn -- python train.py --max-depth 6
+    Exits with COMMAND's own exit code (127 if it is not found).
+    """
+    from lineage.commands.run import run
+
+    argv = list(command)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    outcome = run(
+        paths=obj.paths(),
+        argv=argv,
+        cwd=obj.cwd,
+        environ=dict(os.environ),
+        experiment=experiment,
+        run_name=run_name,
+        notify=lambda message: click.echo(f"lineage: {message}", err=True),
+    )
+    for warning in outcome.warnings:
+        _warn(warning)
+    code = outcome.code
+    where = (code.commit or "no commit")[:10] if code else "?"
+    if code and code.snapshot:
+        where += f" + snapshot {code.snapshot[:10]}"
+    runs = ", ".join(k[:12] for k in outcome.run_keys)
+    models = f"; models {', '.join(str(m) for m in outcome.models)}" if outcome.models else ""
+    click.echo(
+        f"lineage: recorded {len(outcome.record_ids)} run(s) [{runs}] at {where}{models}",
+        err=True,
+    )
+    sys.exit(outcome.exit_code)
+
+
+@cli.command("log")
+@click.option(
+    "-n",
+    "--max-count",
+    "limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Show at most N runs.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.pass_obj
+def log_cmd(obj: Context, limit: int | None, as_json: bool) -> None:
+    """List recorded runs, newest first: when, run id, status, commit (* = dirty),
+    main metric, model versions."""
+    from lineage import config
+    from lineage.commands.log import log, render_line, to_json
+
+    paths = obj.paths()
+    main = config.load(paths.root).main_metric if config.is_initialized(paths.root) else None
+    index = obj.index(paths)
+    try:
+        entries = log(index=index, limit=limit, main=main)
+    finally:
+        index.close()
+    if as_json:
+        _print_json([to_json(e) for e in entries])
+    elif not entries:
+        click.echo("no runs recorded yet; record one with `lineage run -- python train.py`")
+    else:
+        for entry in entries:
+            click.echo(render_line(entry))
+
+
+@cli.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.pass_obj
+def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
+    """Show REF, the record behind it and its direct neighbours.
+
+    \b
+    REF is a model (churn/3, churn@champion, models:/churn@champion), an MLflow run id,
+    a commit (sha, prefix, HEAD, a branch), a data md5, or path@md5-prefix.
+    """
+    from lineage.commands.show import render_text, show, to_json
+
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        shown = show(ref=ref, index=index, paths=paths, environ=dict(os.environ))
+    finally:
+        index.close()
+    if as_json:
+        _print_json(to_json(shown))
+    else:
+        click.echo(render_text(shown), nl=False)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    try:
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="lineage",
+            standalone_mode=False,
+        )
+    except LineageError as exc:
+        click.echo(f"lineage: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("lineage: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("lineage: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception:
+        traceback.print_exc()
+        click.echo(
+            f"lineage: internal error (lineage {__version__}); this is a bug: please report it "
+            "with the traceback above",
+            err=True,
+        )
+        sys.exit(EXIT_BUG)
+    sys.exit(rv if isinstance(rv, int) else 0)

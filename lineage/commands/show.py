@@ -1,0 +1,231 @@
+"""`lineage show REF`: a node, the record behind it, and its direct neighbours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.adapters import git
+from lineage.index import Index
+from lineage.resolve import Node, resolve
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    direction: str  # upstream (used to make this node) or downstream (made from it)
+    rel: str  # code, snapshot, input, output, produced, parent
+    kind: str
+    ident: str
+    path: str | None
+    evidence: str | None
+    record_id: str
+
+
+@dataclass(frozen=True)
+class Shown:
+    ref: str
+    node: Node
+    record_id: str | None
+    record: dict[str, Any] | None
+    neighbours: list[Neighbour] = field(default_factory=list)
+    commit_subject: str | None = None
+
+
+def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]) -> Shown:
+    node = resolve(ref, index=index, paths=paths, environ=environ)
+    neighbours = []
+    for edge in index.edges_touching(node.key):
+        upstream = edge.dst == node.key
+        other = edge.src if upstream else edge.dst
+        kind, _, ident = other.partition(":")
+        neighbours.append(
+            Neighbour(
+                "upstream" if upstream else "downstream",
+                edge.rel,
+                kind,
+                ident,
+                edge.path,
+                edge.evidence,
+                edge.record_id,
+            )
+        )
+    record_id, record = None, None
+    run_key = None
+    if node.kind == "run":
+        run_key = node.ident
+    elif node.kind == "model":
+        producers = [n.ident for n in neighbours if n.rel == "produced"]
+        run_key = producers[0] if producers else node.registry_run_id
+    if run_key:
+        found = index.records_for_run(run_key)
+        if found:
+            record_id, record = found[0]
+    subject = None
+    if node.kind == "commit":
+        summary = git.commit_summary(paths, node.ident)
+        subject = summary[0] if summary else None
+    return Shown(ref, node, record_id, record, neighbours, subject)
+
+
+def to_json(shown: Shown) -> dict[str, Any]:
+    """The documented, stable JSON form (docs/commands.md#show)."""
+    node: dict[str, Any] = {"kind": shown.node.kind, "id": shown.node.ident}
+    if shown.node.path:
+        node["path"] = shown.node.path
+    if shown.node.resolved_from:
+        node["resolved_from"] = shown.node.resolved_from
+    if shown.node.aliases:
+        node["aliases"] = shown.node.aliases
+    if shown.commit_subject is not None:
+        node["subject"] = shown.commit_subject
+    return {
+        "ref": shown.ref,
+        "node": node,
+        "record_id": shown.record_id,
+        "record": shown.record,
+        "neighbours": [
+            {
+                "direction": n.direction,
+                "rel": n.rel,
+                "kind": n.kind,
+                "id": n.ident,
+                "path": n.path,
+                "evidence": n.evidence,
+                "record_id": n.record_id,
+            }
+            for n in shown.neighbours
+        ],
+    }
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return ""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""
+
+
+def _kv(values: Mapping[str, Any]) -> str:
+    return (
+        "  ".join(
+            f"{k}={v!r}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(values.items())
+        )
+        or "(none)"
+    )
+
+
+def _data_lines(label: str, items: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    width = max((len(d["path"]) for d in items), default=0)
+    for n, d in enumerate(items):
+        extra = []
+        if d.get("nfiles") is not None:
+            extra.append(f"{d['nfiles']} files")
+        if d.get("size") is not None:
+            extra.append(_size(d["size"]))
+        if d.get("state") not in (None, "match"):
+            extra.append(
+                f"[{d['state']}"
+                + (f"; pointer says {d['pointer_md5'][:10]}]" if d.get("pointer_md5") else "]")
+            )
+        head = label if n == 0 else ""
+        lines.append(f"{head:<10}{d['path']:<{width}}  {d['md5']}  {'  '.join(extra)}".rstrip())
+    return lines
+
+
+def record_lines(record: dict[str, Any], record_id: str) -> list[str]:
+    """The human view of one run record, line by line."""
+    lines = []
+    run = record.get("run")
+    if run:
+        lines.append(
+            f"{'run':<10}{run['run_id']}  {run.get('name') or ''}  {run['status']}  "
+            f"experiment {run.get('experiment_name') or run['experiment_id']}"
+        )
+        lines.append(f"{'':<10}tracking {run['tracking_uri']}")
+        if run.get("parent_run_id"):
+            lines.append(f"{'':<10}nested in run {run['parent_run_id']}")
+    else:
+        lines.append(f"{'run':<10}local-{record['session']}  (the command started no MLflow run)")
+    code = record["code"]
+    state = (
+        "dirty"
+        if code.get("dirty")
+        else ("clean" if code.get("dirty") is False else "dirtiness unknown")
+    )
+    branch = f" ({code['branch']})" if code.get("branch") else ""
+    lines.append(f"{'code':<10}{code.get('commit') or '(no commit yet)'}{branch}  {state}")
+    if code.get("snapshot"):
+        changed = code.get("changed") or []
+        shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
+        lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
+    lines += _data_lines("data in", record.get("inputs") or []) or [
+        f"{'data in':<10}(none recorded)"
+    ]
+    lines += _data_lines("data out", record.get("outputs") or [])
+    if record.get("stages"):
+        lines.append(
+            f"{'stages':<10}{', '.join(s['name'] for s in record['stages'])}  (from dvc.lock)"
+        )
+    if run:
+        lines.append(f"{'params':<10}{_kv(run.get('params') or {})}")
+        lines.append(f"{'metrics':<10}{_kv(run.get('metrics') or {})}")
+    command = record.get("command")
+    if command:
+        lines.append(
+            f"{'command':<10}{' '.join(command['argv'])}   (in {command['cwd']}; "
+            f"{command['status']}, exit {command['exit_code']}, {command['duration_s']} s)"
+        )
+    env = record.get("environment")
+    if env:
+        lines.append(
+            f"{'env':<10}Python {env['python']} {env['implementation']} {env['platform']}, "
+            f"{len(env.get('packages') or {})} packages {env.get('packages_hash', '')[:19]}"
+        )
+    models = record.get("models") or []
+    if models:
+        listed = ", ".join(f"{m['name']}/{m['version']}" for m in models)
+        lines.append(f"{'models':<10}{listed}")
+    created = record["created"]
+    lines.append(
+        f"{'record':<10}{record_id[:12]}  {record['evidence']}, recorded {created['at']} by "
+        f"{created['name']} <{created['email']}> ({created['tool']})"
+    )
+    return lines
+
+
+def render_text(shown: Shown) -> str:
+    node = shown.node
+    title = {"model": "model", "run": "run", "commit": "commit", "data": "data"}[node.kind]
+    head = f"{title} {node.ident}"
+    if node.resolved_from:
+        head += f"   ({node.resolved_from})"
+    if node.kind == "commit" and shown.commit_subject is not None:
+        head += f'   "{shown.commit_subject}"'
+    if node.kind == "data" and node.path:
+        head += f"   at {node.path}"
+    lines = [head, ""]
+    if shown.record and shown.record_id:
+        lines += record_lines(shown.record, shown.record_id)
+    elif node.kind == "model":
+        lines.append("no record of the run that produced it")
+    if node.kind in ("commit", "data"):
+        listed = shown.neighbours
+    elif node.kind == "run":
+        listed = [n for n in shown.neighbours if n.rel == "parent"]  # the rest is in the record
+    else:
+        listed = []
+    if listed or node.kind in ("commit", "data"):
+        lines.append("")
+        if not listed:
+            lines.append("no runs recorded with it")
+        for n in listed:
+            arrow = "<-" if n.direction == "upstream" else "->"
+            where = f"  {n.path}" if n.path else ""
+            lines.append(f"{arrow} {n.rel:<9}{n.kind} {n.ident}{where}  ({n.evidence})")
+    return "\n".join(lines).rstrip() + "\n"

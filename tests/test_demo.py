@@ -1,0 +1,39 @@
+"""The README's first command ends in examples/demo.sh: run it for real, as a newcomer would."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from tests.conftest import sh
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Path) -> None:
+    proc = sh("bash", ROOT / "examples" / "demo.sh", tmp_path / "demo", cwd=tmp_path)
+    out = proc.stdout
+    project = tmp_path / "demo" / "project"
+
+    log = lineage_lines(out, "$ lineage log", "### What exactly")
+    assert len(log) == 2
+    assert [line.split()[-1] for line in log] == ["churn-model/2", "churn-model/1"]
+    assert all(re.search(r"roc_auc=0\.8\d+", line) for line in log)
+
+    show = out[out.index("$ lineage show churn-model@champion") :]
+    assert "model churn-model/2   (churn-model@champion)" in show
+    assert "train.max_depth=12" in show
+    assert "models/model.pkl" in show and "stages    train  (from dvc.lock)" in show
+
+    # The project is left as a user would have it: committed, data pushed to the DVC remote.
+    assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
+    status = sh("dvc", "status", "--cloud", "--json", cwd=project).stdout
+    assert json.loads(status) == {}
+    heads = sh("git", "log", "--format=%s", cwd=project).stdout.splitlines()
+    assert heads[0] == "Train churn model v2" and len(heads) == 4
+
+
+def lineage_lines(out: str, start: str, end: str) -> list[str]:
+    block = out[out.index(start) + len(start) : out.index(end)]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("\x1b")]
