@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lineage.adapters import git
 from lineage.errors import BadReferenceError
-from lineage.index import Index, node_key
+from lineage.index import Index, node_key, run_key_of
 
 HEX = re.compile(r"^[0-9a-f]{4,64}(\.dir)?$")
 VERSION = re.compile(r"^(?P<name>[^@/\s][^@\s]*)/(?P<version>\d+)$")
@@ -90,8 +90,7 @@ def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
         for rid in index.record_ids_with_prefix(prefix):
             doc = index.record(rid)
             if doc and doc.get("kind") == "run":
-                run = doc.get("run")
-                run_key = run["run_id"] if run else f"local-{doc['session']}"
+                run_key = run_key_of(doc)
                 candidates.setdefault(
                     node_key("run", run_key), Node("run", run_key, f"record {rid[:12]}")
                 )

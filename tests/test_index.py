@@ -1,0 +1,92 @@
+"""The SQLite index is derived: it catches up incrementally and is rebuilt when lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from lineage.adapters import git
+from lineage.index import Index
+from lineage.records import (
+    Code,
+    MlflowRun,
+    ModelVersion,
+    Provenance,
+    RunRecord,
+    encode,
+)
+from lineage.store import Store
+
+
+class CountingStore(Store):
+    """The real store, counting how many records each catch-up reads."""
+
+    read_all = 0
+    read_added = 0
+
+    def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
+        for item in super().iter_all(tip):
+            self.read_all += 1
+            yield item
+
+    def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
+        added, removed = super().added_between(old, new)
+        self.read_added += len(added)
+        return added, removed
+
+
+def run_record(n: int) -> tuple[str, bytes]:
+    return encode(
+        RunRecord(
+            evidence="observed",
+            session=f"s{n}",
+            code=Code(commit="c" * 40, dirty=False),
+            created=Provenance(
+                at=f"2026-01-01T00:00:{n:02d}.000Z", name="A", email="a@x", tool="t"
+            ),
+            run=MlflowRun(
+                run_id=f"{n:032x}",
+                tracking_uri="sqlite:///x",
+                experiment_id="1",
+                experiment_name="e",
+                name=None,
+                status="FINISHED",
+                start_ms=n,
+                end_ms=n,
+            ),
+            models=(ModelVersion("m", n),),
+        )
+    )
+
+
+def test_index_catches_up_reading_only_new_records(git_repo: Path) -> None:
+    store = CountingStore(git.discover(git_repo))
+    store.append([run_record(n) for n in range(1, 51)])
+    index = Index(store)
+    index.refresh()
+    assert store.read_all == 50 and store.read_added == 0
+    store.append([run_record(51)])
+    index.refresh()
+    assert store.read_all == 50 and store.read_added == 1
+    assert [doc["run"]["run_id"] for _, doc in index.runs(limit=2)] == [f"{51:032x}", f"{50:032x}"]
+    assert index.model_versions("m") == list(range(1, 52))
+    index.refresh()  # tip unchanged: nothing read
+    assert store.read_all == 50 and store.read_added == 1
+    index.close()
+
+
+def test_deleted_or_damaged_index_is_rebuilt_with_the_same_answers(git_repo: Path) -> None:
+    store = Store(git.discover(git_repo))
+    store.append([run_record(n) for n in range(1, 4)])
+    index = Index(store)
+    index.refresh()
+    before = list(index.runs())
+    index.close()
+    path = git_repo / ".git" / "lineage" / "index.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    rebuilt = Index(store)
+    rebuilt.refresh()
+    assert list(rebuilt.runs()) == before
+    rebuilt.close()
