@@ -18,7 +18,7 @@ from lineage.errors import CorruptRecordError
 from lineage.records import decode
 from lineage.store import Store
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS edges(
 CREATE INDEX IF NOT EXISTS edges_src ON edges(src);
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
 CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs(
+    run_key TEXT PRIMARY KEY, record_id TEXT NOT NULL, rank TEXT NOT NULL, started_ms INTEGER);
+CREATE INDEX IF NOT EXISTS runs_started ON runs(started_ms);
 """
 
 
@@ -83,6 +86,12 @@ def run_key_of(doc: dict[str, Any]) -> str:
     return run["run_id"] if run else f"local-{doc['session']}"
 
 
+def run_rank(doc: dict[str, Any], record_id: str) -> str:
+    """Orders a run's records: observed over inferred, then newer, then the larger id."""
+    observed = "1" if doc.get("evidence") == "observed" else "0"
+    return f"{observed}|{(doc.get('created') or {}).get('at') or ''}|{record_id}"
+
+
 def started_ms(doc: dict[str, Any]) -> int | None:
     run = doc.get("run") or {}
     if run.get("start_ms") is not None:
@@ -122,7 +131,7 @@ class Index:
             db.executescript(
                 "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS records; "
                 "DROP TABLE IF EXISTS nodes; DROP TABLE IF EXISTS edges; "
-                "DROP TABLE IF EXISTS corrupt;"
+                "DROP TABLE IF EXISTS corrupt; DROP TABLE IF EXISTS runs;"
             )
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -169,51 +178,77 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
 
     def _clear(self) -> None:
-        for table in ("meta", "records", "nodes", "edges", "corrupt"):
+        for table in ("meta", "records", "nodes", "edges", "corrupt", "runs"):
             self.db.execute(f"DELETE FROM {table}")
 
     def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
+        rows: list[tuple[Any, ...]] = []
+        edges: list[tuple[Any, ...]] = []
+        nodes: set[str] = set()
+        runs: list[tuple[Any, ...]] = []
+        corrupt: list[tuple[str, str]] = []
         for name, blob in records:
             try:
                 doc = decode(name, blob)
             except CorruptRecordError as exc:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", (name, exc.reason)
-                )
+                corrupt.append((name, exc.reason))
                 continue
             created = (doc.get("created") or {}).get("at")
             run_key = run_key_of(doc) if doc.get("kind") == "run" else None
-            cur = self.db.execute(
-                "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, "
-                "started_ms, body) VALUES(?,?,?,?,?,?,?)",
+            start = started_ms(doc)
+            rows.append(
                 (
                     name,
                     doc["kind"],
                     doc.get("evidence"),
                     created,
                     run_key,
-                    started_ms(doc),
+                    start,
                     blob.decode("utf-8"),
-                ),
+                )
             )
-            if cur.rowcount == 0:
-                continue
             for src, rel, dst, path in edges_of(name, doc):
-                self.db.execute(
-                    "INSERT INTO edges(src, rel, dst, path, record_id, evidence) "
-                    "VALUES(?,?,?,?,?,?)",
-                    (src, rel, dst, path, name, doc.get("evidence")),
-                )
-                for key in (src, dst):
-                    self.db.execute(
-                        "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
-                        (key, key.partition(":")[0]),
-                    )
+                edges.append((src, rel, dst, path, name, doc.get("evidence")))
+                nodes.update((src, dst))
             if run_key is not None:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, 'run')",
-                    (node_key("run", run_key),),
-                )
+                nodes.add(node_key("run", run_key))
+                runs.append((run_key, name, run_rank(doc, name), start))
+        db = self.db
+        db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", corrupt)
+        # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.
+        known = self._known([r[0] for r in rows])
+        rows = [r for r in rows if r[0] not in known]
+        edges = [e for e in edges if e[4] not in known]
+        db.executemany(
+            "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, started_ms, "
+            "body) VALUES(?,?,?,?,?,?,?)",
+            rows,
+        )
+        db.executemany(
+            "INSERT INTO edges(src, rel, dst, path, record_id, evidence) VALUES(?,?,?,?,?,?)",
+            edges,
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
+            sorted((key, key.partition(":")[0]) for key in nodes),
+        )
+        # The run's representative record: observed beats inferred, then the newest, then the
+        # larger id, so the answer does not depend on the order records arrived in.
+        db.executemany(
+            "INSERT INTO runs(run_key, record_id, rank, started_ms) VALUES(?,?,?,?) "
+            "ON CONFLICT(run_key) DO UPDATE SET record_id=excluded.record_id, "
+            "rank=excluded.rank, started_ms=excluded.started_ms WHERE excluded.rank > runs.rank",
+            runs,
+        )
+
+    def _known(self, ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for n in range(0, len(ids), 500):
+            chunk = ids[n : n + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id FROM records WHERE id IN ({marks})"
+            known.update(r[0] for r in self.db.execute(query, chunk))
+        return known
 
     # -- queries -----------------------------------------------------------------------
 
@@ -234,28 +269,18 @@ class Index:
         """One (record id, record) per run, newest first; an observed record wins over an
         inferred one for the same run, then the newest record."""
         rows = self.db.execute(
-            "SELECT id, run_key, evidence, created_at, body FROM records WHERE kind='run' "
-            "ORDER BY started_ms DESC, created_at DESC, id"
+            "SELECT records.id, records.body FROM runs JOIN records ON records.id = runs.record_id "
+            "ORDER BY runs.started_ms DESC, runs.run_key LIMIT ?",
+            (-1 if limit is None else limit,),
         )
-        best: dict[str, tuple[str, str, str, str]] = {}
-        order: list[str] = []
-        for rid, run_key, evidence, created, body in rows:
-            rank = ("1" if evidence == "observed" else "0") + (created or "")
-            if run_key not in best:
-                order.append(run_key)
-                best[run_key] = (rank, rid, body, created)
-            elif rank > best[run_key][0]:
-                best[run_key] = (rank, rid, body, created)
-        for n, run_key in enumerate(order):
-            if limit is not None and n >= limit:
-                break
-            _, rid, body, _ = best[run_key]
+        for rid, body in rows:
             yield rid, json.loads(body)
 
     def records_for_run(self, run_key: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.execute(
-            "SELECT id, body FROM records WHERE run_key=? "
-            "ORDER BY evidence='observed' DESC, created_at DESC, id",
+            "SELECT records.id, body FROM records LEFT JOIN runs ON runs.record_id = records.id "
+            "WHERE records.run_key=? ORDER BY runs.record_id IS NULL, evidence='observed' DESC, "
+            "created_at DESC, records.id DESC",
             (run_key,),
         )
         return [(rid, json.loads(body)) for rid, body in rows]

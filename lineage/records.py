@@ -147,6 +147,54 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class EnvironmentRef:
+    """What a run record says of its environment; the package list is a record of its own.
+
+    Thousands of runs share one interpreter, and its ~200 packages are most of a record's
+    bytes, so they are stored once, in an ``environment`` record named by its content hash.
+    """
+
+    python: str
+    implementation: str
+    platform: str
+    packages_hash: str  # sha256 over the sorted "name==version" lines
+    packages_record: str  # id of the environment record holding the package list
+    npackages: int
+    variables: dict[str, str] = field(default_factory=dict)  # allow-listed only
+    source: str = "child"
+
+
+def environment_document(env: Environment) -> dict[str, Any]:
+    """The ``environment`` record: the interpreter and every installed distribution."""
+    return {
+        "schema": SCHEMA,
+        "kind": "environment",
+        "python": env.python,
+        "implementation": env.implementation,
+        "platform": env.platform,
+        "packages": dict(sorted(env.packages.items())),
+        "packages_hash": env.packages_hash,
+    }
+
+
+def split_environment(env: Environment) -> tuple[EnvironmentRef, tuple[str, bytes]]:
+    """The run record's reference and the environment record (name, bytes) it points at."""
+    blob = canonical_bytes(environment_document(env))
+    name = record_id(blob)
+    ref = EnvironmentRef(
+        python=env.python,
+        implementation=env.implementation,
+        platform=env.platform,
+        packages_hash=env.packages_hash,
+        packages_record=name,
+        npackages=len(env.packages),
+        variables=dict(env.variables),
+        source=env.source,
+    )
+    return ref, (name, blob)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One execution: an MLflow run (or, if the command started none, the command itself)."""
 
@@ -159,7 +207,7 @@ class RunRecord:
     inputs: tuple[Data, ...] = ()
     outputs: tuple[Data, ...] = ()
     stages: tuple[Stage, ...] = ()
-    environment: Environment | None = None
+    environment: EnvironmentRef | None = None
     models: tuple[ModelVersion, ...] = ()
     kind: str = "run"
     schema: int = SCHEMA
@@ -249,7 +297,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
             )
             for s in d.get("stages", ())
         ),
-        environment=Environment(**env) if env else None,
+        environment=EnvironmentRef(**env) if env else None,
         models=tuple(ModelVersion(**m) for m in d.get("models", ())),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),

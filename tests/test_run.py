@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from lineage.environment import ALLOWED_VARIABLES
 from tests.conftest import sh
 from tests.helpers import (
     GRID,
@@ -74,7 +75,21 @@ def test_clean_run_records_commit_data_params_metrics_and_environment(project: P
     assert record["command"]["cwd"] == "." and record["command"]["exit_code"] == 0
     env = record["environment"]
     assert env["source"] == "child" and env["python"].count(".") == 2
-    assert "mlflow" in env["packages"] and env["packages_hash"].startswith("sha256:")
+    assert env["packages_hash"].startswith("sha256:")
+    assert set(env["variables"]) <= set(ALLOWED_VARIABLES)
+    assert env["variables"]["MLFLOW_TRACKING_URI"] == os.environ["MLFLOW_TRACKING_URI"]
+    # The package list is its own content-addressed record, shared by every run that used it.
+    shown = show(project, entry["run"])
+    packages = shown["environment"]["packages"]
+    assert "mlflow" in packages and env["npackages"] == len(packages)
+    assert shown["environment"]["packages_hash"] == env["packages_hash"]
+    stored = sh(
+        "git",
+        "show",
+        f"refs/lineage/records:{env['packages_record'][:2]}/{env['packages_record'][2:]}.json",
+        cwd=project,
+    ).stdout
+    assert json.loads(stored) == shown["environment"]
     assert record["created"]["name"] == "Ada Lovelace"
     assert record["created"]["tool"].startswith("lineage ")
 

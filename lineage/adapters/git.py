@@ -138,9 +138,10 @@ def identity(paths: RepoPaths) -> tuple[str, str]:
     return "unknown", "unknown"
 
 
-def dirt(paths: RepoPaths) -> Dirt:
-    """Tracked changes, and untracked files whose directory already holds tracked files.
+def status(paths: RepoPaths) -> tuple[Head, Dirt]:
+    """HEAD, branch, and how the working tree differs from HEAD, from one ``git status``.
 
+    Dirt is tracked changes, and untracked files whose directory already holds tracked files.
     Untracked files in directories with nothing tracked (scratch/, outputs/) are not code the
     run depends on as far as anyone can tell, so they neither make the tree dirty nor enter the
     snapshot; ignored files never do. In a repository with nothing tracked yet, every untracked
@@ -148,20 +149,33 @@ def dirt(paths: RepoPaths) -> Dirt:
     """
     out = _run(
         paths.root,
-        ["status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames"],
+        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames"],
     ).stdout.decode("utf-8", errors="surrogateescape")
+    commit: str | None = None
+    branch: str | None = None
     changed: list[str] = []
     untracked: list[str] = []
     for entry in out.split("\0"):
-        if not entry:
-            continue
-        code, path = entry[:2], entry[3:]
-        (untracked if code == "??" else changed).append(path)
+        if entry.startswith("# branch.oid "):
+            oid = entry[len("# branch.oid ") :]
+            commit = None if oid == "(initial)" else oid
+        elif entry.startswith("# branch.head "):
+            head_name = entry[len("# branch.head ") :]
+            branch = None if head_name == "(detached)" else head_name
+        elif entry.startswith("? "):
+            untracked.append(entry[2:])
+        elif entry.startswith("1 "):
+            changed.append(entry.split(" ", 8)[8])
+        elif entry.startswith("u "):
+            changed.append(entry.split(" ", 10)[10])
     if untracked:
         dirs = {os.path.dirname(p) for p in tracked_files(paths)}
-        if dirs:  # with nothing tracked yet (before the first commit) every file is source
+        if dirs:
             untracked = [p for p in untracked if os.path.dirname(p) in dirs]
-    return Dirt(changed=tuple(sorted(changed)), untracked=tuple(sorted(untracked)))
+    return (
+        Head(commit=commit, branch=branch),
+        Dirt(changed=tuple(sorted(changed)), untracked=tuple(sorted(untracked))),
+    )
 
 
 def tracked_files(paths: RepoPaths) -> set[str]:

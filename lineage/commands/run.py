@@ -16,9 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +47,7 @@ from lineage.records import (
     RunRecord,
     Stage,
     encode,
+    split_environment,
 )
 from lineage.store import Store
 
@@ -124,7 +127,13 @@ def run(
 
     started = utc_now()
     t0 = time.monotonic()
-    returncode = _run_child([executable, *argv[1:]], cwd=cwd, env=child_env)
+    # `import mlflow` takes over a second; pay it while the child runs, not after.
+    threading.Thread(target=mlflow_adapter.preload, daemon=True).start()
+    try:
+        returncode = _run_child([executable, *argv[1:]], cwd=cwd, env=child_env)
+    except LineageError:
+        shutil.rmtree(session_dir, ignore_errors=True)
+        raise
     duration = time.monotonic() - t0
     ended = utc_now()
 
@@ -140,22 +149,30 @@ def run(
         duration_s=round(duration, 3),
     )
     inputs, outputs, stages = _pipeline_data(paths, argv, inputs, lock_before)
-    env = _environment(session_dir, executable, argv, child_env, cfg.env_variables)
-    shutil.rmtree(session_dir, ignore_errors=True)
-
     runs: list[MlflowRun] = []
     versions: dict[str, list[ModelVersion]] = {}
-    try:
-        runs = mlflow_adapter.find_session_runs(uri, session)
-        if runs:
-            versions = mlflow_adapter.registered_versions(uri, registry, [r.run_id for r in runs])
-    except LineageError as exc:
-        outcome.warnings.append(
-            f"the MLflow runs could not be read back ({exc}); the command was recorded without them"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # Probing another interpreter's environment is a subprocess: overlap it with MLflow.
+        env_future = pool.submit(
+            _environment, session_dir, executable, argv, child_env, cfg.env_variables
         )
+        try:
+            runs = mlflow_adapter.find_session_runs(uri, session)
+            if runs:
+                versions = mlflow_adapter.registered_versions(
+                    uri, registry, [r.run_id for r in runs]
+                )
+        except LineageError as exc:
+            outcome.warnings.append(
+                f"the MLflow runs could not be read back ({exc}); the command was recorded "
+                "without them"
+            )
+        env = env_future.result()
+    shutil.rmtree(session_dir, ignore_errors=True)
 
     name, email = git.identity(paths)
     created = Provenance(at=iso(utc_now()), name=name, email=email, tool=f"lineage {__version__}")
+    env_ref, env_record = split_environment(env)
     base = RunRecord(
         evidence=OBSERVED,
         session=session,
@@ -165,14 +182,14 @@ def run(
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         stages=tuple(stages),
-        environment=env,
+        environment=env_ref,
     )
     records = [replace(base, run=r, models=tuple(versions.get(r.run_id, ()))) for r in runs] or [
         base
     ]
     encoded = [encode(r) for r in records]
     Store(paths).append(
-        encoded,
+        [*encoded, env_record],
         keep=[code.snapshot] if code.snapshot else [],
         message=f"lineage: record {len(records)} run(s) of `{' '.join(command.argv)[:60]}`",
     )
@@ -205,8 +222,7 @@ def _resolve_executable(name: str, cwd: Path, environ: Mapping[str, str]) -> str
 
 
 def _capture_code(paths: git.RepoPaths) -> Code:
-    head = git.head(paths)
-    dirt = git.dirt(paths)
+    head, dirt = git.status(paths)
     snapshot = None
     if dirt.dirty or head.commit is None:
         snapshot = git.snapshot(

@@ -30,6 +30,7 @@ class Shown:
     record: dict[str, Any] | None
     neighbours: list[Neighbour] = field(default_factory=list)
     commit_subject: str | None = None
+    environment: dict[str, Any] | None = None  # the environment record the run record names
 
 
 def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]) -> Shown:
@@ -65,7 +66,10 @@ def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, 
     if node.kind == "commit":
         summary = git.commit_summary(paths, node.ident)
         subject = summary[0] if summary else None
-    return Shown(ref, node, record_id, record, neighbours, subject)
+    environment = None
+    if record and record.get("environment"):
+        environment = index.record(record["environment"]["packages_record"])
+    return Shown(ref, node, record_id, record, neighbours, subject, environment)
 
 
 def to_json(shown: Shown) -> dict[str, Any]:
@@ -84,6 +88,7 @@ def to_json(shown: Shown) -> dict[str, Any]:
         "node": node,
         "record_id": shown.record_id,
         "record": shown.record,
+        "environment": shown.environment,
         "neighbours": [
             {
                 "direction": n.direction,
@@ -185,7 +190,8 @@ def record_lines(record: dict[str, Any], record_id: str) -> list[str]:
     if env:
         lines.append(
             f"{'env':<10}Python {env['python']} {env['implementation']} {env['platform']}, "
-            f"{len(env.get('packages') or {})} packages {env.get('packages_hash', '')[:19]}"
+            f"{env['npackages']} packages {env['packages_hash'][:19]} "
+            f"(environment record {env['packages_record'][:12]})"
         )
     models = record.get("models") or []
     if models:
