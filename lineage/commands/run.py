@@ -252,7 +252,7 @@ def _capture_data(paths: git.RepoPaths, notify: Notify) -> tuple[list[Data], byt
             entries.extend(dvc.read_dvc_file(paths.root, pointer))
     cache = dvc.StatCache(paths.lineage_dir / "statcache.sqlite")
     try:
-        inputs = dvc.check_workspace(paths.root, entries, cache)
+        inputs = dvc.check_workspace(paths.root, _candidate_inputs(entries), cache)
     finally:
         cache.close()
     for data in inputs:
@@ -266,6 +266,18 @@ def _capture_data(paths: git.RepoPaths, notify: Notify) -> tuple[list[Data], byt
             )
     lock = paths.root / "dvc.lock"
     return inputs, lock.read_bytes() if lock.exists() else None
+
+
+def _candidate_inputs(entries: Sequence[dvc.PointerEntry]) -> list[dvc.PointerEntry]:
+    """The DVC data a command outside DVC's pipeline may read: everything `dvc add`ed, and
+    pipeline outputs that some stage consumes (prepared datasets). The pipeline's end products
+    (models, metrics files) are what a training command writes, not what it reads."""
+    deps = [e.path for e in entries if e.role == "dep"]
+
+    def consumed(path: str) -> bool:
+        return any(d == path or d.startswith(path + "/") or path.startswith(d + "/") for d in deps)
+
+    return [e for e in entries if e.stage is None or e.role == "dep" or consumed(e.path)]
 
 
 def _is_dvc_pipeline(argv: Sequence[str]) -> bool:
