@@ -407,3 +407,29 @@ def test_dvc_pipeline_inputs_come_from_the_lock_it_leaves(project: Path) -> None
     # The intermediate output is a data node between the two stages.
     data = show(project, outputs["data/prepared"])
     assert [(n["rel"], n["direction"]) for n in data["neighbours"]] == [("output", "upstream")]
+
+
+def test_plain_command_in_a_pipeline_repo_reads_raw_and_prepared_data_only(project: Path) -> None:
+    write(
+        project,
+        "dvc.yaml",
+        (
+            "stages:\n"
+            "  prepare:\n"
+            "    cmd: mkdir -p data/prepared && cp data/raw.csv data/prepared/train.csv\n"
+            "    deps: [data/raw.csv]\n    outs: [data/prepared]\n"
+            "  train:\n    cmd: cp data/prepared/train.csv model.txt\n"
+            "    deps: [data/prepared]\n    outs: [model.txt]\n"
+        ),
+    )
+    commit_all(project, "pipeline")
+    sh("dvc", "repro", "-q", cwd=project)
+    commit_all(project, "ran pipeline")
+    lineage(project, "run", "--", "python", "train.py")
+    [entry] = records(project)
+    record = show(project, entry["run"])["record"]
+    assert [(d["path"], d["state"]) for d in record["inputs"]] == [
+        ("data/raw.csv", "match"),
+        ("data/prepared", "match"),
+    ]
+    assert record["outputs"] == [] and record["stages"] == []
