@@ -219,3 +219,14 @@ def test_json_output_is_valid_and_paths_are_repository_relative(recorded: Path) 
     doc = json.loads(out)
     assert doc["record"]["command"]["cwd"] == "."
     assert str(recorded) not in out
+
+
+def test_run_path_imports_no_heavy_module_before_the_child_starts(tmp_path: Path) -> None:
+    # Everything `lineage run` needs before spawning the child is imported with its module;
+    # mlflow is imported in a thread only once the child is running.
+    code = (
+        "import sys, lineage.cli, lineage.commands.run, lineage.adapters.dvc\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'dvc', 'networkx'}))"
+    )
+    out = sh(sys.executable, "-c", code, cwd=tmp_path).stdout
+    assert out == "[]\n"
