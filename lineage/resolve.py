@@ -94,7 +94,7 @@ def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
                 candidates.setdefault(
                     node_key("run", run_key), Node("run", run_key, f"record {rid[:12]}")
                 )
-        if not any(n.kind == "commit" for n in candidates.values()):
+        if not candidates:  # a commit without lineage still shows (as "no runs recorded")
             sha = git.resolve_commit_prefix(paths, prefix)
             if sha:
                 candidates[node_key("commit", sha)] = Node("commit", sha)

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from string import hexdigits as HEXDIGITS
 
 from lineage.errors import LineageError, NotARepositoryError
 
@@ -114,8 +115,39 @@ def head(paths: RepoPaths) -> Head:
 
 
 def ref_tip(paths: RepoPaths, ref: str) -> str | None:
+    """The commit ``ref`` points at, or None. Every query asks this first, so the common case
+    (a loose or packed ref in the files backend) is read directly rather than through a git
+    process; anything unusual (reftable, a symbolic or peeled ref) goes through git."""
+    direct = _read_ref_file(paths.common_dir, ref)
+    if direct is not None:
+        return direct or None
     proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def _read_ref_file(common_dir: Path, ref: str) -> str | None:
+    """A ref's sha from the files backend; "" when it surely does not exist; None: ask git."""
+    if (common_dir / "reftable").exists():
+        return None
+    try:
+        text = (common_dir / ref).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if text:
+        return text if len(text) in (40, 64) and all(c in HEXDIGITS for c in text) else None
+    try:
+        packed = (common_dir / "packed-refs").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    except OSError:
+        return None
+    for line in packed.splitlines():
+        sha, _, name = line.partition(" ")
+        if name == ref:
+            return sha
+    return ""
 
 
 def update_ref(paths: RepoPaths, ref: str, new: str, old: str | None, message: str) -> bool:
