@@ -7,6 +7,8 @@ command's own exit code through (127: command not found, 126: not executable).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import os
 import sys
@@ -214,6 +216,7 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    atexit.register(_exit_fast)
     try:
         rv = cli.main(
             args=list(argv) if argv is not None else None,
@@ -247,3 +250,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         )
         sys.exit(EXIT_BUG)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _exit_fast() -> None:
+    """Skip the garbage collector's last sweep over MLflow's objects at exit (~1 s)."""
+    gc.freeze()

@@ -85,6 +85,10 @@ def _write_environment(directory: str) -> None:
     if _environment_written_by == pid:
         return
     _environment_written_by = pid
+    # First a marker: `lineage run` skips its MLflow lookup (a second or more) only when no
+    # process of its session reached this point, so write it before anything that may fail.
+    with open(os.path.join(directory, f"started-{pid}"), "w", encoding="utf-8"):
+        pass
     from lineage.environment import capture, to_json
 
     text = to_json(capture())

@@ -109,8 +109,10 @@ def test_the_wrapped_interpreter_leaves_its_environment_once(
 
     run_python(GRID, str(tmp_path / "artifacts"), cwd=tmp_path, env=env)
 
-    (written,) = session_dir.iterdir()  # six runs, one process, one file, no temporary left
-    assert written.name.startswith("environment-") and written.suffix == ".json"
+    # Six runs, one process: one marker, one environment file, no temporary left.
+    marker, written = sorted(session_dir.iterdir(), key=lambda p: p.name.startswith("env"))
+    assert marker.name.startswith("started-") and marker.read_text() == ""
+    assert written.name == f"environment-{marker.name.removeprefix('started-')}.json"
     assert "aws-secret-value" not in written.read_text()
     recorded = from_json(written.read_text())
     assert recorded.variables["PYTHONHASHSEED"] == "0"

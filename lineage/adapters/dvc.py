@@ -69,8 +69,12 @@ class PointerEntry:
 
     def to_data(self) -> Data:
         return Data(
-            path=self.path, md5=self.md5, size=self.size, nfiles=self.nfiles,
-            pointer=self.pointer, stage=self.stage,
+            path=self.path,
+            md5=self.md5,
+            size=self.size,
+            nfiles=self.nfiles,
+            pointer=self.pointer,
+            stage=self.stage,
         )
 
 
@@ -85,8 +89,18 @@ def find_pointer_files(root: Path) -> list[str]:
     env = dict(os.environ)
     for var in ("GIT_LITERAL_PATHSPECS", "GIT_NOGLOB_PATHSPECS", "GIT_ICASE_PATHSPECS"):
         env.pop(var, None)  # they would turn the globs below into literal names
-    args = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-            "--", "*.dvc", LOCK, f"*/{LOCK}"]
+    args = [
+        "git",
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+        "--",
+        "*.dvc",
+        LOCK,
+        f"*/{LOCK}",
+    ]
     try:
         proc = subprocess.run(args, cwd=root, env=env, capture_output=True, check=False)
     except FileNotFoundError:
@@ -115,7 +129,11 @@ def read_dvc_file(root: Path, pointer: str, text: str | None = None) -> list[Poi
 
 
 def read_dvc_lock(
-    root: Path, pointer: str, text: str | None = None, *, pipeline_text: str | None = None,
+    root: Path,
+    pointer: str,
+    text: str | None = None,
+    *,
+    pipeline_text: str | None = None,
 ) -> list[PointerEntry]:
     """The deps and outs of every stage in a ``dvc.lock``.
 
@@ -132,7 +150,10 @@ def read_dvc_lock(
 
 
 def lock_stages(
-    root: Path, text: str | None = None, *, pipeline_text: str | None = None,
+    root: Path,
+    text: str | None = None,
+    *,
+    pipeline_text: str | None = None,
 ) -> list[Stage]:
     """The stages of the root ``dvc.lock`` (``text``), or of every dvc.lock in the workspace."""
     if text is not None:
@@ -147,7 +168,8 @@ def lock_stages(
 
 
 def pointers_at_tree(
-    read_blob: Callable[[str], str | None], paths: Iterable[str],
+    read_blob: Callable[[str], str | None],
+    paths: Iterable[str],
 ) -> list[PointerEntry]:
     """The entries of the ``.dvc`` files and ``dvc.lock`` files among ``paths`` in a git tree."""
     entries: list[PointerEntry] = []
@@ -174,7 +196,9 @@ def stages_at_tree(read_blob: Callable[[str], str | None], paths: Iterable[str])
 
 
 def check_workspace(
-    root: Path, entries: Sequence[PointerEntry], cache: StatCache,
+    root: Path,
+    entries: Sequence[PointerEntry],
+    cache: StatCache,
 ) -> list[Data]:
     """Compare each out with the workspace, hashing only files the stat cache has not seen."""
     found: list[Data] = []
@@ -184,10 +208,17 @@ def check_workspace(
         try:
             isdir = stat.S_ISDIR(os.stat(root / entry.path).st_mode)
         except (FileNotFoundError, NotADirectoryError):
-            found.append(Data(
-                path=entry.path, md5=entry.md5, size=entry.size, nfiles=entry.nfiles,
-                pointer=entry.pointer, stage=entry.stage, state=STATE_MISSING,
-            ))
+            found.append(
+                Data(
+                    path=entry.path,
+                    md5=entry.md5,
+                    size=entry.size,
+                    nfiles=entry.nfiles,
+                    pointer=entry.pointer,
+                    stage=entry.stage,
+                    state=STATE_MISSING,
+                )
+            )
             continue
         nfiles: int | None = None
         if isdir:
@@ -196,11 +227,18 @@ def check_workspace(
             md5, size = cache.file_md5(root, entry.path, hash_name=entry.hash_name)
         # A different size alone proves a change, but the record needs the md5 of what is there.
         changed = md5 != entry.md5
-        found.append(Data(
-            path=entry.path, md5=md5, size=size, nfiles=nfiles, pointer=entry.pointer,
-            stage=entry.stage, state=STATE_MODIFIED if changed else STATE_MATCH,
-            pointer_md5=entry.md5 if changed else None,
-        ))
+        found.append(
+            Data(
+                path=entry.path,
+                md5=md5,
+                size=size,
+                nfiles=nfiles,
+                pointer=entry.pointer,
+                stage=entry.stage,
+                state=STATE_MODIFIED if changed else STATE_MATCH,
+                pointer_md5=entry.md5 if changed else None,
+            )
+        )
     return found
 
 
@@ -289,7 +327,9 @@ class StatCache:
         return md5, stable and started - before.st_mtime_ns >= RACY_NS
 
     def _store(
-        self, rows: list[tuple[str, str, int, int, int, str]], stale: list[tuple[str, str]],
+        self,
+        rows: list[tuple[str, str, int, int, int, str]],
+        stale: list[tuple[str, str]],
     ) -> None:
         if not rows and not stale:
             return
@@ -341,8 +381,9 @@ def _walk(top: str, ignore: _DvcIgnore) -> Iterator[tuple[str, str, os.stat_resu
                     # os.walk lists a symlinked directory among dirs but does not enter it.
                     if not entry.is_symlink() and not ignore.skips(rel, entry.path, is_dir=True):
                         stack.append((rel + "/", entry.path))
-                elif entry.name != ".git" and not (ignore.rules and ignore.skips(
-                        rel, entry.path, is_dir=False)):
+                elif entry.name != ".git" and not (
+                    ignore.rules and ignore.skips(rel, entry.path, is_dir=False)
+                ):
                     yield rel, entry.path, entry.stat()
 
 
@@ -385,7 +426,7 @@ class _DvcIgnore:
         for rule in reversed(self.rules):  # the last matching pattern wins
             if rule.dir_only and not is_dir:
                 continue
-            candidate = full[len(rule.base) + 1:] if rule.base else full
+            candidate = full[len(rule.base) + 1 :] if rule.base else full
             if rule.regex.match(candidate) or (is_dir and rule.regex.match(candidate + "/")):
                 return rule.ignore
         return False
@@ -462,7 +503,9 @@ def _parse_dvc_file(pointer: str, text: str) -> list[PointerEntry]:
 
 
 def _parse_dvc_lock(
-    pointer: str, text: str, pipeline_text: str | None,
+    pointer: str,
+    text: str,
+    pipeline_text: str | None,
 ) -> list[tuple[str, str, list[PointerEntry]]]:
     """(stage name, cmd, entries) for each stage of a dvc.lock."""
     document = _load_yaml(text, pointer)
@@ -479,7 +522,9 @@ def _parse_dvc_lock(
             continue
         name = f"{prefix}{raw_name}"
         base = _join_wdir(
-            posixpath.dirname(pointer), wdirs.get(str(raw_name).partition("@")[0]), pipeline,
+            posixpath.dirname(pointer),
+            wdirs.get(str(raw_name).partition("@")[0]),
+            pipeline,
         )
         cmd = body.get("cmd")
         cmd = " && ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd or "")
@@ -494,7 +539,8 @@ def _parse_dvc_lock(
 def _stages(pointer: str, text: str, pipeline_text: str | None) -> list[Stage]:
     return [
         Stage(
-            name=name, cmd=cmd,
+            name=name,
+            cmd=cmd,
             deps=tuple(e.to_data() for e in entries if e.role == "dep"),
             outs=tuple(e.to_data() for e in entries if e.role == "out"),
         )
@@ -528,7 +574,11 @@ def _join_wdir(directory: str, wdir: Any, name: str) -> str:
 
 
 def _entries(
-    items: Any, base: str, pointer: str, stage: str | None, role: str,
+    items: Any,
+    base: str,
+    pointer: str,
+    stage: str | None,
+    role: str,
 ) -> Iterator[PointerEntry]:
     for item in items if isinstance(items, list) else ():
         if not isinstance(item, dict) or not isinstance(item.get("path"), str):
@@ -542,8 +592,13 @@ def _entries(
         if md5 is None:
             continue
         yield PointerEntry(
-            path=path, md5=str(md5), size=_int(item.get("size")), nfiles=_int(item.get("nfiles")),
-            pointer=pointer, stage=stage, role=role,
+            path=path,
+            md5=str(md5),
+            size=_int(item.get("size")),
+            nfiles=_int(item.get("nfiles")),
+            pointer=pointer,
+            stage=stage,
+            role=role,
             hash_name=MD5 if item.get("hash") == MD5 else MD5_DOS2UNIX,
         )
 

@@ -514,14 +514,17 @@ def _store_errors(uri: str) -> Iterator[None]:
         raise TrackingUnreachableError(redact_uri(uri), _first_line(exc)) from None
 
 
-def preload() -> None:
+def preload(uri: str) -> None:
     """Import MLflow's client ahead of use, e.g. in a thread while a child process trains.
 
     Only modules are loaded: no store is opened, so nothing races the child's own first use
     of a new SQLite store (whose schema MLflow creates on first open).
     """
     with contextlib.suppress(Exception):
-        import mlflow.tracking  # noqa: F401
+        import mlflow.tracking
+
+        if uri.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mssql"):
+            import mlflow.store.tracking.sqlalchemy_store  # noqa: F401  (~0.7 s of the client)
 
 
 def find_session_runs(uri: str, session: str) -> list[MlflowRun]:

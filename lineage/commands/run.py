@@ -128,7 +128,7 @@ def run(
     started = utc_now()
     t0 = time.monotonic()
     # `import mlflow` takes over a second; pay it while the child runs, not after.
-    threading.Thread(target=mlflow_adapter.preload, daemon=True).start()
+    threading.Thread(target=mlflow_adapter.preload, args=(uri,), daemon=True).start()
     try:
         returncode = _run_child([executable, *argv[1:]], cwd=cwd, env=child_env)
     except LineageError:
@@ -157,7 +157,10 @@ def run(
             _environment, session_dir, executable, argv, child_env, cfg.env_variables
         )
         try:
-            runs = mlflow_adapter.find_session_runs(uri, session)
+            # No process of the session reached lineage's MLflow plugin: no run can carry the
+            # session tag, so do not pay for an MLflow client to find none.
+            started_mlflow = any(session_dir.glob("started-*"))
+            runs = mlflow_adapter.find_session_runs(uri, session) if started_mlflow else []
             if runs:
                 versions = mlflow_adapter.registered_versions(
                     uri, registry, [r.run_id for r in runs]

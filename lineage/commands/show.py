@@ -67,7 +67,7 @@ def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, 
         summary = git.commit_summary(paths, node.ident)
         subject = summary[0] if summary else None
     environment = None
-    if record and record.get("environment"):
+    if record and (record.get("environment") or {}).get("packages_record"):
         environment = index.record(record["environment"]["packages_record"])
     return Shown(ref, node, record_id, record, neighbours, subject, environment)
 
@@ -190,8 +190,9 @@ def record_lines(record: dict[str, Any], record_id: str) -> list[str]:
     if env:
         lines.append(
             f"{'env':<10}Python {env['python']} {env['implementation']} {env['platform']}, "
-            f"{env['npackages']} packages {env['packages_hash'][:19]} "
-            f"(environment record {env['packages_record'][:12]})"
+            f"{env.get('npackages', len(env.get('packages') or {}))} packages "
+            f"{env['packages_hash'][:19]} "
+            f"(environment record {(env.get('packages_record') or 'inline')[:12]})"
         )
     models = record.get("models") or []
     if models:
