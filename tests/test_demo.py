@@ -25,6 +25,9 @@ def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Pa
     assert "model churn-model/2   (churn-model@champion)" in show
     assert "train.max_depth=12" in show
     assert "models/model.pkl" in show and "stages    train  (from dvc.lock)" in show
+    # v2 only reran `train`; its input was prepared by v1's run, and show says so.
+    v1_run = log[1].split()[2]
+    assert re.search(rf"data in   data/prepared .*\(made by run {v1_run}\)", show)
 
     # The project is left as a user would have it: committed, data pushed to the DVC remote.
     assert sh("git", "status", "--porcelain", cwd=project).stdout == ""

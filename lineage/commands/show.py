@@ -31,6 +31,7 @@ class Shown:
     neighbours: list[Neighbour] = field(default_factory=list)
     commit_subject: str | None = None
     environment: dict[str, Any] | None = None  # the environment record the run record names
+    made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
 
 
 def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]) -> Shown:
@@ -69,7 +70,16 @@ def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, 
     environment = None
     if record and (record.get("environment") or {}).get("packages_record"):
         environment = index.record(record["environment"]["packages_record"])
-    return Shown(ref, node, record_id, record, neighbours, subject, environment)
+    made_by = {}
+    for data in (record or {}).get("inputs") or ():
+        writers = [
+            e.src.partition(":")[2]
+            for e in index.edges_touching(f"data:{data['md5']}")
+            if e.rel == "output" and e.src != f"run:{run_key}"
+        ]
+        if writers:
+            made_by[data["md5"]] = writers[0]
+    return Shown(ref, node, record_id, record, neighbours, subject, environment, made_by)
 
 
 def to_json(shown: Shown) -> dict[str, Any]:
@@ -124,7 +134,9 @@ def _kv(values: Mapping[str, Any]) -> str:
     )
 
 
-def _data_lines(label: str, items: list[dict[str, Any]]) -> list[str]:
+def _data_lines(
+    label: str, items: list[dict[str, Any]], made_by: Mapping[str, str] | None = None
+) -> list[str]:
     lines = []
     width = max((len(d["path"]) for d in items), default=0)
     for n, d in enumerate(items):
@@ -138,13 +150,18 @@ def _data_lines(label: str, items: list[dict[str, Any]]) -> list[str]:
                 f"[{d['state']}"
                 + (f"; pointer says {d['pointer_md5'][:10]}]" if d.get("pointer_md5") else "]")
             )
+        if made_by and d["md5"] in made_by:
+            extra.append(f"(made by run {made_by[d['md5']][:12]})")
         head = label if n == 0 else ""
         lines.append(f"{head:<10}{d['path']:<{width}}  {d['md5']}  {'  '.join(extra)}".rstrip())
     return lines
 
 
-def record_lines(record: dict[str, Any], record_id: str) -> list[str]:
-    """The human view of one run record, line by line."""
+def record_lines(
+    record: dict[str, Any], record_id: str, made_by: Mapping[str, str] | None = None
+) -> list[str]:
+    """The human view of one run record, line by line; ``made_by`` maps input md5s to the
+    recorded run that wrote them, so a reader can follow the data upstream."""
     lines = []
     run = record.get("run")
     if run:
@@ -169,7 +186,7 @@ def record_lines(record: dict[str, Any], record_id: str) -> list[str]:
         changed = code.get("changed") or []
         shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
         lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
-    lines += _data_lines("data in", record.get("inputs") or []) or [
+    lines += _data_lines("data in", record.get("inputs") or [], made_by) or [
         f"{'data in':<10}(none recorded)"
     ]
     lines += _data_lines("data out", record.get("outputs") or [])
@@ -218,7 +235,7 @@ def render_text(shown: Shown) -> str:
         head += f"   at {node.path}"
     lines = [head, ""]
     if shown.record and shown.record_id:
-        lines += record_lines(shown.record, shown.record_id)
+        lines += record_lines(shown.record, shown.record_id, shown.made_by)
     elif node.kind == "model":
         lines.append("no record of the run that produced it")
     if node.kind in ("commit", "data"):
