@@ -9,13 +9,9 @@ the command when it started none), and mirror the key facts as ``lineage.*`` run
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -24,14 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
-from lineage import __version__, config, environment
+from lineage import __version__, child, config, environment
 from lineage.adapters import dvc, git
 from lineage.adapters import mlflow as mlflow_adapter
 from lineage.errors import (
-    CommandNotExecutableError,
-    CommandNotFoundError,
     LineageError,
     TrackingUnreachableError,
 )
@@ -98,7 +91,7 @@ def run(
         raise TrackingUnreachableError(
             exc.uri, exc.reason, "nothing was run: start the server or fix MLFLOW_TRACKING_URI"
         ) from None
-    executable = _resolve_executable(argv[0], cwd, environ)
+    executable = child.resolve_executable(argv[0], cwd, environ)
 
     code = _capture_code(paths)
     if code.dirty:
@@ -130,7 +123,7 @@ def run(
     # `import mlflow` takes over a second; pay it while the child runs, not after.
     threading.Thread(target=mlflow_adapter.preload, args=(uri,), daemon=True).start()
     try:
-        returncode = _run_child([executable, *argv[1:]], cwd=cwd, env=child_env)
+        returncode = child.run([executable, *argv[1:]], cwd=cwd, env=child_env)
     except LineageError:
         shutil.rmtree(session_dir, ignore_errors=True)
         raise
@@ -208,20 +201,6 @@ def run(
         except LineageError as exc:
             outcome.warnings.append(f"could not tag MLflow run {record.run.run_id}: {exc}")
     return outcome
-
-
-def _resolve_executable(name: str, cwd: Path, environ: Mapping[str, str]) -> str:
-    if os.sep in name:
-        path = cwd / name
-        if not path.exists():
-            raise CommandNotFoundError(name)
-        if not os.access(path, os.X_OK) or path.is_dir():
-            raise CommandNotExecutableError(name)
-        return name
-    found = shutil.which(name, path=environ.get("PATH", os.defpath))
-    if found is None:
-        raise CommandNotFoundError(name)
-    return found
 
 
 def _capture_code(paths: git.RepoPaths) -> Code:
@@ -363,38 +342,3 @@ def _mirror_tags(record_id: str, record: RunRecord) -> dict[str, str]:
     if record.code.snapshot:
         tags["lineage.snapshot"] = record.code.snapshot
     return tags
-
-
-def _terminal_delivers_sigint() -> bool:
-    """True when we are in the terminal's foreground group, so the child got Ctrl-C itself."""
-    for stream in (sys.stdin, sys.stdout, sys.stderr):
-        try:
-            if stream is not None and stream.isatty():
-                return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
-        except (OSError, ValueError):
-            continue
-    return False
-
-
-def _run_child(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
-    """Run the command with stdio passed through; forward signals; return its returncode."""
-    try:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env))
-    except FileNotFoundError:
-        raise CommandNotFoundError(argv[0]) from None
-    except PermissionError:
-        raise CommandNotExecutableError(argv[0]) from None
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        if signum in (signal.SIGINT, signal.SIGQUIT) and _terminal_delivers_sigint():
-            return  # the terminal already sent it to the child's process group
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
-
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
-    try:
-        return proc.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

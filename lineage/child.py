@@ -1,0 +1,65 @@
+"""Run a child process the way a wrapper should: stdio passed through, signals forwarded,
+its return code handed back."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+from lineage.errors import CommandNotExecutableError, CommandNotFoundError
+
+
+def resolve_executable(name: str, cwd: Path, environ: Mapping[str, str]) -> str:
+    if os.sep in name:
+        path = cwd / name
+        if not path.exists():
+            raise CommandNotFoundError(name)
+        if not os.access(path, os.X_OK) or path.is_dir():
+            raise CommandNotExecutableError(name)
+        return name
+    found = shutil.which(name, path=environ.get("PATH", os.defpath))
+    if found is None:
+        raise CommandNotFoundError(name)
+    return found
+
+
+def _terminal_delivers_sigint() -> bool:
+    """True when we are in the terminal's foreground group, so the child got Ctrl-C itself."""
+    for stream in (sys.stdin, sys.stdout, sys.stderr):
+        try:
+            if stream is not None and stream.isatty():
+                return os.tcgetpgrp(stream.fileno()) == os.getpgrp()
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
+    """Run the command with stdio passed through; forward signals; return its returncode."""
+    try:
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env))
+    except FileNotFoundError:
+        raise CommandNotFoundError(argv[0]) from None
+    except PermissionError:
+        raise CommandNotExecutableError(argv[0]) from None
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if signum in (signal.SIGINT, signal.SIGQUIT) and _terminal_delivers_sigint():
+            return  # the terminal already sent it to the child's process group
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signum)
+
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    previous = {sig: signal.signal(sig, forward) for sig in forwarded}
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
