@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 
+# Only MLflow imports this module (entry point), so mlflow is loaded already: no cost to lineage.
 from mlflow.tracking.context.abstract_context import RunContextProvider
 
 _GIT_TIMEOUT = 10.0
