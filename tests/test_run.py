@@ -259,15 +259,19 @@ def test_failed_child_exit_code_passes_through_and_is_recorded(project: Path) ->
     assert show(project, entry["run"])["record"]["command"]["exit_code"] == 7
 
 
-def test_killed_child_is_recorded_as_killed(project: Path) -> None:
+def test_killed_child_is_recorded_as_killed(project: Path, tmp_path: Path) -> None:
+    started = tmp_path / "child-started"
+    child = f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
     proc = subprocess.Popen(
-        ["lineage", "run", "--", "python", "-c", "import time; time.sleep(60)"],
+        ["lineage", "run", "--", "python", "-c", child],
         cwd=project,
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2)
-    proc.send_signal(signal.SIGTERM)  # forwarded to the child
+    deadline = time.monotonic() + 120
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)  # sent to lineage only; it forwards it to the child
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
     [entry] = records(project)
