@@ -30,7 +30,7 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -208,17 +208,7 @@ def check_workspace(
         try:
             isdir = stat.S_ISDIR(os.stat(root / entry.path).st_mode)
         except (FileNotFoundError, NotADirectoryError):
-            found.append(
-                Data(
-                    path=entry.path,
-                    md5=entry.md5,
-                    size=entry.size,
-                    nfiles=entry.nfiles,
-                    pointer=entry.pointer,
-                    stage=entry.stage,
-                    state=STATE_MISSING,
-                )
-            )
+            found.append(replace(entry.to_data(), state=STATE_MISSING))
             continue
         nfiles: int | None = None
         if isdir:
@@ -228,13 +218,11 @@ def check_workspace(
         # A different size alone proves a change, but the record needs the md5 of what is there.
         changed = md5 != entry.md5
         found.append(
-            Data(
-                path=entry.path,
+            replace(
+                entry.to_data(),
                 md5=md5,
                 size=size,
                 nfiles=nfiles,
-                pointer=entry.pointer,
-                stage=entry.stage,
                 state=STATE_MODIFIED if changed else STATE_MATCH,
                 pointer_md5=entry.md5 if changed else None,
             )
