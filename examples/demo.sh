@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # lineage's main job on a throwaway project: build the churn example as a git + DVC repo with a
 # local DVC remote and an MLflow SQLite store, train it twice under `lineage run`, register both
-# model versions, point the `champion` alias at the second, then ask lineage what produced it.
+# model versions, point the `champion` alias at the second, then ask lineage what produced it
+# and rebuild it from its recorded code and data.
 # Usage: bash examples/demo.sh [DIR]   (expects lineage, dvc and mlflow on PATH, e.g. .venv/bin)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,5 +74,8 @@ run lineage log
 
 step "What exactly produced the champion?"
 run lineage show churn-model@champion
+
+step "Can we rebuild it? Rerun its recorded code, data and command in a separate worktree"
+run lineage reproduce churn-model@champion
 
 printf '\nThe demo project is in %s/project (MLflow store: %s).\n' "$demo" "$MLFLOW_TRACKING_URI"

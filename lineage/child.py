@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
@@ -41,10 +42,25 @@ def _terminal_delivers_sigint() -> bool:
     return False
 
 
-def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
-    """Run the command with stdio passed through; forward signals; return its returncode."""
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    tail: deque[str] | None = None,
+) -> int:
+    """Run the command with stdio passed through; forward signals; return its returncode.
+
+    With ``tail``, the command's stdout and stderr are merged, copied to our stderr as they
+    come, and the last lines kept in ``tail`` (its maxlen), so a failure can be quoted."""
     try:
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env))
+        proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdout=subprocess.PIPE if tail is not None else None,
+            stderr=subprocess.STDOUT if tail is not None else None,
+        )
     except FileNotFoundError:
         raise CommandNotFoundError(argv[0]) from None
     except PermissionError:
@@ -59,6 +75,12 @@ def run(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> int:
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
     previous = {sig: signal.signal(sig, forward) for sig in forwarded}
     try:
+        if tail is not None and proc.stdout is not None:
+            sink = sys.stderr.buffer
+            for line in iter(proc.stdout.readline, b""):
+                sink.write(line)
+                sink.flush()
+                tail.append(line.decode("utf-8", "replace").rstrip("\n"))
         return proc.wait()
     finally:
         for sig, handler in previous.items():

@@ -215,6 +215,147 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
         click.echo(render_text(shown), nl=False)
 
 
+@cli.command("reproduce")
+@click.argument("ref")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop: nothing is run or written.")
+@click.option(
+    "--workdir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Check the code out in DIR (new or empty; same file system as the DVC cache for "
+    "links) instead of .git/lineage/worktrees/.",
+)
+@click.option("--keep", is_flag=True, help="Keep the worktree afterwards (its path is printed).")
+@click.option(
+    "-y",
+    "--yes",
+    is_flag=True,
+    help="Run a command taken from a record this clone did not write without asking.",
+)
+@click.option(
+    "--register",
+    is_flag=True,
+    help="Let the rerun register model versions in the real registry (tagged "
+    "lineage.reproduces). By default they go to a throwaway registry.",
+)
+@click.option(
+    "--rtol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Relative tolerance: |rerun - original| <= atol + rtol * |original|.",
+)
+@click.option(
+    "--atol",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Absolute tolerance.",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME",
+    help="Judge only this metric (repeatable); the others are still shown.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.option(
+    "--report",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a Markdown report to FILE.",
+)
+@click.pass_obj
+def reproduce_cmd(
+    obj: Context,
+    ref: str,
+    dry_run: bool,
+    workdir: Path | None,
+    keep: bool,
+    yes: bool,
+    register: bool,
+    rtol: float,
+    atol: float,
+    metrics: tuple[str, ...],
+    as_json: bool,
+    report: Path | None,
+) -> None:
+    """Rebuild the model version (or run) REF from its recorded code and data, in a separate
+    worktree, and say whether the result matches.
+
+    \b
+    REF: churn/3, churn@champion (resolved live), models:/churn@champion, or a run id.
+    Exit codes: 0 reproduced, 4 differs, 5 the rerun failed, 1 could not start
+    (e.g. code or data missing: nothing was run), 130 interrupted.
+    """
+    from lineage.commands import reproduce as rp
+    from lineage.commands import reproduce_report as report_
+
+    paths = obj.paths()
+    environ = dict(os.environ)
+    index = obj.index(paths)
+    try:
+        plan = rp.plan(ref=ref, index=index, paths=paths, environ=environ, cwd=obj.cwd)
+    finally:
+        index.close()
+    recorded = plan.record.run.metrics if plan.record.run else {}
+    unknown = [m for m in metrics if m not in recorded]
+    if unknown:
+        raise click.BadParameter(
+            f"{', '.join(unknown)} not among the run's metrics ({', '.join(sorted(recorded))})",
+            param_hint="--metric",
+        )
+    for warning in plan.warnings:
+        _warn(warning)
+    if not as_json:
+        click.echo(report_.render_plan(plan, paths), nl=False)
+    if dry_run or plan.problems:
+        if as_json:
+            _print_json(report_.to_json(None, plan))
+        if plan.problems:
+            if not as_json:
+                for problem in plan.problems:
+                    click.echo(f"  problem   {problem}")
+            raise rp.ReproductionBlocked(rp.blocked_message(plan))
+        if not as_json:
+            click.echo("dry run: nothing was run or written")
+        return
+    interactive = sys.stdin.isatty()
+    rp.ensure_confirmed(
+        plan,
+        yes=yes,
+        confirm=(lambda q: click.confirm(q, err=True)) if interactive else None,
+    )
+    result = rp.reproduce(
+        plan,
+        paths=paths,
+        environ=environ,
+        workdir=workdir.resolve() if workdir else None,
+        keep=keep,
+        register=register,
+        rtol=rtol,
+        atol=atol,
+        judged_metrics=metrics,
+        notify=lambda message: click.echo(f"lineage: {message}", err=True),
+    )
+    if report is not None:
+        report.write_text(report_.render_markdown(result), encoding="utf-8")
+    if as_json:
+        _print_json(report_.to_json(result, plan))
+    else:
+        click.echo(report_.render_result(result), nl=False)
+        if report is not None:
+            click.echo(f"report written to {report}")
+    sys.exit(result.exit_code)
+
+
+def _main_metric(paths: Any) -> str | None:
+    from lineage import config
+
+    return config.load(paths.root).main_metric if config.is_initialized(paths.root) else None
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     atexit.register(_exit_fast)
     try:

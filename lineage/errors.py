@@ -6,6 +6,8 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BUG = 3
+EXIT_DIFFERS = 4  # `lineage reproduce`: the rerun finished but its results differ
+EXIT_RERUN_FAILED = 5  # `lineage reproduce`: the rerun itself failed
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 EXIT_INTERRUPTED = 130
@@ -94,3 +96,7 @@ class UnsafePathError(LineageError):
             f"path {path!r} is outside the repository; lineage records only "
             "repository-relative paths"
         )
+
+
+class InterruptedByUser(LineageError):
+    exit_code = EXIT_INTERRUPTED

@@ -18,7 +18,7 @@ from lineage.errors import CorruptRecordError
 from lineage.records import decode
 from lineage.store import Store
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +37,10 @@ CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
     run_key TEXT PRIMARY KEY, record_id TEXT NOT NULL, rank TEXT NOT NULL, started_ms INTEGER);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_ms);
+CREATE TABLE IF NOT EXISTS reproductions(
+    record_id TEXT PRIMARY KEY, original TEXT NOT NULL, rerun TEXT, model TEXT,
+    verdict TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS reproductions_original ON reproductions(original);
 """
 
 
@@ -50,12 +54,31 @@ class Edge:
     evidence: str | None
 
 
+@dataclass(frozen=True)
+class Reproduction:
+    """A `lineage reproduce` of a run: the rerun it made (if any) and the verdict."""
+
+    record_id: str
+    original: str  # run key
+    rerun: str | None  # run key
+    model: str | None  # name/version, when a model version was reproduced
+    verdict: str  # reproduced, differs, failed
+    created: str  # ISO 8601 UTC
+
+
 def node_key(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
 
 
 def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
-    """The graph a run record describes, as (src, rel, dst, path): src was used to make dst."""
+    """The graph a record describes, as (src, rel, dst, path): src was used to make dst.
+
+    A reproduction adds ``reproduced`` from the original run to the rerun."""
+    if doc.get("kind") == "reproduction":
+        rerun = doc.get("rerun_run")
+        if not rerun:
+            return []
+        return [(node_key("run", doc["original_run"]), "reproduced", node_key("run", rerun), None)]
     if doc.get("kind") != "run":
         return []
     run = node_key("run", run_key_of(doc))
@@ -131,7 +154,8 @@ class Index:
             db.executescript(
                 "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS records; "
                 "DROP TABLE IF EXISTS nodes; DROP TABLE IF EXISTS edges; "
-                "DROP TABLE IF EXISTS corrupt; DROP TABLE IF EXISTS runs;"
+                "DROP TABLE IF EXISTS corrupt; DROP TABLE IF EXISTS runs; "
+                "DROP TABLE IF EXISTS reproductions;"
             )
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -178,7 +202,7 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
 
     def _clear(self) -> None:
-        for table in ("meta", "records", "nodes", "edges", "corrupt", "runs"):
+        for table in ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions"):
             self.db.execute(f"DELETE FROM {table}")
 
     def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
@@ -186,6 +210,7 @@ class Index:
         edges: list[tuple[Any, ...]] = []
         nodes: set[str] = set()
         runs: list[tuple[Any, ...]] = []
+        reproductions: list[tuple[Any, ...]] = []
         corrupt: list[tuple[str, str]] = []
         for name, blob in records:
             try:
@@ -195,7 +220,7 @@ class Index:
                 continue
             created = (doc.get("created") or {}).get("at")
             run_key = run_key_of(doc) if doc.get("kind") == "run" else None
-            start = started_ms(doc)
+            start = started_ms(doc) if doc["kind"] == "run" else None
             rows.append(
                 (
                     name,
@@ -213,12 +238,25 @@ class Index:
             if run_key is not None:
                 nodes.add(node_key("run", run_key))
                 runs.append((run_key, name, run_rank(doc, name), start))
+            if doc["kind"] == "reproduction":
+                model = doc.get("model")
+                reproductions.append(
+                    (
+                        name,
+                        doc["original_run"],
+                        doc.get("rerun_run"),
+                        f"{model['name']}/{model['version']}" if model else None,
+                        doc["verdict"],
+                        created or "",
+                    )
+                )
         db = self.db
         db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", corrupt)
         # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.
         known = self._known([r[0] for r in rows])
         rows = [r for r in rows if r[0] not in known]
         edges = [e for e in edges if e[4] not in known]
+        reproductions = [r for r in reproductions if r[0] not in known]
         db.executemany(
             "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, started_ms, "
             "body) VALUES(?,?,?,?,?,?,?)",
@@ -231,6 +269,11 @@ class Index:
         db.executemany(
             "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
             sorted((key, key.partition(":")[0]) for key in nodes),
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
+            "created_at) VALUES(?,?,?,?,?,?)",
+            reproductions,
         )
         # The run's representative record: observed beats inferred, then the newest, then the
         # larger id, so the answer does not depend on the order records arrived in.
@@ -333,6 +376,17 @@ class Index:
             if tail.isdigit():
                 versions.append(int(tail))
         return sorted(versions)
+
+    def reproductions(self, run_key: str | None = None) -> list[Reproduction]:
+        """Reproductions of one run (or of every run), newest first."""
+        query = "SELECT record_id, original, rerun, model, verdict, created_at FROM reproductions"
+        if run_key is None:
+            rows = self.db.execute(query + " ORDER BY created_at DESC, record_id")
+        else:
+            rows = self.db.execute(
+                query + " WHERE original=? ORDER BY created_at DESC, record_id", (run_key,)
+            )
+        return [Reproduction(*r) for r in rows]
 
     def producers(self, model_key: str) -> list[str]:
         return [

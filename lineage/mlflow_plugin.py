@@ -56,6 +56,7 @@ def _wrapper_tags(environ: Mapping[str, str]) -> dict[str, str]:
         "lineage.commit": "LINEAGE_COMMIT",
         "lineage.snapshot": "LINEAGE_SNAPSHOT",
         "lineage.dirty": "LINEAGE_DIRTY",
+        "lineage.reproduces": "LINEAGE_REPRODUCES",  # `lineage reproduce`: the original run
     }
     tags = {tag: environ[var] for tag, var in names.items() if environ.get(var)}
     if environ.get("LINEAGE_RUN_NAME"):

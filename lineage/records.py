@@ -218,6 +218,47 @@ class RunRecord:
         return self.run.run_id if self.run else f"local-{self.session}"
 
 
+# Verdicts of a reproduction.
+REPRODUCED = "reproduced"  # every metric (and recorded output) matches within tolerance
+DIFFERS = "differs"  # the rerun finished, but something differs
+FAILED = "failed"  # the rerun did not finish: it exited non-zero or started no MLflow run
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compared value of a reproduction: a metric, a param or a DVC output's md5."""
+
+    name: str
+    original: float | str | None
+    rerun: float | str | None
+    status: str  # exact, within, differs, missing (not in the rerun), new (only in the rerun)
+
+
+@dataclass(frozen=True)
+class ReproductionRecord:
+    """One `lineage reproduce`: what was rebuilt from where, and whether it matched."""
+
+    evidence: str
+    created: Provenance
+    original_run: str  # run key of the run that was reproduced
+    original_record: str  # the record whose code, data and command were used
+    code: str  # the commit checked out (the snapshot, for a dirty-tree run)
+    command: tuple[str, ...]
+    verdict: str
+    rtol: float
+    atol: float
+    model: ModelVersion | None = None
+    inputs: tuple[Data, ...] = ()  # what was restored, each verified against its md5
+    rerun_run: str | None = None  # run key of the rerun, when it made one
+    rerun_record: str | None = None
+    exit_code: int | None = None
+    metrics: tuple[Check, ...] = ()
+    params: tuple[Check, ...] = ()
+    outputs: tuple[Check, ...] = ()
+    kind: str = "reproduction"
+    schema: int = SCHEMA
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -228,7 +269,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def to_dict(record: RunRecord) -> dict[str, Any]:
+def to_dict(record: RunRecord | ReproductionRecord) -> dict[str, Any]:
     return _jsonable(asdict(record))
 
 
@@ -247,7 +288,7 @@ def record_id(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def encode(record: RunRecord) -> tuple[str, bytes]:
+def encode(record: RunRecord | ReproductionRecord) -> tuple[str, bytes]:
     """The record's content-hash name and its canonical bytes."""
     blob = canonical_bytes(to_dict(record))
     return record_id(blob), blob

@@ -13,9 +13,11 @@ they stay reachable (``git gc`` keeps them) and travel wherever the ref is pushe
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
@@ -68,6 +70,7 @@ class Store:
 
         repo = self.repo
         blob_ids = [(name, repo.create_blob(blob)) for name, blob in records]
+        self._journal([name for name, _ in records])
         name, email = git.identity(self.paths)
         for attempt in range(MAX_ATTEMPTS):
             old = self.tip()
@@ -86,6 +89,30 @@ class Store:
             f"could not update {REF}: other processes kept moving it for {MAX_ATTEMPTS} "
             "attempts; nothing was lost, run the command again"
         )
+
+    @property
+    def journal_path(self) -> Path:
+        return self.paths.lineage_dir / "written"
+
+    def _journal(self, names: Sequence[str]) -> None:
+        """Remember which records this clone wrote itself (before the ref moves, so none is
+        missed). A record not listed came from elsewhere (a fetch); `reproduce` asks before
+        running a command taken from one. One O_APPEND write per call: concurrent writers'
+        lines do not interleave."""
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, "".join(f"{n}\n" for n in names).encode("ascii"))
+        finally:
+            os.close(fd)
+
+    def written_here(self, name: str) -> bool:
+        """True when this clone wrote the record (see ``_journal``)."""
+        try:
+            with open(self.journal_path, "rb") as f:
+                return any(line.rstrip(b"\n") == name.encode() for line in f)
+        except FileNotFoundError:
+            return False
 
     def _tree_with(self, old_tree: Any, blob_ids: Sequence[tuple[str, Any]]) -> Any:
         import pygit2

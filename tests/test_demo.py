@@ -29,6 +29,13 @@ def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Pa
     v1_run = log[1].split()[2]
     assert re.search(rf"data in   data/prepared .*\(made by run {v1_run}\)", show)
 
+    # The champion is rebuilt in a worktree: same metrics to the last bit, same model file.
+    rebuilt = out[out.index("$ lineage reproduce churn-model@champion") :]
+    assert "command   dvc repro -q --force --single-item train" in rebuilt
+    assert re.search(r"\n  roc_auc +0\.8\d+ +0\.8\d+ +exact\n", rebuilt)
+    assert re.search(r"\n  models/model.pkl +([0-9a-f]{32}) +\1 +exact\n", rebuilt)
+    assert "\nVerdict: reproduced — 3 metric(s) exact, 2 DVC output(s) bit-identical" in rebuilt
+
     # The project is left as a user would have it: committed, data pushed to the DVC remote.
     assert sh("git", "status", "--porcelain", cwd=project).stdout == ""
     status = sh("dvc", "status", "--cloud", "--json", cwd=project).stdout

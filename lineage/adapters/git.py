@@ -268,3 +268,50 @@ def commit_summary(paths: RepoPaths, commit: str) -> tuple[str, str] | None:
 def resolve_commit_prefix(paths: RepoPaths, prefix: str) -> str | None:
     proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{prefix}^{{commit}}"], check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def has_commit(paths: RepoPaths, sha: str) -> bool:
+    """True when the object database holds this exact commit."""
+    proc = _run(paths.root, ["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
+    return proc.returncode == 0
+
+
+# Hooks are switched off for worktree commands: a post-checkout hook (DVC's runs `dvc checkout`)
+# would fill the new worktree with whatever the commit's pointers say, not the recorded data.
+_NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+
+def worktree_add(paths: RepoPaths, dest: Path, commit: str) -> None:
+    """A detached worktree of ``commit`` at ``dest``; no branch, index or tree of the user's
+    is touched (git keeps the new worktree's HEAD and index under .git/worktrees/)."""
+    _run(paths.root, [*_NO_HOOKS, "worktree", "add", "--detach", str(dest), commit])
+
+
+def worktree_remove(paths: RepoPaths, dest: Path) -> None:
+    """Remove a worktree ``worktree_add`` made, and git's bookkeeping of it."""
+    _run(
+        paths.root, [*_NO_HOOKS, "worktree", "remove", "--force", "--force", str(dest)], check=False
+    )
+    if dest.exists():
+        import shutil
+
+        shutil.rmtree(dest, ignore_errors=True)
+    _run(paths.root, ["worktree", "prune"], check=False)
+
+
+def commit_summaries(paths: RepoPaths, commits: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(subject, ISO date) of many commits with one git process; missing ones are left out."""
+    if not commits:
+        return {}
+    proc = _run(
+        paths.root,
+        ["log", "--no-walk=unsorted", "--ignore-missing", "--stdin", "--format=%H%x00%s%x00%cI"],
+        check=False,
+        input="".join(f"{sha}\n" for sha in commits).encode(),
+    )
+    found: dict[str, tuple[str, str]] = {}
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        sha, _, rest = line.partition("\0")
+        subject, _, date = rest.partition("\0")
+        found[sha] = (subject, date)
+    return found

@@ -604,6 +604,17 @@ def set_tags(uri: str, run_id: str, tags: Mapping[str, str]) -> None:
             client.log_batch(run_id, tags=items[start : start + MAX_TAGS_PER_BATCH])
 
 
+def set_version_tags(
+    uri: str, registry: str, versions: Sequence[ModelVersion], tags: Mapping[str, str]
+) -> None:
+    """Tag registered model versions (e.g. as reproductions), one call per tag."""
+    with _quiet_mlflow(), _store_errors(uri):
+        client = _client(uri, registry)
+        for v in versions:
+            for key, value in tags.items():
+                client.set_model_version_tag(v.name, str(v.version), key, value[:MAX_TAG_VALUE])
+
+
 # The model registry
 
 

@@ -15,6 +15,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -66,6 +67,7 @@ class RunOutcome:
     code: Code | None = None
     models: list[ModelVersion] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)
 
 
 def run(
@@ -77,12 +79,22 @@ def run(
     experiment: str | None = None,
     run_name: str | None = None,
     notify: Notify = lambda _: None,
+    cfg: config.Config | None = None,
+    child_extra_env: Mapping[str, str] | None = None,
+    tail: deque[str] | None = None,
+    workspace_notes: bool = True,
 ) -> RunOutcome:
+    """Run argv in cwd and record it. ``cfg`` overrides the checkout's ``.lineage/config.toml``
+    (reproduce runs in a worktree of an old commit that may not have one); ``child_extra_env``
+    is added to the child's environment only (lineage itself still reads ``environ``);
+    ``tail`` keeps the child's last output lines (see ``child.run``); ``workspace_notes=False``
+    drops the notes on DVC data that differs from its pointers (reproduce restores only the
+    recorded inputs, so the rest of its worktree is deliberately incomplete)."""
     if not argv:
         raise LineageError(
             "no command given; put it after `--`, e.g. `lineage run -- python train.py`"
         )
-    cfg = config.load(paths.root)
+    cfg = cfg or config.load(paths.root)
     uri = mlflow_adapter.tracking_uri(environ, cwd)
     registry = mlflow_adapter.registry_uri(environ, uri)
     try:
@@ -99,7 +111,7 @@ def run(
             f"working tree is dirty ({len(code.changed)} paths); recorded snapshot "
             f"{(code.snapshot or '')[:10]} of the exact tree"
         )
-    inputs, lock_before = _capture_data(paths, notify)
+    inputs, lock_before = _capture_data(paths, notify if workspace_notes else lambda _: None)
 
     session = uuid.uuid4().hex
     session_dir = paths.lineage_dir / "sessions" / session
@@ -117,13 +129,14 @@ def run(
         child_env["MLFLOW_EXPERIMENT_NAME"] = experiment
     if run_name:
         child_env["LINEAGE_RUN_NAME"] = run_name
+    child_env.update(child_extra_env or {})
 
     started = utc_now()
     t0 = time.monotonic()
     # `import mlflow` takes over a second; pay it while the child runs, not after.
     threading.Thread(target=mlflow_adapter.preload, args=(uri,), daemon=True).start()
     try:
-        returncode = child.run([executable, *argv[1:]], cwd=cwd, env=child_env)
+        returncode = child.run([executable, *argv[1:]], cwd=cwd, env=child_env, tail=tail)
     except LineageError:
         shutil.rmtree(session_dir, ignore_errors=True)
         raise
@@ -190,6 +203,7 @@ def run(
         message=f"lineage: record {len(records)} run(s) of `{' '.join(command.argv)[:60]}`",
     )
     outcome.record_ids = [rid for rid, _ in encoded]
+    outcome.records = records
     outcome.run_keys = [r.run_key for r in records]
     outcome.models = [m for r in records for m in r.models]
 
@@ -269,6 +283,12 @@ def _is_dvc_pipeline(argv: Sequence[str]) -> bool:
     return any(tuple(words[: len(c)]) == c for c in DVC_PIPELINE_COMMANDS)
 
 
+def _repro_targets(argv: Sequence[str]) -> list[str]:
+    """Stage names given to `dvc repro` (its options take no values)."""
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    return words[1:] if words[:1] == ["repro"] else []
+
+
 def _pipeline_data(
     paths: git.RepoPaths,
     argv: Sequence[str],
@@ -287,7 +307,12 @@ def _pipeline_data(
         if lock_before
         else {}
     )
-    executed = [s for s in after if before.get(s.name) != s] or (after if pipeline else [])
+    named = set(_repro_targets(argv)) if pipeline else set()
+    executed = [s for s in after if before.get(s.name) != s] or (
+        # The lock did not change (every stage gave the same hashes again): the stages named on
+        # the command line ran, or all of them.
+        [s for s in after if not named or s.name in named] if pipeline else []
+    )
     if not executed:
         return inputs, [], []
     tracked = git.tracked_files(paths)

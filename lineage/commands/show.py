@@ -114,7 +114,7 @@ def to_json(shown: Shown) -> dict[str, Any]:
     }
 
 
-def _size(n: int | None) -> str:
+def human_size(n: int | None) -> str:
     if n is None:
         return ""
     size = float(n)
@@ -144,7 +144,7 @@ def _data_lines(
         if d.get("nfiles") is not None:
             extra.append(f"{d['nfiles']} files")
         if d.get("size") is not None:
-            extra.append(_size(d["size"]))
+            extra.append(human_size(d["size"]))
         if d.get("state") not in (None, "match"):
             extra.append(
                 f"[{d['state']}"
@@ -241,7 +241,8 @@ def render_text(shown: Shown) -> str:
     if node.kind in ("commit", "data"):
         listed = shown.neighbours
     elif node.kind == "run":
-        listed = [n for n in shown.neighbours if n.rel == "parent"]  # the rest is in the record
+        # The rest is in the record.
+        listed = [n for n in shown.neighbours if n.rel in ("parent", "reproduced")]
     else:
         listed = []
     if listed or node.kind in ("commit", "data"):
@@ -251,5 +252,5 @@ def render_text(shown: Shown) -> str:
         for n in listed:
             arrow = "<-" if n.direction == "upstream" else "->"
             where = f"  {n.path}" if n.path else ""
-            lines.append(f"{arrow} {n.rel:<9}{n.kind} {n.ident}{where}  ({n.evidence})")
+            lines.append(f"{arrow} {n.rel:<10} {n.kind} {n.ident}{where}  ({n.evidence})")
     return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,299 @@
+"""What `lineage reproduce` shows: the plan, the comparison, JSON and a Markdown report.
+
+Values are printed at full precision (``repr`` of a float is the shortest text that
+round-trips), since exactness is the point of a reproduction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lineage.adapters import git
+from lineage.commands.reproduce import EnvironmentDiff, InputPlan, Plan, Result, remote_phrase
+from lineage.commands.show import human_size
+from lineage.records import DIFFERS, FAILED, Check
+
+
+def fmt(value: float | str | None) -> str:
+    """Full precision: repr of a float is the shortest text that round-trips exactly."""
+    if value is None:
+        return "-"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _where(item: InputPlan) -> str:
+    if item.where == "cache":
+        return "DVC cache"
+    if item.where == "remote":
+        return f'DVC remote "{item.remote}" (will be fetched)'
+    if item.where == "skipped":
+        return "skipped: it was missing when the run was recorded"
+    return "MISSING: " + ("not in the cache or " + remote_phrase(item.remote))
+
+
+def render_plan(p: Plan, paths: git.RepoPaths) -> str:
+    r = p.record
+    lines = [
+        f"Reproduce {p.ref}"
+        + (
+            f" ({p.node.resolved_from} -> {p.node.ident})"
+            if p.node.resolved_from and p.node.kind == "model"
+            else ""
+        )
+    ]
+    run = r.run
+    run_line = f"  run       {p.run_key}"
+    if run:
+        experiment = run.experiment_name or run.experiment_id
+        run_line += f" {run.name or ''} (experiment {experiment}, {run.status})"
+    lines.append(run_line + f", {r.evidence} record {p.record_id[:12]}")
+    code = r.code
+    if code.snapshot:
+        lines.append(
+            f"  code      snapshot {code.snapshot[:12]} of a dirty tree on "
+            f"{(code.commit or 'no commit')[:12]} ({len(code.changed)} changed path(s))"
+        )
+    elif code.commit:
+        summary = git.commit_summary(paths, code.commit) if p.code_present else None
+        subject = f' "{summary[0]}"' if summary else ""
+        dirt = "" if code.dirty is not None else " (dirtiness unknown)"
+        lines.append(f"  code      commit {code.commit[:12]}{subject}{dirt}")
+    if not p.code_present and p.checkout:
+        lines.append("            MISSING from this repository")
+    if p.inputs:
+        width = max(len(i.data.path) for i in p.inputs)
+        for n, item in enumerate(p.inputs):
+            d = item.data
+            extra = f"{d.nfiles} files, " if d.nfiles else ""
+            label = "  data      " if n == 0 else "            "
+            lines.append(
+                f"{label}{d.path.ljust(width)}  {d.md5[:12]}"
+                f"{'.dir' if d.md5.endswith('.dir') else ''}"
+                f"  {extra}{human_size(d.size)}  {_where(item)}".rstrip()
+            )
+    else:
+        lines.append("  data      no DVC inputs recorded")
+    if p.argv:
+        source = {
+            "record": "as recorded",
+            "dvc.yaml": "stages from dvc.yaml at that commit, forced: no run-cache",
+            "MLproject": "entry point from MLproject at that commit",
+        }[p.command_source]
+        lines.append(f"  command   {' '.join(p.argv)}   ({source}; in {p.cwd})")
+    if run and run.params:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items()))
+        lines.append(f"  params    {shown if len(shown) <= 200 else shown[:197] + '...'}")
+    lines.append("  env       " + _render_env(p.environment))
+    lines.append(
+        "  links     " + ", ".join(p.link_types) + (f"  ({p.link_note})" if p.link_note else "")
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _render_env(e: EnvironmentDiff) -> str:
+    if not e.known:
+        return f"Python {e.python_then or '?'} recorded; package list not comparable"
+    head = (
+        f"Python {e.python_then} (same)"
+        if e.python_then == e.python_now
+        else f"Python {e.python_then} recorded, {e.python_now} now"
+    )
+    if e.same:
+        return head + "; same distributions"
+    parts = []
+    if e.changed:
+        listed = ", ".join(f"{n} {a} -> {b}" for n, a, b in e.changed[:5])
+        parts.append(f"{len(e.changed)} changed ({listed}{', ...' if len(e.changed) > 5 else ''})")
+    if e.missing:
+        listed = ", ".join(f"{n} {v}" for n, v in e.missing[:5])
+        parts.append(f"{len(e.missing)} missing ({listed}{', ...' if len(e.missing) > 5 else ''})")
+    if e.added:
+        parts.append(f"{len(e.added)} not in the record")
+    return head + "; " + "; ".join(parts)
+
+
+def _table(checks: Sequence[Check], title: str) -> list[str]:
+    if not checks:
+        return []
+    rows = [(c.name, fmt(c.original), fmt(c.rerun), _status(c)) for c in checks]
+    widths = [
+        max(len(title), *(len(r[0]) for r in rows)),
+        *(max(len(h), *(len(r[i]) for r in rows)) for i, h in ((1, "original"), (2, "rerun"))),
+    ]
+    out = [
+        f"  {title.ljust(widths[0])}  {'original'.ljust(widths[1])}  "
+        f"{'rerun'.ljust(widths[2])}  status"
+    ]
+    for name, a, b, status in rows:
+        out.append(
+            f"  {name.ljust(widths[0])}  {a.ljust(widths[1])}  {b.ljust(widths[2])}  {status}"
+        )
+    return out
+
+
+def _status(c: Check) -> str:
+    if (
+        c.status == "within"
+        and isinstance(c.original, float | int)
+        and isinstance(c.rerun, float | int)
+    ):
+        return f"within tolerance (|diff| {abs(c.rerun - c.original):.3g})"
+    return {
+        "exact": "exact",
+        "differs": "DIFFERS",
+        "missing": "MISSING in rerun",
+        "new": "new in rerun",
+        "ignored": "differs (not judged: not a --metric)",
+    }.get(c.status, c.status)
+
+
+def render_result(r: Result) -> str:
+    lines: list[str] = []
+    if r.rerun and r.rerun.run:
+        lines.append(
+            f"rerun     {r.rerun.run.run_id} "
+            f"(experiment {r.rerun.run.experiment_name or r.rerun.run.experiment_id})"
+        )
+    lines += _table(r.metrics, "metric")
+    lines += _table([c for c in r.params if c.status != "exact"], "param")
+    if r.params and all(c.status == "exact" for c in r.params):
+        lines.append(f"  params: all {len(r.params)} identical")
+    lines += _table(r.outputs, "output")
+    if r.verdict == FAILED and r.rerun_exit not in (None, 0):
+        lines.append(f"the rerun exited {r.rerun_exit}; the last lines of its output:")
+        lines += [f"  | {line}" for line in r.tail[-15:]]
+    for note in r.notes:
+        lines.append(f"note: {note}")
+    if r.registered:
+        lines.append(
+            "registered (tagged lineage.reproduces): " + ", ".join(str(m) for m in r.registered)
+        )
+    if r.kept and r.worktree:
+        lines.append(
+            f"worktree kept at {r.worktree} (remove it with `git worktree remove {r.worktree}`)"
+        )
+    lines.append(
+        f"Verdict: {r.verdict} — {_evidence(r)} (reproduction record {(r.record_id or '')[:12]})"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _evidence(r: Result) -> str:
+    if r.verdict == FAILED:
+        return "the rerun failed" if r.rerun_exit else "the rerun made no MLflow run to compare"
+    counts: dict[str, int] = {}
+    for c in (*r.metrics, *r.outputs):
+        counts[c.status] = counts.get(c.status, 0) + 1
+    metric_bad = sum(
+        1 for c in (*r.metrics, *r.params, *r.outputs) if c.status in ("differs", "missing")
+    )
+    if r.verdict == DIFFERS:
+        return f"{metric_bad} value(s) differ"
+    parts = []
+    exact_metrics = sum(1 for c in r.metrics if c.status == "exact")
+    within = sum(1 for c in r.metrics if c.status == "within")
+    if r.metrics:
+        parts.append(
+            f"{exact_metrics} metric(s) exact" + (f", {within} within tolerance" if within else "")
+        )
+    if r.outputs:
+        parts.append(f"{len(r.outputs)} DVC output(s) bit-identical")
+    return ", ".join(parts) or "the command succeeded again"
+
+
+def to_json(r: Result | None, p: Plan) -> dict[str, Any]:
+    def check(c: Check) -> dict[str, Any]:
+        return {"name": c.name, "original": c.original, "rerun": c.rerun, "status": c.status}
+
+    doc: dict[str, Any] = {
+        "ref": p.ref,
+        "model": str(p.model) if p.model else None,
+        "original": {"run": p.run_key, "record": p.record_id, "evidence": p.record.evidence},
+        "plan": {
+            "checkout": p.checkout,
+            "snapshot": bool(p.record.code.snapshot),
+            "inputs": [
+                {
+                    "path": i.data.path,
+                    "md5": i.data.md5,
+                    "where": i.where,
+                    "remote": i.remote,
+                    "missing": list(i.missing),
+                }
+                for i in p.inputs
+            ],
+            "command": p.argv,
+            "command_source": p.command_source,
+            "cwd": p.cwd,
+            "link_types": list(p.link_types),
+            "environment": {
+                "python_recorded": p.environment.python_then,
+                "python_now": p.environment.python_now,
+                "changed": [list(c) for c in p.environment.changed],
+                "missing": [list(c) for c in p.environment.missing],
+                "added": len(p.environment.added),
+            },
+            "problems": p.problems,
+            "warnings": p.warnings,
+        },
+    }
+    if r is not None:
+        doc.update(
+            {
+                "verdict": r.verdict,
+                "record": r.record_id,
+                "rerun": {
+                    "run": r.rerun.run_key if r.rerun else None,
+                    "record": r.rerun_record,
+                    "exit_code": r.rerun_exit,
+                },
+                "metrics": [check(c) for c in r.metrics],
+                "params": [check(c) for c in r.params],
+                "outputs": [check(c) for c in r.outputs],
+                "restored": [
+                    {"path": d.path, "md5": d.md5, "link": used} for d, used in r.restored
+                ],
+                "worktree": str(r.worktree) if r.kept else None,
+                "notes": r.notes,
+                "log_tail": r.tail if r.verdict == FAILED else [],
+            }
+        )
+    return doc
+
+
+def render_markdown(r: Result) -> str:
+    """A report to attach to a review: plan, comparison tables, verdict."""
+    p = r.plan
+    out = [f"# Reproduction of {p.ref}: **{r.verdict}**", ""]
+    out.append(f"- Original run: `{p.run_key}` (record `{p.record_id[:12]}`, {p.record.evidence})")
+    if r.rerun:
+        out.append(f"- Rerun: `{r.rerun.run_key}` (record `{(r.rerun_record or '')[:12]}`)")
+    code = p.record.code
+    if code.snapshot:
+        out.append(
+            f"- Code: snapshot `{code.snapshot[:12]}` of a dirty tree on "
+            f"`{(code.commit or '')[:12]}`"
+        )
+    else:
+        out.append(f"- Code: commit `{(code.commit or '')[:12]}`")
+    out.append(f"- Command: `{' '.join(p.argv)}`")
+    out.append(f"- Environment: {_render_env(p.environment)}")
+    out.append(
+        f"- Tolerance: exact unless stated (reproduction record `{(r.record_id or '')[:12]}`)"
+    )
+    if p.inputs:
+        out += ["", "| data | md5 | restored from |", "|---|---|---|"]
+        for item in p.inputs:
+            out.append(f"| `{item.data.path}` | `{item.data.md5}` | {_where(item)} |")
+    for title, checks in (("metric", r.metrics), ("param", r.params), ("output", r.outputs)):
+        if checks:
+            out += ["", f"| {title} | original | rerun | status |", "|---|---|---|---|"]
+            out += [
+                f"| `{c.name}` | `{fmt(c.original)}` | `{fmt(c.rerun)}` | {_status(c)} |"
+                for c in checks
+            ]
+    if r.verdict == FAILED and r.tail:
+        out += ["", f"The rerun exited {r.rerun_exit}. Last lines:", "", "```", *r.tail, "```"]
+    out += ["", f"**Verdict: {r.verdict}** — {_evidence(r)}.", ""]
+    return "\n".join(out)

@@ -1,0 +1,515 @@
+"""`lineage reproduce`: real git worktrees, real DVC (cache, local remote, gc), real MLflow.
+
+One scenario is built per test module (per xdist worker): a project whose model versions were
+trained under `lineage run` while HEAD and the data moved on:
+
+    churn/1  data v1, scale 2        data only in the DVC remote (local cache gc'ed)
+    churn/2  data v1, scale 3
+    churn/3  data v2, scale 2        (the base code's result for the dirty run below)
+    churn/4  data v2, scale 2, dirty tree: OFFSET edited but not committed
+    churn/5  data v3, scale 4        data never pushed, then gc'ed: gone everywhere
+    noisy    a run whose metric is random
+
+HEAD ends on data v4. Every test checks the user's checkout is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import BIN, sh
+from tests.helpers import commit_all, repo_state, write
+
+TRAIN = """\
+import os, sys, time
+from pathlib import Path
+import mlflow
+
+OFFSET = 0.0
+scale = float(sys.argv[1])
+if os.environ.get("TRAIN_STARTED"):
+    Path(os.environ["TRAIN_STARTED"]).write_text("started")
+    time.sleep(float(os.environ.get("TRAIN_SLEEP", "0")))
+if os.environ.get("TRAIN_FAIL") and os.environ.get("LINEAGE_REPRODUCES"):
+    print("training blew up: out of memory (simulated)")
+    sys.exit(3)
+values = [float(line.split(",")[1]) for line in Path("data/raw.csv").read_text().splitlines()[1:]]
+score = sum(values) * scale / 7 + OFFSET
+mlflow.set_experiment("churn")
+with mlflow.start_run() as run:
+    mlflow.log_param("scale", scale)
+    mlflow.log_metric("score", score)
+    mlflow.log_metric("rows", len(values))
+    client = mlflow.MlflowClient()
+    try:
+        client.create_registered_model("churn")
+    except Exception:
+        pass
+    client.create_model_version("churn", source=f"runs:/{run.info.run_id}/model",
+                                run_id=run.info.run_id)
+print("score", score)
+"""
+
+NOISY = """\
+import random, mlflow
+mlflow.set_experiment("churn")
+with mlflow.start_run():
+    mlflow.log_metric("score", random.random())
+    mlflow.log_metric("constant", 1.0)
+"""
+
+
+def _data(rows: int, seed: int) -> str:
+    return "id,value\n" + "".join(f"{i},{(i * seed) % 97}\n" for i in range(rows))
+
+
+@dataclass
+class Scenario:
+    repo: Path
+    env: dict[str, str]
+    runs: dict[str, str]  # churn/N or "noisy" -> run id
+    md5: dict[str, str]  # data version -> md5
+    scores: dict[str, float]
+
+    def lineage(
+        self, *args: str, check: bool = False, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        return sh("lineage", *args, cwd=self.repo, env={**self.env, **extra}, check=check)
+
+    def sh(self, *args: str) -> str:
+        return sh(*args, cwd=self.repo, env=self.env).stdout
+
+    def tip(self) -> str:
+        return self.sh("git", "rev-parse", "refs/lineage/records").strip()
+
+    def state(self) -> dict[str, str]:
+        """repo_state plus the bytes of every file in the working tree (DVC data included)."""
+        state = repo_state(self.repo)
+        for path in sorted(self.repo.rglob("*")):
+            rel = path.relative_to(self.repo).as_posix()
+            if path.is_file() and not rel.startswith((".git/", ".dvc/cache/", ".dvc/tmp/")):
+                state[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return state
+
+    def mlflow_runs(self) -> int:
+        code = (
+            "import mlflow; c = mlflow.MlflowClient(); "
+            "print(len(c.search_runs([e.experiment_id for e in c.search_experiments()])))"
+        )
+        return int(sh(sys.executable, "-c", code, cwd=self.repo, env=self.env).stdout.split()[-1])
+
+    def worktrees(self) -> list[str]:
+        return [
+            line
+            for line in self.sh("git", "worktree", "list", "--porcelain").splitlines()
+            if line.startswith("worktree ")
+        ]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_", "MLFLOW_", "LINEAGE_", "DVC_"))
+    }
+    templates = home / "git-templates"
+    templates.mkdir(parents=True)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TEMPLATE_DIR=str(templates),
+        DVC_NO_ANALYTICS="1",
+        DVC_SITE_CACHE_DIR=str(home / ".dvc-site"),
+        MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}",
+        PYTHONWARNINGS="ignore",
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    base = tmp_path_factory.mktemp("reproduce")
+    env = _env(base / "home")
+    repo = base / "project"
+    repo.mkdir()
+    scn = Scenario(repo, env, {}, {}, {})
+
+    def run(*args: str) -> None:
+        sh(*args, cwd=repo, env=env)
+
+    def train(name: str, scale: str) -> None:
+        out = scn.lineage("run", "--", "python", "train.py", scale, check=True)
+        scn.runs[name] = json.loads(scn.lineage("log", "-n", "1", "--json", check=True).stdout)[0][
+            "run"
+        ]
+        scn.scores[name] = float(out.stdout.split("score ")[1].split()[0])
+
+    def new_data(version: str, rows: int, seed: int) -> None:
+        write(repo, "data/raw.csv", _data(rows, seed))
+        run("dvc", "add", "-q", "data/raw.csv")
+        scn.md5[version] = (repo / "data/raw.csv.dvc").read_text().split("md5: ")[1][:32]
+        commit_all(repo, f"Data {version}")
+
+    run("git", "init", "-q")
+    run("dvc", "init", "-q")
+    run("dvc", "remote", "add", "-d", "storage", str(base / "dvc-remote"))
+    write(repo, ".gitignore", "mlruns/\n")
+    write(repo, "train.py", TRAIN)
+    write(repo, "noisy.py", NOISY)
+    scn.lineage("init", check=True)
+    commit_all(repo, "Training code")
+    new_data("v1", 40, 7)
+    train("churn/1", "2")
+    train("churn/2", "3")
+    run("dvc", "push", "-q")
+    new_data("v2", 50, 11)
+    train("churn/3", "2")
+    run("dvc", "push", "-q")
+    write(repo, "train.py", TRAIN.replace("OFFSET = 0.0", "OFFSET = 0.5"))
+    train("churn/4", "2")  # from the dirty tree
+    run("git", "checkout", "--", "train.py")
+    new_data("v3", 30, 13)
+    train("churn/5", "4")  # its data is never pushed
+    new_data("v4", 20, 17)
+    run("dvc", "push", "-q")
+    run("dvc", "gc", "-w", "-f", "-q")  # the cache keeps only data v4
+    scn.lineage("run", "--", "python", "noisy.py", check=True)
+    scn.runs["noisy"] = json.loads(scn.lineage("log", "-n", "1", "--json", check=True).stdout)[0][
+        "run"
+    ]
+    return scn
+
+
+def reproduce_json(scn: Scenario, *args: str, **extra: str) -> tuple[int, dict[str, Any], str]:
+    proc = scn.lineage("reproduce", *args, "--json", **extra)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}, proc.stderr
+
+
+def test_v1_is_reproduced_exactly_from_the_remote_after_head_and_data_moved_on(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    scn = scenario
+    before = scn.state()
+    report = tmp_path / "report.md"
+    code, out, err = reproduce_json(scn, "churn/1", "--report", str(report))
+
+    assert code == 0, err
+    assert out["verdict"] == "reproduced" and out["model"] == "churn/1"
+    assert out["original"]["run"] == scn.runs["churn/1"]
+    [data] = out["plan"]["inputs"]
+    assert (data["path"], data["md5"]) == ("data/raw.csv", scn.md5["v1"])
+    assert data["where"] == "remote" and data["remote"] == "storage"
+    assert out["restored"] == [{"path": "data/raw.csv", "md5": scn.md5["v1"], "link": "copy"}]
+    score = next(m for m in out["metrics"] if m["name"] == "score")
+    assert score == {
+        "name": "score",
+        "original": scn.scores["churn/1"],
+        "rerun": scn.scores["churn/1"],
+        "status": "exact",
+    }
+    assert [p["status"] for p in out["params"]] == ["exact"]
+    assert "fetching 1 object(s) from DVC remote storage" in err
+    # The rerun is itself recorded, tagged as a reproduction, linked to the original.
+    rerun = out["rerun"]["run"]
+    shown = json.loads(scn.lineage("show", rerun, "--json", check=True).stdout)
+    assert shown["record"]["code"]["commit"] == out["plan"]["checkout"]
+    neighbours = {(n["rel"], n["id"]) for n in shown["neighbours"]}
+    assert ("reproduced", scn.runs["churn/1"]) in neighbours
+    assert "**Verdict: reproduced**" in report.read_text()
+    assert f"`{scn.md5['v1']}`" in report.read_text()
+    assert scn.state() == before
+    assert scn.worktrees() == [f"worktree {scn.repo}"]
+
+
+def test_text_output_shows_the_plan_and_full_precision_metrics(scenario: Scenario) -> None:
+    scn = scenario
+    proc = scn.lineage("reproduce", "churn/2")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("Reproduce churn/2\n")
+    assert "  data      data/raw.csv  " + scn.md5["v1"][:12] in out
+    assert "  command   python train.py 3   (as recorded; in .)" in out
+    score = next(line for line in out.splitlines() if line.startswith("  score "))
+    assert score.split() == [
+        "score",
+        repr(scn.scores["churn/2"]),
+        repr(scn.scores["churn/2"]),
+        "exact",
+    ]
+    assert "Verdict: reproduced — 2 metric(s) exact" in out
+
+
+def test_dirty_tree_version_is_rebuilt_from_its_snapshot_not_its_base_commit(
+    scenario: Scenario,
+) -> None:
+    scn = scenario
+    before = scn.state()
+    code, out, err = reproduce_json(scn, "churn/4")
+
+    assert code == 0, err
+    assert out["plan"]["snapshot"] is True
+    shown = json.loads(scn.lineage("show", "churn/4", "--json", check=True).stdout)
+    snapshot, base = shown["record"]["code"]["snapshot"], shown["record"]["code"]["commit"]
+    assert out["plan"]["checkout"] == snapshot != base
+    score = next(m for m in out["metrics"] if m["name"] == "score")
+    assert score["status"] == "exact" and score["rerun"] == scn.scores["churn/4"]
+    # churn/3 is the same data and params on the base commit: rerunning the base would have
+    # given its score, which differs.
+    assert scn.scores["churn/3"] != scn.scores["churn/4"]
+    assert scn.state() == before
+
+
+def test_alias_is_resolved_live_when_the_command_runs(scenario: Scenario) -> None:
+    scn = scenario
+
+    def set_alias(version: str) -> None:
+        code = (
+            "import mlflow; "
+            f"mlflow.MlflowClient().set_registered_model_alias('churn', 'champion', '{version}')"
+        )
+        sh(sys.executable, "-c", code, cwd=scn.repo, env=scn.env)
+
+    set_alias("2")
+    code, out, err = reproduce_json(scn, "churn@champion", "--dry-run")
+    assert code == 0, err
+    assert out["model"] == "churn/2" and out["original"]["run"] == scn.runs["churn/2"]
+    set_alias("3")
+    code, out, err = reproduce_json(scn, "models:/churn@champion", "--dry-run")
+    assert code == 0, err
+    assert out["model"] == "churn/3" and out["original"]["run"] == scn.runs["churn/3"]
+    assert out["plan"]["inputs"][0]["md5"] == scn.md5["v2"]
+
+
+def test_data_gone_everywhere_stops_before_anything_runs_and_names_the_md5(
+    scenario: Scenario,
+) -> None:
+    scn = scenario
+    before, tip, runs = scn.state(), scn.tip(), scn.mlflow_runs()
+    proc = scn.lineage("reproduce", "churn/5")
+
+    assert proc.returncode == 1
+    assert f"data: data/raw.csv {scn.md5['v3']} is in neither the DVC cache nor" in proc.stdout
+    [error] = proc.stderr.strip().splitlines()
+    assert error.startswith("lineage: error: cannot reproduce churn/5: data: data/raw.csv ")
+    assert scn.md5["v3"] in error and error.endswith("nothing was run")
+    assert "Traceback" not in proc.stderr
+    assert (scn.tip(), scn.mlflow_runs()) == (tip, runs)
+    assert scn.state() == before and len(scn.worktrees()) == 1
+
+
+def test_dry_run_runs_nothing_and_writes_nothing(scenario: Scenario) -> None:
+    scn = scenario
+    before, tip, runs = scn.state(), scn.tip(), scn.mlflow_runs()
+    proc = scn.lineage("reproduce", "churn/1", "--dry-run")
+
+    assert proc.returncode == 0, proc.stderr
+    # From the remote, or from the cache if an earlier test fetched it.
+    assert f"  data      data/raw.csv  {scn.md5['v1'][:12]}" in proc.stdout
+    assert proc.stdout.endswith("dry run: nothing was run or written\n")
+    assert (scn.tip(), scn.mlflow_runs()) == (tip, runs)
+    assert scn.state() == before and len(scn.worktrees()) == 1
+    assert not list((scn.repo / ".git" / "lineage" / "worktrees").glob("*"))
+
+
+def test_interrupted_reproduction_leaves_no_trace_in_the_checkout(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    scn = scenario
+    before, tip = scn.state(), scn.tip()
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        ["lineage", "reproduce", "churn/2"],
+        cwd=scn.repo,
+        env={**scn.env, "TRAIN_STARTED": str(marker), "TRAIN_SLEEP": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    # The child's own KeyboardInterrupt traceback passes through; lineage's answer is one line.
+    assert err.strip().splitlines()[-1].startswith("lineage: error: interrupted: the rerun")
+    assert "internal error" not in err
+    assert scn.state() == before and len(scn.worktrees()) == 1
+    # The killed rerun is recorded as a run, but no verdict was written.
+    added = scn.sh("git", "log", "--format=%s", f"{tip}..refs/lineage/records")
+    assert "reproduction" not in added
+
+
+def test_nondeterministic_training_is_reported_as_differs(scenario: Scenario) -> None:
+    scn = scenario
+    proc = scn.lineage("reproduce", scn.runs["noisy"])
+
+    assert proc.returncode == 4, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("  metric"))
+    assert header.split() == ["metric", "original", "rerun", "status"]
+    score = next(line for line in lines if line.startswith("  score "))
+    assert score.endswith("DIFFERS")
+    assert next(line for line in lines if line.startswith("  constant")).endswith("exact")
+    assert lines[-1].startswith("Verdict: differs — 1 value(s) differ")
+    # Judging only the stable metric is an explicit choice the user can make.
+    code, out, _ = reproduce_json(scn, scn.runs["noisy"], "--metric", "constant")
+    assert code == 0 and out["verdict"] == "reproduced"
+    assert {m["name"]: m["status"] for m in out["metrics"]} == {
+        "constant": "exact",
+        "score": "ignored",
+    }
+
+
+def test_failed_rerun_exits_5_with_the_tail_of_its_log(scenario: Scenario) -> None:
+    scn = scenario
+    before = scn.state()
+    proc = scn.lineage("reproduce", "churn/2", TRAIN_FAIL="1")
+
+    assert proc.returncode == 5, proc.stderr
+    assert "the rerun exited 3; the last lines of its output:" in proc.stdout
+    assert "  | training blew up: out of memory (simulated)" in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("Verdict: failed — the rerun failed")
+    assert scn.state() == before and len(scn.worktrees()) == 1
+
+
+def test_record_from_another_clone_needs_yes_before_its_command_runs(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    scn = scenario
+    clone = tmp_path / "clone"
+    sh("git", "clone", "-q", str(scn.repo), str(clone), cwd=tmp_path, env=scn.env)
+    sh(
+        "git",
+        "fetch",
+        "-q",
+        "origin",
+        "refs/lineage/records:refs/lineage/records",
+        cwd=clone,
+        env=scn.env,
+    )
+    runs = scn.mlflow_runs()
+    proc = sh("lineage", "reproduce", "churn/2", cwd=clone, env=scn.env, check=False)
+
+    assert proc.returncode == 1
+    assert "  command   python train.py 3   (as recorded; in .)" in proc.stdout
+    [error] = proc.stderr.strip().splitlines()[-1:]
+    assert "not running `python train.py 3` from a record this clone did not write" in error
+    assert error.endswith("then rerun with --yes to run it")
+    assert scn.mlflow_runs() == runs
+
+
+def test_keep_leaves_the_worktree_and_says_where(scenario: Scenario) -> None:
+    scn = scenario
+    code, out, err = reproduce_json(scn, "churn/3", "--keep")
+    assert code == 0, err
+    kept = Path(out["worktree"])
+    assert (kept / "data" / "raw.csv").read_text() == _data(50, 11)
+    assert f"worktree {kept}" in scn.worktrees()
+    sh("git", "worktree", "remove", "--force", str(kept), cwd=scn.repo, env=scn.env)
+
+
+def test_reproduce_refuses_a_commit_or_data_ref(scenario: Scenario) -> None:
+    proc = scenario.lineage("reproduce", "HEAD")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("lineage: error: HEAD is a commit; reproduce takes a model")
+
+
+def test_record_with_a_path_outside_the_repository_is_refused(
+    dvc_repo: Path, mlflow_uri: str
+) -> None:
+    from lineage.adapters import git
+    from lineage.records import canonical_bytes, record_id
+    from lineage.store import Store
+
+    sh("lineage", "init", cwd=dvc_repo)
+    head = sh("git", "rev-parse", "HEAD", cwd=dvc_repo).stdout.strip()
+    doc = {
+        "schema": 1,
+        "kind": "run",
+        "evidence": "observed",
+        "session": "s1",
+        "code": {"commit": head, "dirty": False},
+        "created": {"at": "2026-01-01T00:00:00.000Z", "name": "x", "email": "x", "tool": "t"},
+        "command": {
+            "argv": ["python", "train.py"],
+            "cwd": ".",
+            "exit_code": 0,
+            "status": "succeeded",
+            "started": "2026-01-01T00:00:00.000Z",
+            "ended": "2026-01-01T00:00:01.000Z",
+            "duration_s": 1.0,
+        },
+        "inputs": [{"path": "../../etc/passwd", "md5": "0" * 32}],
+    }
+    blob = canonical_bytes(doc)
+    Store(git.discover(dvc_repo)).append([(record_id(blob), blob)])
+    proc = sh("lineage", "reproduce", "local-s1", cwd=dvc_repo, check=False)
+    assert proc.returncode == 1
+    assert "names the path '../../etc/passwd', which is outside the repository" in proc.stderr
+
+
+WRITER = """\
+import mlflow
+from pathlib import Path
+rows = len(Path("data/raw.csv").read_text().splitlines())
+with open("data/raw.csv", "a") as f:  # a careless script that writes into its input
+    f.write("99,99\\n")
+with mlflow.start_run():
+    mlflow.log_metric("rows", rows)
+"""
+
+
+def test_a_rerun_writing_into_its_input_cannot_corrupt_the_dvc_cache(
+    dvc_repo: Path, mlflow_uri: str
+) -> None:
+    from lineage.adapters import dvc_store
+
+    write(dvc_repo, "writer.py", WRITER)
+    sh("dvc", "config", "cache.type", "hardlink,symlink,copy", cwd=dvc_repo)
+    sh("lineage", "init", cwd=dvc_repo)
+    commit_all(dvc_repo, "A script that appends to its input")
+    sh("lineage", "run", "--", "python", "writer.py", cwd=dvc_repo)
+    sh("dvc", "checkout", "-q", "--force", cwd=dvc_repo)  # undo what the original run did
+    md5 = (dvc_repo / "data/raw.csv.dvc").read_text().split("md5: ")[1][:32]
+    cached = dvc_store.object_path(dvc_store.cache_config(dvc_repo).cache_dir, md5)
+    before = repo_state(dvc_repo), (dvc_repo / "data/raw.csv").read_bytes()
+
+    run_id = json.loads(sh("lineage", "log", "--json", cwd=dvc_repo).stdout)[0]["run"]
+    proc = sh("lineage", "reproduce", run_id, "--json", cwd=dvc_repo, check=False)
+
+    out = json.loads(proc.stdout)
+    if os.geteuid() == 0:
+        # Root writes through read-only links, so the restore copied instead, and said why.
+        assert proc.returncode == 0 and out["verdict"] == "reproduced", proc.stderr
+        assert out["plan"]["link_types"] == ["copy"]
+        assert (
+            "not using hardlink/symlink: running as root"
+            in sh("lineage", "reproduce", run_id, "--dry-run", cwd=dvc_repo).stdout
+        )
+    else:
+        # Linked read-only: the careless write fails instead of corrupting the cache.
+        assert proc.returncode == 5 and out["verdict"] == "failed", proc.stderr
+        assert out["restored"][0]["link"] == "hardlink"
+        assert any("PermissionError" in line for line in out["log_tail"])
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == md5
+    assert (repo_state(dvc_repo), (dvc_repo / "data/raw.csv").read_bytes()) == before
