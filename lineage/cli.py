@@ -356,6 +356,178 @@ def _main_metric(paths: Any) -> str | None:
     return config.load(paths.root).main_metric if config.is_initialized(paths.root) else None
 
 
+@cli.command("graph")
+@click.argument("ref")
+@click.option(
+    "--upstream",
+    "direction",
+    flag_value="upstream",
+    help="What REF was made from: code, data, runs (default for models and runs).",
+)
+@click.option(
+    "--downstream",
+    "direction",
+    flag_value="downstream",
+    help="What was made from REF: runs, data, models (default for data and commits).",
+)
+@click.option("--both", "direction", flag_value="both", help="Upstream and downstream.")
+@click.option(
+    "--depth",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only nodes at most N edges away from REF (default: no limit).",
+)
+@click.option(
+    "--as-of",
+    metavar="COMMIT|DATE",
+    help="Only what was recorded by then: a commit (its committer date) or an ISO 8601 date "
+    "or datetime (a whole day for a date; local time without a zone).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "png", "pdf", "dot", "mermaid", "json", "text"]),
+    help="Output format (default: from -o's suffix, else text). svg, png and pdf need "
+    "Graphviz's dot.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE (.svg .png .pdf .dot .gv .mmd .json .txt) instead of stdout.",
+)
+@click.option("--no-aliases", is_flag=True, help="Do not ask the model registry for aliases.")
+@click.pass_obj
+def graph_cmd(
+    obj: Context,
+    ref: str,
+    direction: str | None,
+    depth: int | None,
+    as_of: str | None,
+    fmt: str | None,
+    output: str | None,
+    no_aliases: bool,
+) -> None:
+    """Draw the lineage around REF: what it was made from, or what was made from it.
+
+    \b
+    REF is a model (churn/3, churn@champion, models:/churn@champion), an MLflow run id,
+    a commit (sha, prefix, HEAD, a branch), a data md5, or path@md5-prefix.
+    Examples: lineage graph churn@champion -o champion.svg
+              lineage graph data/raw.csv@5ff7 --format mermaid
+    """
+    from lineage.commands import graph as graph_
+
+    chosen = graph_.output_format(fmt, output)
+    if chosen in graph_.BINARY and output is None:
+        raise click.UsageError(
+            f"--format {chosen} is binary; write it to a file with -o FILE (e.g. -o graph.{chosen})"
+        )
+    if chosen in ("svg", "png", "pdf"):
+        from lineage.adapters import graphviz
+
+        graphviz.find_dot(chosen)  # say it is missing before doing any work
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        drawn = graph_.graph(
+            ref=ref,
+            index=index,
+            paths=paths,
+            environ=dict(os.environ),
+            cwd=obj.cwd,
+            direction=direction,
+            depth=depth,
+            as_of=as_of,
+            main_metric=_main_metric(paths),
+            aliases=not no_aliases,
+        )
+    finally:
+        index.close()
+    for warning in drawn.warnings:
+        _warn(warning)
+    data = graph_.draw(drawn.graph, chosen)
+    if output is None:
+        click.echo(data.decode(), nl=False)
+        return
+    target = obj.cwd / output
+    try:
+        target.write_bytes(data)
+    except OSError as exc:
+        raise LineageError(
+            f"cannot write {output} ({exc.strerror or exc}); check the path"
+        ) from None
+    click.echo(
+        f"lineage: wrote {len(drawn.graph.nodes)} nodes and {len(drawn.graph.edges)} edges to "
+        f"{output} ({chosen})",
+        err=True,
+    )
+
+
+@cli.command("impact")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.option("--no-aliases", is_flag=True, help="Do not ask the model registry for aliases.")
+@click.pass_obj
+def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
+    """List every run and model version made from REF, directly or through other runs.
+
+    \b
+    REF is data (a recorded path such as data/raw.csv means all its recorded versions;
+    an md5; path@md5-prefix), a commit, a run id, or anything `lineage show` takes.
+    Model versions come first, those with aliases (read live from the registry) on top.
+    """
+    from lineage.commands.impact import impact, render_text, to_json
+
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        found = impact(
+            ref=ref,
+            index=index,
+            paths=paths,
+            environ=dict(os.environ),
+            cwd=obj.cwd,
+            main_metric=_main_metric(paths),
+            aliases=not no_aliases,
+        )
+    finally:
+        index.close()
+    for warning in found.warnings:
+        _warn(warning)
+    if as_json:
+        _print_json(to_json(found))
+    else:
+        click.echo(render_text(found), nl=False)
+
+
+@cli.command("diff")
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.pass_obj
+def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
+    """Compare two model versions or runs: code (with git diff --stat), data per path (file
+    counts for DVC directories), params, metrics with deltas, environment and command.
+
+    \b
+    Example: lineage diff churn-model@champion churn-model/3
+    """
+    from lineage.commands.diff import diff, render_text, to_json
+
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        result = diff(a=a, b=b, index=index, paths=paths, environ=dict(os.environ))
+    finally:
+        index.close()
+    if as_json:
+        _print_json(to_json(result))
+    else:
+        click.echo(render_text(result), nl=False)
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     atexit.register(_exit_fast)
     try:

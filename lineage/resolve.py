@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lineage.adapters import git
-from lineage.errors import BadReferenceError
+from lineage.errors import BadReferenceError, LineageError
 from lineage.index import Index, node_key, run_key_of
+from lineage.records import ModelVersion
 
 HEX = re.compile(r"^[0-9a-f]{4,64}(\.dir)?$")
 VERSION = re.compile(r"^(?P<name>[^@/\s][^@\s]*)/(?P<version>\d+)$")
@@ -182,4 +183,27 @@ def _unrecorded(node: Node, index: Index) -> Node:
         f"model version {node.ident} exists in the registry but lineage has no "
         f"record of the run that produced it ({run_id or 'no run'}); record training with "
         "`lineage run -- ...`",
+    )
+
+
+def run_of(ref: str, node: Node, index: Index, *, verb: str) -> tuple[str, ModelVersion | None]:
+    """The recorded run behind a model version or run node (and the model version, if REF
+    named one): the registry's answer first, then the recorded ``produced`` edge."""
+    if node.kind == "run":
+        return node.ident, None
+    if node.kind != "model":
+        raise LineageError(
+            f"{ref} is a {node.kind}; {verb} takes a model version (name/3, name@alias, "
+            "models:/...) or a run id"
+        )
+    name, _, version = node.ident.rpartition("/")
+    model = ModelVersion(name, int(version))
+    candidates = [node.registry_run_id] if node.registry_run_id else []
+    candidates += index.producers(node.key)
+    for run_key in candidates:
+        if index.records_for_run(run_key):
+            return run_key, model
+    raise LineageError(
+        f"model version {node.ident} was made by run {(candidates or ['?'])[0]}, which lineage "
+        "has no record of; record training with `lineage run -- ...`"
     )

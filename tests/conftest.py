@@ -104,3 +104,12 @@ def mlflow_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     yield uri
     shutil.rmtree(tmp_path / "mlartifacts", ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A project trained five times, shared by the read-only commands' tests (tests/scenarios.py).
+    Tests must not change it; run `lineage` on it with ``env=trained.env``."""
+    from tests.scenarios import build_trained
+
+    return build_trained(tmp_path_factory.mktemp("trained"))

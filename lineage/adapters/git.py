@@ -315,3 +315,9 @@ def commit_summaries(paths: RepoPaths, commits: Sequence[str]) -> dict[str, tupl
         subject, _, date = rest.partition("\0")
         found[sha] = (subject, date)
     return found
+
+
+def diff_stat(paths: RepoPaths, a: str, b: str) -> str | None:
+    """`git diff --stat` between two commits (snapshots included); None if either is absent."""
+    proc = _run(paths.root, ["diff", "--stat=100", "--no-color", a, b, "--"], check=False)
+    return proc.stdout.decode(errors="replace").rstrip() if proc.returncode == 0 else None

@@ -33,26 +33,26 @@ def main_metric(metrics: dict[str, Any], preferred: str | None) -> tuple[str, An
 
 
 def log(*, index: Index, limit: int | None, main: str | None) -> list[LogEntry]:
-    entries = []
-    for record_id, doc in index.runs(limit):
-        run = doc.get("run")
-        command = doc.get("command") or {}
-        code = doc.get("code") or {}
-        entries.append(
-            LogEntry(
-                record_id=record_id,
-                run_key=run_key_of(doc),
-                started_ms=started_ms(doc),
-                status=run["status"] if run else str(command.get("status", "?")).upper(),
-                commit=code.get("commit"),
-                dirty=code.get("dirty"),
-                snapshot=code.get("snapshot"),
-                metric=main_metric((run or {}).get("metrics") or {}, main),
-                models=tuple(f"{m['name']}/{m['version']}" for m in doc.get("models") or ()),
-                evidence=doc.get("evidence", "observed"),
-            )
-        )
-    return entries
+    return [log_entry(record_id, doc, main) for record_id, doc in index.runs(limit)]
+
+
+def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry:
+    """The log line's facts of one run record; ``main`` is the preferred metric."""
+    run = doc.get("run")
+    command = doc.get("command") or {}
+    code = doc.get("code") or {}
+    return LogEntry(
+        record_id=record_id,
+        run_key=run_key_of(doc),
+        started_ms=started_ms(doc),
+        status=run["status"] if run else str(command.get("status", "?")).upper(),
+        commit=code.get("commit"),
+        dirty=code.get("dirty"),
+        snapshot=code.get("snapshot"),
+        metric=main_metric((run or {}).get("metrics") or {}, main),
+        models=tuple(f"{m['name']}/{m['version']}" for m in doc.get("models") or ()),
+        evidence=doc.get("evidence", "observed"),
+    )
 
 
 def to_json(entry: LogEntry) -> dict[str, Any]:

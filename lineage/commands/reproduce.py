@@ -50,7 +50,7 @@ from lineage.records import (
     encode,
     run_record_from_dict,
 )
-from lineage.resolve import Node, resolve
+from lineage.resolve import Node, resolve, run_of
 from lineage.store import Store
 
 Notify = Callable[[str], None]
@@ -151,7 +151,7 @@ def plan(
 ) -> Plan:
     """Everything `reproduce` would do, checked, without running or writing anything."""
     node = resolve(ref, index=index, paths=paths, environ=environ)
-    run_key, model = _target(ref, node, index)
+    run_key, model = run_of(ref, node, index, verb="reproduce")
     record_id, doc = index.records_for_run(run_key)[0]
     try:
         record = run_record_from_dict(doc)
@@ -226,28 +226,6 @@ def plan(
         tracking_uri=uri,
         problems=problems,
         warnings=warnings,
-    )
-
-
-def _target(ref: str, node: Node, index: Index) -> tuple[str, ModelVersion | None]:
-    """The run to reproduce, and the model version asked for (if a model was)."""
-    if node.kind == "run":
-        return node.ident, None
-    if node.kind != "model":
-        raise LineageError(
-            f"{ref} is a {node.kind}; reproduce takes a model version (name/3, name@alias, "
-            "models:/...) or a run id"
-        )
-    name, _, version = node.ident.rpartition("/")
-    model = ModelVersion(name, int(version))
-    candidates = [node.registry_run_id] if node.registry_run_id else []
-    candidates += index.producers(node.key)
-    for run_key in candidates:
-        if index.records_for_run(run_key):
-            return run_key, model
-    raise LineageError(
-        f"model version {node.ident} was made by run {(candidates or ['?'])[0]}, which lineage "
-        "has no record of; record training with `lineage run -- ...` to make it reproducible"
     )
 
 

@@ -1,0 +1,167 @@
+"""`lineage impact REF`: every run and model version made, directly or not, from some data, a
+commit or a run; answered from the index alone, plus one registry call per model name for
+its current aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lineage.adapters import git
+from lineage.commands.graph import model_aliases
+from lineage.commands.log import LogEntry, log_entry, render_line
+from lineage.commands.log import to_json as log_json
+from lineage.graph import DOWNSTREAM, ModelNode, RunNode, build, representative_records
+from lineage.index import Index
+from lineage.resolve import Node, resolve
+
+
+@dataclass(frozen=True)
+class ImpactedModel:
+    name: str
+    version: int
+    aliases: tuple[str, ...] | None  # None: the registry could not be read
+    runs: tuple[str, ...]  # the run(s) that produced it
+
+    @property
+    def key(self) -> str:
+        return f"model:{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Impact:
+    ref: str
+    sources: tuple[Node, ...]  # what REF named: one node, or every version of a data path
+    models: tuple[ImpactedModel, ...]  # aliased first, then by name, newest version first
+    runs: tuple[LogEntry, ...]  # newest first
+    warnings: tuple[str, ...] = ()
+
+
+def impact(
+    *,
+    ref: str,
+    index: Index,
+    paths: git.RepoPaths,
+    environ: Mapping[str, str],
+    cwd: Path,
+    main_metric: str | None = None,
+    aliases: bool = True,
+) -> Impact:
+    sources = _sources(ref, index=index, paths=paths, environ=environ, cwd=cwd)
+    roots = [n.key for n in sources]
+    sub = build(index, roots, direction=DOWNSTREAM, main_metric=main_metric)
+    produced: dict[str, list[str]] = {}
+    for edge in sub.edges:
+        if edge.rel == "produced":
+            produced.setdefault(edge.dst, []).append(edge.src.partition(":")[2])
+    made = [n.run_key for n in sub.nodes if isinstance(n, RunNode) and n.key not in roots]
+    records = representative_records(index, made)
+    entries = [log_entry(*records[k], main_metric) for k in made if k in records]
+    entries.sort(key=lambda e: (-(e.started_ms or 0), e.run_key))
+    versions = [n for n in sub.nodes if isinstance(n, ModelNode) and n.key not in roots]
+    live: dict[str, dict[str, int]] = {}
+    warnings: tuple[str, ...] = ()
+    if aliases and versions:
+        live, warnings = model_aliases(sorted({n.name for n in versions}), environ=environ, cwd=cwd)
+    models = [
+        ImpactedModel(
+            n.name,
+            n.version,
+            tuple(sorted(a for a, v in live[n.name].items() if v == n.version))
+            if n.name in live
+            else None,
+            tuple(sorted(produced.get(n.key, ()))),
+        )
+        for n in versions
+    ]
+    models.sort(key=lambda m: (not m.aliases, m.name, -m.version))
+    return Impact(ref, tuple(sources), tuple(models), tuple(entries), warnings)
+
+
+def _sources(
+    ref: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[str, str], cwd: Path
+) -> list[Node]:
+    """A recorded data path means all its recorded versions; anything else is one REF."""
+    for path in _path_forms(ref, paths.root, cwd):
+        md5s = path_versions(index, path)
+        if md5s:
+            return [Node("data", md5, path=path) for md5 in md5s]
+    return [resolve(ref, index=index, paths=paths, environ=environ)]
+
+
+def path_versions(index: Index, path: str) -> list[str]:
+    """Every md5 recorded at ``path`` (read or written), oldest record first."""
+    rows = index.db.execute(
+        "SELECT CASE WHEN e.rel = 'input' THEN e.src ELSE e.dst END AS data, "
+        "MIN(r.created_at) AS first FROM edges e JOIN records r ON r.id = e.record_id "
+        "WHERE e.path = ? AND e.rel IN ('input', 'output') GROUP BY data ORDER BY first, data",
+        (path,),
+    )
+    return [data.partition(":")[2] for data, _ in rows]
+
+
+def _path_forms(ref: str, root: Path, cwd: Path) -> list[str]:
+    """REF as a repository-relative path: as given, and relative to the working directory."""
+    forms = [ref.rstrip("/")]
+    try:
+        inside = (cwd / ref).resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return forms
+    return [*forms, inside.as_posix()]
+
+
+def to_json(found: Impact) -> dict[str, Any]:
+    """The documented, stable JSON form (docs/commands.md#lineage-impact-ref)."""
+    return {
+        "ref": found.ref,
+        "sources": [
+            {"id": n.key, "kind": n.kind, **({"path": n.path} if n.path else {})}
+            for n in found.sources
+        ],
+        "models": [
+            {
+                "id": m.key,
+                "name": m.name,
+                "version": m.version,
+                "aliases": None if m.aliases is None else list(m.aliases),
+                "runs": list(m.runs),
+            }
+            for m in found.models
+        ],
+        "runs": [{"id": f"run:{e.run_key}", **log_json(e)} for e in found.runs],
+    }
+
+
+def render_text(found: Impact) -> str:
+    if not found.models and not found.runs:
+        return f"nothing depends on {found.ref}\n"
+    what = found.ref
+    if len(found.sources) > 1:
+        what += f" ({len(found.sources)} recorded versions)"
+    counts = [
+        f"{len(found.models)} model version{'s' if len(found.models) != 1 else ''}",
+        f"{len(found.runs)} run{'s' if len(found.runs) != 1 else ''}",
+    ]
+    lines = [f"{what}: {' and '.join(counts)} depend on it"]
+    if found.models:
+        lines += ["", "model versions"]
+        width = max(len(f"{m.name}/{m.version}") for m in found.models)
+        alias_width = max(len(_aliases(m)) for m in found.models)
+        for m in found.models:
+            runs = ", ".join(r[:12] for r in m.runs)
+            lines.append(
+                f"  {m.name + '/' + str(m.version):<{width}}  {_aliases(m):<{alias_width}}  "
+                f"run {runs}".rstrip()
+            )
+    if found.runs:
+        lines += ["", "runs"]
+        lines += [f"  {render_line(e)}" for e in found.runs]
+    return "\n".join(lines) + "\n"
+
+
+def _aliases(model: ImpactedModel) -> str:
+    if model.aliases is None:
+        return "(aliases unknown)"
+    return " ".join(f"@{a}" for a in model.aliases)

@@ -1,0 +1,85 @@
+"""`lineage diff A B`: two recorded model versions side by side (real git, DVC, MLflow)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.conftest import sh
+from tests.helpers import TRAIN, commit_all, lineage, write
+
+
+def test_diff_reports_data_params_metrics_code_and_directory_file_counts(
+    dvc_repo: Path, mlflow_uri: str
+) -> None:
+    repo = dvc_repo
+    for name in ("a", "b", "c"):
+        write(repo, f"data/images/{name}.txt", f"image {name}\n")
+    sh("dvc", "add", "-q", "data/images", cwd=repo)
+    write(repo, "train.py", TRAIN)
+    lineage(repo, "init")
+    commit_all(repo, "Images and training")
+    env = {**os.environ, "MODEL": "churn"}
+    lineage(repo, "run", "--", "python", "train.py", "3", env=env)
+
+    write(repo, "data/images/a.txt", "image a, relabelled\n")  # modified
+    (repo / "data/images/c.txt").unlink()  # removed
+    write(repo, "data/images/d.txt", "image d\n")  # added
+    write(repo, "data/images/e.txt", "image e\n")  # added
+    sh("dvc", "add", "-q", "data/images", cwd=repo)
+    commit_all(repo, "More images")
+    lineage(repo, "run", "--", "python", "train.py", "5", env=env)
+
+    out = json.loads(lineage(repo, "diff", "churn/1", "churn/2", "--json").stdout)
+
+    assert out["a"]["model"] == "churn/1" and out["b"]["model"] == "churn/2"
+    images, raw = out["data"]
+    assert images["path"] == "data/images" and images["status"] == "changed"
+    assert images["a"].endswith(".dir") and images["b"].endswith(".dir")
+    assert images["files"] == {"added": 2, "removed": 1, "modified": 1}
+    assert raw["path"] == "data/raw.csv" and raw["status"] == "same" and raw["files"] is None
+    assert out["params"] == [
+        {"name": "depth", "a": "3", "b": "5", "delta": None, "status": "changed"}
+    ]
+    [score] = out["metrics"]
+    assert (score["a"], score["b"]) == (0.3123456789, 0.5123456789)
+    assert abs(score["delta"] - 0.2) < 1e-12 and score["status"] == "changed"
+    assert out["code"]["same"] is False
+    assert out["code"]["stat"].split("|")[0].strip() == "data/images.dvc"
+    assert out["command"] == {
+        "a": ["python", "train.py", "3"],
+        "b": ["python", "train.py", "5"],
+    }
+    assert out["environment"] == [
+        {
+            "name": "python",
+            "a": out["environment"][0]["a"],
+            "b": out["environment"][0]["a"],
+            "delta": None,
+            "status": "same",
+        }
+    ]
+
+    text = lineage(repo, "diff", "churn/1", "churn/2").stdout
+    assert "(+2 added, -1 removed, ~1 modified files)" in text
+    assert "params    depth  3 -> 5" in text
+    assert "command   A: python train.py 3" in text
+
+
+def test_diff_shows_the_code_a_dirty_tree_run_really_had(dvc_repo: Path, mlflow_uri: str) -> None:
+    repo = dvc_repo
+    write(repo, "train.py", TRAIN)
+    lineage(repo, "init")
+    commit_all(repo, "Training")
+    lineage(repo, "run", "--", "python", "train.py", "4")
+    write(repo, "train.py", TRAIN + "# tuned by hand, never committed\n")
+    lineage(repo, "run", "--", "python", "train.py", "4")
+    runs = [e["run"] for e in json.loads(lineage(repo, "log", "--json").stdout)]
+
+    out = json.loads(lineage(repo, "diff", runs[1], runs[0], "--json").stdout)
+
+    assert out["code"]["same"] is False
+    assert out["code"]["stat"].splitlines()[0].strip().startswith("train.py | 1 +")
+    assert [p["status"] for p in out["params"]] == ["same"]
+    assert out["command"]["a"] == out["command"]["b"]

@@ -1,0 +1,113 @@
+"""`lineage impact`: every run and model version made from some data, commit or run, over a
+real trained project (tests/scenarios.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.helpers import lineage
+from tests.scenarios import Trained
+
+
+def impact(trained: Trained, ref: str, *args: str) -> Any:
+    out = lineage(trained.repo, "impact", ref, "--json", *args, env=trained.env).stdout
+    return json.loads(out)
+
+
+def models(doc: Any) -> list[tuple[str, list[str] | None]]:
+    return [(m["id"], m["aliases"]) for m in doc["models"]]
+
+
+def runs(doc: Any) -> list[str]:
+    return [r["run"] for r in doc["runs"]]
+
+
+def test_one_data_version_lists_exactly_what_was_made_from_it(trained: Trained) -> None:
+    r = trained.runs
+    doc = impact(trained, trained.raw["v1"])
+    assert doc["sources"] == [{"id": f"data:{trained.raw['v1']}", "kind": "data"}]
+    # The side branch's fraud model and everything trained on v2 are not in it.
+    assert models(doc) == [("model:churn/2", ["champion"]), ("model:churn/1", [])]
+    assert doc["models"][0]["runs"] == [r["R2"]]
+    assert runs(doc) == [r["R2"], r["R1"]]  # newest first, as `lineage log` has them
+    assert set(doc["runs"][0]) == {
+        "id",
+        "record_id",
+        "run",
+        "started",
+        "status",
+        "commit",
+        "dirty",
+        "snapshot",
+        "metric",
+        "models",
+        "evidence",
+    }
+
+
+def test_a_recorded_path_means_every_version_of_it(trained: Trained) -> None:
+    r, raw = trained.runs, trained.raw
+    doc = impact(trained, "data/raw.csv")
+    assert {s["id"] for s in doc["sources"]} == {f"data:{raw[v]}" for v in ("v1", "v2", "v3")}
+    assert models(doc) == [  # aliased first, then by name, newest version first
+        ("model:churn/4", ["staging"]),
+        ("model:churn/2", ["champion"]),
+        ("model:fraud/1", ["champion"]),
+        ("model:churn/3", []),
+        ("model:churn/1", []),
+    ]
+    assert runs(doc) == [r["R4"], r["R3"], r["R5"], r["R2"], r["R1"]]
+
+    text = lineage(trained.repo, "-C", "data", "impact", "raw.csv", env=trained.env).stdout
+    lines = text.splitlines()
+    assert lines[:4] == [
+        "raw.csv (3 recorded versions): 5 model versions and 5 runs depend on it",
+        "",
+        "model versions",
+        f"  churn/4  @staging   run {r['R4'][:12]}",
+    ]
+    assert lines[9:11] == ["runs", f"  {lineage_log_line(trained, r['R4'])}"]
+
+
+def lineage_log_line(trained: Trained, run: str) -> str:
+    log = lineage(trained.repo, "log", env=trained.env).stdout.splitlines()
+    return next(line for line in log if run[:12] in line)
+
+
+def test_commits_and_runs_reach_through_the_data_they_made(trained: Trained) -> None:
+    r = trained.runs
+    # R3 (dvc repro at "More data") prepared data that R4 trained on: both count.
+    doc = impact(trained, trained.commits["More data"][:10])
+    assert runs(doc) == [r["R4"], r["R3"]]
+    assert models(doc) == [("model:churn/4", ["staging"]), ("model:churn/3", [])]
+    doc = impact(trained, r["R3"], "--no-aliases")
+    assert runs(doc) == [r["R4"]]  # not R3 itself
+    assert [m["id"] for m in doc["models"]] == ["model:churn/4", "model:churn/3"]
+    doc = impact(trained, "side")  # a branch: its tip commit
+    assert runs(doc) == [r["R5"]] and models(doc) == [("model:fraud/1", ["champion"])]
+
+
+def test_nothing_downstream_says_so_and_exits_0(trained: Trained) -> None:
+    proc = lineage(trained.repo, "impact", "churn/1", "--no-aliases", env=trained.env)
+    assert proc.stdout == "nothing depends on churn/1\n" and proc.stderr == ""
+    doc = impact(trained, "churn/1", "--no-aliases")
+    assert doc == {
+        "ref": "churn/1",
+        "sources": [{"id": "model:churn/1", "kind": "model"}],
+        "models": [],
+        "runs": [],
+    }
+
+
+def test_an_unreachable_registry_is_a_warning_not_an_error(trained: Trained) -> None:
+    env = {**trained.env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}  # nothing listens there
+    proc = lineage(trained.repo, "impact", trained.raw["v1"], env=env)
+    assert proc.stderr == (
+        "lineage: warning: could not read model aliases from the registry (the MLflow tracking "
+        "store http://127.0.0.1:9 cannot be reached (connection refused); start the server or "
+        "fix MLFLOW_TRACKING_URI); they are left out\n"
+    )
+    assert "  churn/2  (aliases unknown)  run" in proc.stdout
+    doc = json.loads(lineage(trained.repo, "impact", trained.raw["v1"], "--json", env=env).stdout)
+    assert models(doc) == [("model:churn/2", None), ("model:churn/1", None)]
