@@ -1,7 +1,7 @@
 """Benchmark lineage against its performance goals; see bench/README.md.
 
-.venv/bin/python bench/run.py [--quick] [--records N] [--runs N] [--repeats N]
-                              [--out docs/benchmarks.md] [--rebuild]
+.venv/bin/python bench/run.py [--quick] [--only NAME[,NAME]] [--records N] [--runs N]
+                              [--repeats N] [--out docs/benchmarks.md] [--rebuild]
 """
 
 from __future__ import annotations
@@ -15,7 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fixtures
+import hooks
 import report
+import reproduce
+import sync
 from fixtures import LINEAGE, PYTHON, TRIVIAL, Workspace
 from report import MISS, Section, ms, ratio, timing_cells, verdict
 from timing import HEAVY, Summary, alternate, import_profile, paired, timed
@@ -27,6 +30,11 @@ ROOT = fixtures.BENCH.parent
 PRE_CHILD_BUDGET_S = 0.150  # goal (a): lineage run may add this much before the child starts
 QUERY_BUDGET = 0.05  # goal (b): a query may take this fraction of a cold MlflowClient lookup
 APPENDS = 50  # in-process Store.append samples
+# What --only can pick: the baselines, goals (a) `lineage run`, (b) queries, (c) imports,
+# `lineage reproduce` (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py) and the
+# pre-commit hook against DVC's (bench/hooks.py). A full run does all of them, in this order.
+PARTS = ("baselines", "run", "queries", "imports", "reproduce", "sync", "hooks")
+LOAD = "load average (1, 5, 15 min) before / after"
 
 # One cold MlflowClient lookup in a fresh process: the run whose tag KEY = VALUE.
 CLIENT_SEARCH = """\
@@ -513,6 +521,24 @@ def goal_c(ws: Workspace, rs: fixtures.RecordsStore) -> Section:
     return section
 
 
+def _parts(value: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    unknown = [n for n in names if n not in PARTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown part(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(PARTS)}"
+        )
+    return names
+
+
+def records_with_index(ws: Workspace, n_records: int) -> fixtures.RecordsStore:
+    """Goal (b)'s store with its index built, for goal (c) when goal (b) is not run."""
+    rs = fixtures.records_store(ws, n_records, progress("records"))
+    log(f"building the index over {rs.n:,} records (untimed)")
+    fixtures.run([LINEAGE, "log", "-n", "20"], cwd=rs.repo, env=ws.env())
+    return rs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -535,10 +561,16 @@ def main(argv: list[str] | None = None) -> int:
         "--index-builds", type=int, help="cold index builds to time (default 2; 1 with --quick)"
     )
     parser.add_argument(
+        "--only",
+        type=_parts,
+        metavar="NAME[,NAME]",
+        help=f"run only these parts ({', '.join(PARTS)}); the tables go to stdout, and to "
+        "--out only if it is given",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "docs" / "benchmarks.md",
-        help="markdown report to write (default docs/benchmarks.md)",
+        help="markdown report to write (default docs/benchmarks.md; none with --only)",
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="delete bench/.work (cached stores included) first"
@@ -549,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (3 if args.quick else 7)
     index_builds = args.index_builds or (1 if args.quick else 2)
     warmup = 0 if args.quick else 1
+    parts = args.only or PARTS
+    out = args.out or (None if args.only else ROOT / "docs" / "benchmarks.md")
 
     if args.rebuild:
         shutil.rmtree(fixtures.WORK, ignore_errors=True)
@@ -557,9 +591,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     facts = report.machine_facts()
     load_before = report.load_average()
+    stores = (
+        f"{n_records:,} records, {n_runs:,} MLflow runs, "
+        if {"queries", "imports"} & set(parts)
+        else ""
+    )
     log(
-        f"{'quick' if args.quick else 'full'} run: {n_records:,} records, {n_runs:,} MLflow "
-        f"runs, {repeats} rounds; work in {fixtures.WORK}"
+        f"{'quick' if args.quick else 'full'} run of {', '.join(parts)}: {stores}{repeats} "
+        f"rounds; work in {fixtures.WORK}"
     )
 
     sections: list[Section] = []
@@ -568,30 +607,61 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(section)
         print(report.to_text(section), flush=True)
 
-    base = baselines(ws, repeats, warmup)
-    emit(goal_a(ws, repeats, warmup))
-    section_b, rs = goal_b(ws, n_records, n_runs, repeats, warmup, index_builds)
-    emit(section_b)
-    emit(goal_c(ws, rs))
-    log("baseline: Store.append on the large store")
-    big_append = append_timings(
-        Store(git.discover(rs.repo)), fixtures.fresh_records(APPENDS + 3, rs.commit, seed=10**8)
-    )
-    base.rows.append(
-        [
-            f"`Store.append` of 1 record, in process, {rs.n:,}-record store (over {APPENDS})",
-            *timing_cells(big_append),
-        ]
-    )
-    emit(base)
-    sections.insert(0, sections.pop())  # the report opens with the baselines
+    base = baselines(ws, repeats, warmup) if "baselines" in parts else None
+    if "run" in parts:
+        emit(goal_a(ws, repeats, warmup))
+    rs: fixtures.RecordsStore | None = None
+    if "queries" in parts:
+        section_b, rs = goal_b(ws, n_records, n_runs, repeats, warmup, index_builds)
+        emit(section_b)
+    if "imports" in parts:
+        emit(goal_c(ws, rs or records_with_index(ws, n_records)))
+    if base is not None:
+        if rs is not None:
+            log("baseline: Store.append on the large store")
+            big_append = append_timings(
+                Store(git.discover(rs.repo)),
+                fixtures.fresh_records(APPENDS + 3, rs.commit, seed=10**8),
+            )
+            base.rows.append(
+                [
+                    f"`Store.append` of 1 record, in process, {rs.n:,}-record store (over "
+                    f"{APPENDS})",
+                    *timing_cells(big_append),
+                ]
+            )
+        else:
+            base.notes.append("`Store.append` on the large store: only timed with `queries`.")
+        emit(base)
+        sections.insert(0, sections.pop())  # the report opens with the baselines
+    if "reproduce" in parts:
+        log("reproduce: building the repositories")
+        for section in reproduce.sections(
+            ws, repeats=repeats, warmup=warmup, quick=args.quick, log=log
+        ):
+            emit(section)
+    if "sync" in parts:
+        log(f"sync: push and pull of {sync.N_RECORDS:,} records")
+        for section in sync.sections(ws, repeats=repeats, warmup=warmup, log=log):
+            emit(section)
+    if "hooks" in parts:
+        log("hooks: pre-commit hook cost, lineage's vs DVC's")
+        for section in hooks.sections(
+            ws, repeats=repeats, warmup=warmup, quick=args.quick, log=progress("hooks")
+        ):
+            emit(section)
 
     elapsed = time.perf_counter() - started
     setup = {
         "mode": "quick" if args.quick else "full",
-        "records / MLflow runs": f"{n_records:,} / {n_runs:,}",
+        **({"parts": ", ".join(parts)} if args.only else {}),
+        **(
+            {"records / MLflow runs": f"{n_records:,} / {n_runs:,}"}
+            if {"queries", "imports"} & set(parts)
+            else {}
+        ),
         "rounds per comparison": f"{repeats} (+{warmup} unrecorded warm-up round)",
-        "load average (1, 5, 15 min) before / after": f"{load_before} / {report.load_average()}",
+        LOAD: f"{load_before} / {report.load_average()}",
         "benchmark wall time": f"{elapsed / 60:.1f} min",
         "command": "`"
         + " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)])
@@ -611,14 +681,19 @@ def main(argv: list[str] | None = None) -> int:
             "are inflated and noisy; ratios between alternated commands hold "
             "up better"
         )
-    out = args.out if args.out.is_absolute() else Path.cwd() / args.out
+    missed = [s.title for s in sections if MISS in s.verdicts]
+    outcome = f"missed: {'; '.join(missed)}" if missed else "every goal passed"
+    if out is None:
+        print(f"lineage: {facts['lineage']}")
+        for key in (LOAD, "caution", "caution (source)"):
+            if key in setup:
+                print(f"{key}: {setup[key]}")
+        log(f"done in {elapsed / 60:.1f} min (no report written: --only without --out); {outcome}")
+        return 0
+    out = out if out.is_absolute() else Path.cwd() / out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report.document(sections, facts, setup), encoding="utf-8")
-    missed = [s.title for s in sections if MISS in s.verdicts]
-    log(
-        f"wrote {os.path.relpath(out)} in {elapsed / 60:.1f} min; "
-        + (f"missed: {'; '.join(missed)}" if missed else "every goal passed")
-    )
+    log(f"wrote {os.path.relpath(out)} in {elapsed / 60:.1f} min; {outcome}")
     return 0
 
 

@@ -528,6 +528,124 @@ def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
         click.echo(render_text(result), nl=False)
 
 
+@cli.command("push")
+@click.argument("remote", required=False)
+@click.pass_obj
+def push_cmd(obj: Context, remote: str | None) -> None:
+    """Publish this clone's lineage records (refs/lineage/records) to the Git remote REMOTE,
+    merging first what others pushed there. Never forces.
+
+    \b
+    REMOTE: a remote name or URL; default: the current branch's upstream remote, else origin.
+    """
+    from lineage.commands.sync import push
+
+    pushed = push(paths=obj.paths(), remote=remote)
+    for warning in pushed.warnings:
+        _warn(warning)
+    click.echo(pushed.summary())
+
+
+@cli.command("pull")
+@click.argument("remote", required=False)
+@click.pass_obj
+def pull_cmd(obj: Context, remote: str | None) -> None:
+    """Fetch the lineage records of the Git remote REMOTE and merge them into this clone's
+    (a union of records: never a conflict).
+
+    \b
+    REMOTE: a remote name or URL; default: the current branch's upstream remote, else origin.
+    """
+    from lineage.commands.sync import pull
+
+    pulled = pull(paths=obj.paths(), remote=remote)
+    for warning in pulled.warnings:
+        _warn(warning)
+    click.echo(pulled.summary())
+
+
+@cli.group("hooks")
+def hooks_group() -> None:
+    """Install or remove lineage's Git hooks (pre-commit checks, post-commit attachment of
+    dirty-tree runs, pre-push data check). Existing hooks are kept and run first."""
+
+
+_HOOK_CHOICE = click.Choice(["pre-commit", "post-commit", "pre-push", "post-checkout"])
+
+
+@hooks_group.command("install")
+@click.option(
+    "--hook",
+    "hooks",
+    multiple=True,
+    type=_HOOK_CHOICE,
+    help="Install only this hook (repeatable). Default: pre-commit, post-commit, pre-push.",
+)
+@click.pass_obj
+def hooks_install_cmd(obj: Context, hooks: tuple[str, ...]) -> None:
+    """Install lineage's Git hooks (small shell shims in the hooks directory).
+
+    A hook already there is kept as <hook>.pre-lineage and runs first. core.hooksPath is
+    respected; one tracked in the repository is refused. The hooks do nothing in a
+    repository where `lineage init` was not run; `git commit --no-verify` skips them."""
+    from lineage import config
+    from lineage.hooks import DEFAULT_HOOKS
+    from lineage.hooks.install import install
+
+    paths = obj.paths()
+    _print_hooks(install(paths, list(dict.fromkeys(hooks)) or DEFAULT_HOOKS))
+    if not config.is_initialized(paths.root):
+        click.echo(
+            "note: lineage is not set up here yet: the hooks do nothing until `lineage init`"
+        )
+
+
+@hooks_group.command("uninstall")
+@click.option(
+    "--hook",
+    "hooks",
+    multiple=True,
+    type=_HOOK_CHOICE,
+    help="Remove only this hook (repeatable). Default: all of them.",
+)
+@click.pass_obj
+def hooks_uninstall_cmd(obj: Context, hooks: tuple[str, ...]) -> None:
+    """Remove lineage's Git hooks and put back the hooks they replaced.
+
+    Hooks lineage did not write are left alone."""
+    from lineage.hooks import HOOK_TYPES
+    from lineage.hooks.install import uninstall
+
+    _print_hooks(uninstall(obj.paths(), list(dict.fromkeys(hooks)) or HOOK_TYPES))
+
+
+def _print_hooks(result: Any) -> None:
+    where = os.path.relpath(result.directory)
+    if where.startswith(".."):
+        where = str(result.directory)
+    if result.configured is not None:
+        where += f" (core.hooksPath = {result.configured})"
+    click.echo(f"hooks directory: {where}")
+    for change in result.changes:
+        detail = f": {change.detail}" if change.detail else ""
+        click.echo(f"  {change.hook:<14} {change.action}{detail}")
+
+
+@cli.command(
+    "hook-impl",
+    hidden=True,
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.argument("hook", type=_HOOK_CHOICE)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def hook_impl_cmd(obj: Context, hook: str, args: tuple[str, ...]) -> None:
+    """Run one Git hook (what the shims and .pre-commit-hooks.yaml call)."""
+    from lineage.hooks.dispatch import main as run_hook
+
+    sys.exit(run_hook([hook, *args], cwd=obj.cwd))
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     atexit.register(_exit_fast)
     try:

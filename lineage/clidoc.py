@@ -21,13 +21,20 @@ def render() -> str:
         f"```\n{_help(cli, ['lineage'])}\n```\n",
     ]
     assert isinstance(cli, click.Group)
-    for name in sorted(cli.commands):
-        command = cli.commands[name]
+    _commands(cli, ["lineage"], parts)
+    return "\n".join(parts)
+
+
+def _commands(group: click.Group, path: list[str], parts: list[str]) -> None:
+    """Every visible command of ``group``, a subgroup's own commands right after it."""
+    for name in sorted(group.commands):
+        command = group.commands[name]
         if command.hidden:
             continue
-        parts.append(f"## lineage {name}\n")
-        parts.append(f"```\n{_help(command, ['lineage', name])}\n```\n")
-    return "\n".join(parts)
+        parts.append(f"## {' '.join([*path, name])}\n")
+        parts.append(f"```\n{_help(command, [*path, name])}\n```\n")
+        if isinstance(command, click.Group):
+            _commands(command, [*path, name], parts)
 
 
 if __name__ == "__main__":

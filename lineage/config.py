@@ -22,13 +22,29 @@ main = ""
 # Environment variables recorded with each run, on top of lineage's built-in allow-list
 # (PYTHONHASHSEED, CUDA_VISIBLE_DEVICES, OMP_NUM_THREADS, ...). Never list credentials here.
 variables = []
+
+[audit]
+# `lineage audit`: a production model's commit must be on one of these branches, and on this
+# Git remote.
+protected_branches = ["main", "master"]
+remote = "origin"
+
+[hooks]
+# The pre-commit hook (`lineage hooks install`) refuses staged files larger than this many
+# megabytes (MiB, default 10): they belong in DVC, not in Git.
+# max_file_mb = 10
 """
+
+DEFAULT_MAX_FILE_MB = 10.0
 
 
 @dataclass(frozen=True)
 class Config:
     main_metric: str | None = None
     env_variables: tuple[str, ...] = ()
+    protected_branches: tuple[str, ...] = ("main", "master")
+    audit_remote: str = "origin"
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # [hooks]: larger staged files belong in DVC
 
 
 def config_file(root: Path) -> Path:
@@ -55,4 +71,26 @@ def load(root: Path) -> Config:
             f"{CONFIG_PATH}: [environment] variables must be a list of names, "
             'e.g. variables = ["SEED"]'
         )
-    return Config(main_metric=metrics.get("main") or None, env_variables=tuple(variables))
+    audit = data.get("audit", {})
+    branches = audit.get("protected_branches", ["main", "master"])
+    if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches):
+        raise LineageError(
+            f'{CONFIG_PATH}: [audit] protected_branches must be a list, e.g. ["main"]'
+        )
+    max_file_mb = data.get("hooks", {}).get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    if (
+        isinstance(max_file_mb, bool)
+        or not isinstance(max_file_mb, int | float)
+        or max_file_mb <= 0
+    ):
+        raise LineageError(
+            f"{CONFIG_PATH}: [hooks] max_file_mb must be a positive number of megabytes, "
+            "e.g. max_file_mb = 10"
+        )
+    return Config(
+        main_metric=metrics.get("main") or None,
+        env_variables=tuple(variables),
+        protected_branches=tuple(branches),
+        audit_remote=str(audit.get("remote", "origin")),
+        max_file_mb=float(max_file_mb),
+    )

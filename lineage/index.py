@@ -18,7 +18,7 @@ from lineage.errors import CorruptRecordError
 from lineage.records import decode
 from lineage.store import Store
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,10 +33,12 @@ CREATE TABLE IF NOT EXISTS edges(
     record_id TEXT NOT NULL, evidence TEXT);
 CREATE INDEX IF NOT EXISTS edges_src ON edges(src);
 CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
+CREATE INDEX IF NOT EXISTS edges_path ON edges(path);
 CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs(
     run_key TEXT PRIMARY KEY, record_id TEXT NOT NULL, rank TEXT NOT NULL, started_ms INTEGER);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_ms);
+CREATE INDEX IF NOT EXISTS runs_record ON runs(record_id);
 CREATE TABLE IF NOT EXISTS reproductions(
     record_id TEXT PRIMARY KEY, original TEXT NOT NULL, rerun TEXT, model TEXT,
     verdict TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -73,7 +75,10 @@ def node_key(kind: str, ident: str) -> str:
 def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
     """The graph a record describes, as (src, rel, dst, path): src was used to make dst.
 
-    A reproduction adds ``reproduced`` from the original run to the rerun."""
+    A reproduction adds ``reproduced`` from the original run to the rerun; an attachment adds
+    ``code`` from the commit that now holds a dirty-tree run's code to the run."""
+    if doc.get("kind") == "attachment":
+        return [(node_key("commit", doc["commit"]), "code", node_key("run", doc["run"]), None)]
     if doc.get("kind") == "reproduction":
         rerun = doc.get("rerun_run")
         if not rerun:
@@ -351,15 +356,24 @@ class Index:
 
     def data_paths(self) -> dict[str, list[str]]:
         """Every recorded data path with the md5s it has had."""
-        paths: dict[str, list[str]] = {}
+        paths: dict[str, dict[str, None]] = {}
         for src, dst, path in self.db.execute(
             "SELECT DISTINCT src, dst, path FROM edges WHERE rel IN ('input', 'output') "
             "ORDER BY path"
         ):
             md5 = (src if src.startswith("data:") else dst).partition(":")[2]
-            if md5 not in paths.setdefault(path, []):
-                paths[path].append(md5)
-        return paths
+            paths.setdefault(path, {})[md5] = None
+        return {path: list(md5s) for path, md5s in paths.items()}
+
+    def md5s_at_path(self, path: str) -> list[str]:
+        """The md5s recorded at one data path, oldest record first (an indexed lookup)."""
+        found: dict[str, None] = {}
+        for src, dst in self.db.execute(
+            "SELECT src, dst FROM edges WHERE path=? AND rel IN ('input', 'output') ORDER BY rowid",
+            (path,),
+        ):
+            found[(src if src.startswith("data:") else dst).partition(":")[2]] = None
+        return list(found)
 
     def model_versions(self, name: str) -> list[int]:
         lo = node_key("model", f"{name}/")

@@ -209,6 +209,8 @@ class RunRecord:
     stages: tuple[Stage, ...] = ()
     environment: EnvironmentRef | None = None
     models: tuple[ModelVersion, ...] = ()
+    # Inferred records: paths the run read whose hash could not be trusted (never guessed).
+    unknown_inputs: tuple[str, ...] = ()
     kind: str = "run"
     schema: int = SCHEMA
 
@@ -259,6 +261,22 @@ class ReproductionRecord:
     schema: int = SCHEMA
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """ "The code of run ``run`` is commit ``commit``": written by the post-commit hook when a
+    commit's tree equals the snapshot of a run made on a dirty tree, once ``set_aside`` (DVC's
+    bookkeeping and files the run itself wrote) is left out of the comparison."""
+
+    evidence: str
+    created: Provenance
+    run: str  # run key
+    snapshot: str  # the run's snapshot commit
+    commit: str  # the commit that now holds the run's code
+    set_aside: tuple[str, ...] = ()  # paths where the two trees differ, all of them bookkeeping
+    kind: str = "attachment"
+    schema: int = SCHEMA
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -269,8 +287,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def to_dict(record: RunRecord | ReproductionRecord) -> dict[str, Any]:
-    return _jsonable(asdict(record))
+def to_dict(record: Any) -> dict[str, Any]:
+    document: dict[str, Any] = _jsonable(asdict(record))
+    if "unknown_inputs" in document and not document["unknown_inputs"]:
+        del document["unknown_inputs"]  # only inferred records have any; keep the rest as they were
+    return document
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:
@@ -288,7 +309,7 @@ def record_id(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def encode(record: RunRecord | ReproductionRecord) -> tuple[str, bytes]:
+def encode(record: RunRecord | ReproductionRecord | Attachment) -> tuple[str, bytes]:
     """The record's content-hash name and its canonical bytes."""
     blob = canonical_bytes(to_dict(record))
     return record_id(blob), blob
@@ -340,6 +361,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         ),
         environment=EnvironmentRef(**env) if env else None,
         models=tuple(ModelVersion(**m) for m in d.get("models", ())),
+        unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
     )

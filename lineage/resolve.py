@@ -55,9 +55,9 @@ def resolve(ref: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[st
         )
     if m := ALIAS.match(text):
         left, right = m["left"], m["right"]
-        recorded = index.data_paths()
-        if left in recorded or left.rstrip("/") in recorded:
-            return _data_at(left.rstrip("/"), right.lower(), recorded[left.rstrip("/")])
+        recorded = index.md5s_at_path(left.rstrip("/"))
+        if recorded:
+            return _data_at(left.rstrip("/"), right.lower(), recorded)
         return _model_alias(left, right, index=index, paths=paths, environ=environ)
     commit = git.resolve_commit_prefix(paths, text) if not text.startswith("-") else None
     if commit:

@@ -17,17 +17,33 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
 from lineage.errors import LineageError
+from lineage.records import record_id as content_name
 
 if TYPE_CHECKING:
     import pygit2
 
 REF = "refs/lineage/records"
 MAX_ATTEMPTS = 100
+
+# What `Store.merge` did.
+UP_TO_DATE = "up to date"  # the store already held everything (and descends from it)
+CREATED = "created"  # the store was empty: the ref now points at the other tip
+FAST_FORWARD = "fast-forward"  # the other tip descends from the store's: the ref moved to it
+MERGED = "merged"  # a merge commit whose tree is the union of both, parents both tips
+
+
+@dataclass(frozen=True)
+class Merged:
+    how: str  # UP_TO_DATE, CREATED, FAST_FORWARD or MERGED
+    tip: str  # the store's tip afterwards
+    added: int  # records the store did not hold before
+    conflicts: tuple[str, ...] = ()  # names held with two contents; the one matching was kept
 
 
 def _blob_path(record_id: str) -> tuple[str, str]:
@@ -40,6 +56,13 @@ def record_id_of(path: str) -> str | None:
     if len(shard) != 2 or not name.endswith(".json"):
         return None
     return shard + name[: -len(".json")]
+
+
+def _holds(entry: Any, record_name: str) -> bool:
+    """True when a tree entry is a blob whose content hashes to the record's name."""
+    import pygit2
+
+    return isinstance(entry, pygit2.Blob) and content_name(entry.data) == record_name
 
 
 class Store:
@@ -130,6 +153,113 @@ class Store:
                 builder.insert(leaf, blob_id, pygit2.GIT_FILEMODE_BLOB)
             root.insert(shard, builder.write(), pygit2.GIT_FILEMODE_TREE)
         return root.write()
+
+    def merge(self, theirs: str, *, message: str = "lineage: merge records") -> Merged:
+        """Make the store hold the union of its records and those in commit ``theirs`` (a
+        fetched tip), keeping ``theirs`` reachable. Records are named by their content, so the
+        union has no conflicts: merging is idempotent, and the resulting tree depends only on
+        the two record sets, not on which side merges which. The journal is not touched: these
+        records were not written here.
+
+        A record name held with two different contents means one copy is corrupt: the copy
+        that hashes to its name is kept (ours when neither does) and the name is reported.
+        """
+        import pygit2
+
+        repo = self.repo
+        other = repo[theirs].peel(pygit2.Commit)
+        name, email = git.identity(self.paths)
+        for attempt in range(MAX_ATTEMPTS):
+            old = self.tip()
+            if old is None:
+                if git.update_ref(self.paths, REF, str(other.id), None, message):
+                    return Merged(CREATED, str(other.id), self.count_new(None, str(other.id)))
+                continue
+            ours = repo[old].peel(pygit2.Commit)
+            if ours.id == other.id:
+                return Merged(UP_TO_DATE, old, 0)
+            tree_id, conflicts = self._union(ours.tree, other.tree)
+            if tree_id == ours.tree_id and repo.descendant_of(ours.id, other.id):
+                return Merged(UP_TO_DATE, old, 0, conflicts)
+            if tree_id == other.tree_id and repo.descendant_of(other.id, ours.id):
+                how, new = FAST_FORWARD, str(other.id)
+            else:
+                sig = pygit2.Signature(name, email)
+                parents = [ours.id, other.id]
+                how = MERGED
+                new = str(repo.create_commit(None, sig, sig, message + "\n", tree_id, parents))
+            if git.update_ref(self.paths, REF, new, old, message):
+                return Merged(how, new, self._count_new(ours.tree, repo[tree_id]), conflicts)
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # a local writer appended
+        raise LineageError(
+            f"could not update {REF}: other processes kept moving it for {MAX_ATTEMPTS} "
+            "attempts; nothing was lost, run the command again"
+        )
+
+    def _union(self, ours: Any, theirs: Any) -> tuple[Any, tuple[str, ...]]:
+        """The tree holding every record of both trees, and the names held with two contents.
+
+        Shards with equal ids are taken as they are; only differing shards are merged entry
+        by entry, so the cost is what differs, not the size of the store."""
+        import pygit2
+
+        repo = self.repo
+        root = repo.TreeBuilder(ours)
+        conflicts: list[str] = []
+        our_shards = {shard.name: shard for shard in ours}
+        for shard in theirs:
+            shard_name = shard.name or ""
+            mine = our_shards.get(shard_name)
+            if mine is None:
+                root.insert(shard_name, shard.id, shard.filemode)
+                continue
+            if mine.id == shard.id or not (
+                isinstance(mine, pygit2.Tree) and isinstance(shard, pygit2.Tree)
+            ):
+                continue  # the same shard, or not a shard of records: keep ours
+            held = {leaf.name: leaf for leaf in mine}
+            builder = repo.TreeBuilder(mine)
+            for leaf in shard:
+                leaf_name = leaf.name or ""
+                kept = held.get(leaf_name)
+                if kept is None:
+                    builder.insert(leaf_name, leaf.id, leaf.filemode)
+                elif kept.id != leaf.id:
+                    record = record_id_of(f"{shard_name}/{leaf_name}") or leaf_name
+                    conflicts.append(record)
+                    if not _holds(kept, record) and _holds(leaf, record):
+                        builder.insert(leaf_name, leaf.id, leaf.filemode)
+            root.insert(shard_name, builder.write(), pygit2.GIT_FILEMODE_TREE)
+        return root.write(), tuple(sorted(conflicts))
+
+    def count_new(self, old: str | None, new: str) -> int:
+        """How many records ``new``'s tree holds that ``old``'s lacks (by name: no blob is
+        read, and shards with equal ids are skipped)."""
+        import pygit2
+
+        old_tree = self.repo[old].peel(pygit2.Tree) if old else None
+        return self._count_new(old_tree, self.repo[new].peel(pygit2.Tree))
+
+    def _count_new(self, old_tree: Any, new_tree: Any) -> int:
+        import pygit2
+
+        count = 0
+        for shard in new_tree:
+            if not isinstance(shard, pygit2.Tree):
+                continue
+            shard_name = shard.name or ""
+            before = (
+                old_tree[shard_name] if old_tree is not None and shard_name in old_tree else None
+            )
+            if before is not None and before.id == shard.id:
+                continue
+            held = {leaf.name for leaf in before} if isinstance(before, pygit2.Tree) else set()
+            count += sum(
+                1
+                for leaf in shard
+                if leaf.name not in held and record_id_of(f"{shard_name}/{leaf.name}")
+            )
+        return count
 
     def has_commit(self, sha: str) -> bool:
         import pygit2

@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,14 @@ from lineage.adapters.dvc_store import (
     REMOTE,
     Availability,
     CacheConfig,
+    NoRemoteError,
     ObjectNotInCacheError,
     cache_config,
     fetch,
     links_protect_cache,
     locate,
     materialize,
+    missing_from_remote,
     object_path,
     read_manifest,
     verify,
@@ -259,7 +262,7 @@ def test_materialize_restores_a_whole_directory_over_what_was_there(
     assert all((dest / rel).read_text() == text for rel, text in IMAGES.items())
     assert os.listdir(dest.parent) == ["images"]
     with StatCache(tmp_path / "stat.sqlite") as stat_cache:
-        assert verify(dest, images, stat_cache)
+        assert verify(cache, images, dest, stat_cache)
 
 
 def test_materialize_replaces_a_directory_and_drops_stale_files(repo: Path, tmp_path: Path) -> None:
@@ -282,14 +285,33 @@ def test_verify_detects_a_modified_file_and_directory(repo: Path, tmp_path: Path
     materialize(cache, images, tmp_path / "images", link_types=["copy"])
 
     with StatCache(tmp_path / "stat.sqlite") as stat_cache:
-        assert verify(tmp_path / "raw.csv", raw, stat_cache)
-        assert verify(tmp_path / "images", images, stat_cache)
+        assert verify(cache, raw, tmp_path / "raw.csv", stat_cache)
+        assert verify(cache, images, tmp_path / "images", stat_cache)
         (tmp_path / "raw.csv").write_text("id,value\n1,11\n")
         (tmp_path / "images" / "sub" / "c.txt").write_text("tampered\n")
-        assert not verify(tmp_path / "raw.csv", raw, stat_cache)
-        assert not verify(tmp_path / "images", images, stat_cache)
-        assert not verify(tmp_path / "nothing", raw, stat_cache)
-        assert not verify(tmp_path / "images", raw, stat_cache)  # a directory is not a file
+        assert not verify(cache, raw, tmp_path / "raw.csv", stat_cache)
+        assert not verify(cache, images, tmp_path / "images", stat_cache)
+        assert not verify(cache, raw, tmp_path / "nothing", stat_cache)
+        assert not verify(cache, raw, tmp_path / "images", stat_cache)  # a directory is not a file
+
+
+def test_verify_of_linked_data_hashes_each_cache_object_once(repo: Path, tmp_path: Path) -> None:
+    images = pointer_md5(repo, "data/images.dvc")
+    cache = cache_config(repo)
+    # Objects written in the last 2 s are not cached (racy); these were `dvc add`ed a minute ago.
+    for obj in (cache.cache_dir / "files").rglob("*"):
+        if obj.is_file():
+            os.utime(obj, (time.time() - 60, time.time() - 60))
+    with StatCache(tmp_path / "stat.sqlite") as stat_cache:
+        for n in range(2):  # two worktrees restoring the same object
+            dest = tmp_path / f"wt{n}" / "images"
+            assert materialize(cache, images, dest, link_types=["hardlink"]) == "hardlink"
+            before = stat_cache.hashed_files
+            assert verify(cache, images, dest, stat_cache)
+            hashed = stat_cache.hashed_files - before
+            assert hashed == (len(IMAGES) if n == 0 else 0)
+        (dest / "stray.txt").write_text("not in the manifest\n")
+        assert not verify(cache, images, dest, stat_cache)
 
 
 def test_materialize_of_an_absent_object_is_a_clean_error(repo: Path, tmp_path: Path) -> None:
@@ -337,9 +359,10 @@ def test_fetch_and_materialize_in_a_worktree_sharing_the_main_cache(
 
     assert fetch(worktree, [images], remote=None) == []
     assert locate(repo, [images])[images].where == CACHE  # it landed in the main cache
-    materialize(cache_config(worktree), images, worktree / "data" / "images", link_types=["copy"])
+    cache = cache_config(worktree)
+    materialize(cache, images, worktree / "data" / "images", link_types=["copy"])
     with StatCache(tmp_path / "stat.sqlite") as stat_cache:
-        assert verify(worktree / "data" / "images", images, stat_cache)
+        assert verify(cache, images, worktree / "data" / "images", stat_cache)
     assert sh("git", "status", "--porcelain", cwd=worktree).stdout == ""
 
 
@@ -355,3 +378,49 @@ def test_fetch_without_a_remote_returns_what_is_not_cached(repo: Path) -> None:
     sh("dvc", "remote", "remove", "storage", cwd=repo)
 
     assert fetch(repo, [raw, ABSENT], remote=None) == [ABSENT]
+
+
+@pytest.mark.parametrize("through", ["directory", "dvc"])
+def test_missing_from_remote_ignores_the_cache_and_checks_directory_members(
+    repo: Path, tmp_path: Path, through: str
+) -> None:
+    """The same answers whether the local directory remote is read directly (set in the
+    repository's config) or through DVC (set in the global config, which only DVC reads)."""
+    if through == "dvc":
+        sh("dvc", "remote", "remove", "storage", cwd=repo)
+        sh("dvc", "remote", "add", "--global", "-d", "storage", tmp_path / "dvc-remote", cwd=repo)
+    raw = pointer_md5(repo, "data/raw.csv.dvc")
+    images = pointer_md5(repo, "data/images.dvc")
+    remote = tmp_path / "dvc-remote"
+
+    # Cached here but never pushed: missing from the remote all the same.
+    assert missing_from_remote(repo, [raw, images, raw]) == {raw: (raw,), images: (images,)}
+    sh("dvc", "push", "-q", cwd=repo)
+    assert missing_from_remote(repo, [raw, images]) == {}
+
+    manifest = dict(read_manifest(cache_dir(repo), images) or [])
+    object_path(remote, manifest["sub/c.txt"]).unlink()
+    expected = {images: (manifest["sub/c.txt"],), ABSENT: (ABSENT,)}
+    assert missing_from_remote(repo, [raw, images, ABSENT]) == expected
+    shutil.rmtree(cache_dir(repo))  # the manifest is read from the remote now
+    assert missing_from_remote(repo, [raw, images, ABSENT]) == expected
+    object_path(remote, images).unlink()
+    assert missing_from_remote(repo, [images]) == {images: (images,)}
+
+
+def test_missing_from_remote_reads_a_directory_remote_without_importing_dvc(repo: Path) -> None:
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from lineage.adapters.dvc_store import missing_from_remote\n"
+        "print(sorted(missing_from_remote(Path('.'), sys.argv[1:])), 'dvc' in sys.modules)"
+    )
+    raw = pointer_md5(repo, "data/raw.csv.dvc")
+
+    assert sh(sys.executable, "-c", script, raw, cwd=repo).stdout == f"['{raw}'] False\n"
+
+
+def test_missing_from_remote_without_a_remote_raises(repo: Path) -> None:
+    sh("dvc", "remote", "remove", "storage", cwd=repo)
+    with pytest.raises(NoRemoteError, match=r"no DVC remote is configured in .*; add one with"):
+        missing_from_remote(repo, [ABSENT])
+    assert missing_from_remote(repo, []) == {}  # nothing to ask: no question about remotes

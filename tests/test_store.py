@@ -8,10 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from lineage.adapters import git
 from lineage.records import canonical_bytes, decode, record_id
-from lineage.store import REF, Store
+from lineage.store import CREATED, FAST_FORWARD, MERGED, REF, UP_TO_DATE, Merged, Store
 from tests.conftest import sh
 
 WRITER = """\
@@ -87,3 +90,126 @@ def test_writer_killed_mid_write_leaves_a_valid_store(git_repo: Path) -> None:
     name, data = blob(10**6)
     store.append([(name, data)])
     assert store.read(name) == data
+
+
+# -- merging another clone's records (lineage pull) ------------------------------------------
+
+
+def two_clones(tmp_path: Path) -> tuple[Store, Store]:
+    """Two unrelated repositories whose stores hold records 0-5 and 3-8 (3-5 in both)."""
+    stores = []
+    for name, numbers in (("one", range(0, 6)), ("two", range(3, 9))):
+        repo = tmp_path / name
+        repo.mkdir()
+        sh("git", "init", "-q", cwd=repo)
+        store = Store(git.discover(repo))
+        for n in numbers:  # one commit per record, as `lineage run` makes them
+            store.append([blob(n)])
+        stores.append(store)
+    return stores[0], stores[1]
+
+
+def fetch(into: Store, other: Store) -> str:
+    """The other store's tip, fetched into ``into``'s object database (as `lineage pull` does)."""
+    sh("git", "fetch", "-q", str(other.paths.root), f"+{REF}:refs/fetched", cwd=into.paths.root)
+    return sh("git", "rev-parse", "refs/fetched", cwd=into.paths.root).stdout.strip()
+
+
+def record_names(store: Store) -> set[str]:
+    return {name for name, _ in store.iter_all(store.tip() or "")}
+
+
+def test_merge_is_a_union_idempotent_and_independent_of_order(tmp_path: Path) -> None:
+    one, two = two_clones(tmp_path)
+    theirs_for_one, theirs_for_two = fetch(one, two), fetch(two, one)
+    before_one = one.tip()
+
+    merged = one.merge(theirs_for_one)
+    assert (merged.how, merged.added, merged.conflicts) == (MERGED, 3, ())
+    assert record_names(one) == {blob(n)[0] for n in range(9)}
+    assert sh("git", "rev-list", "--parents", "-n1", REF, cwd=one.paths.root).stdout.split() == [
+        merged.tip,
+        before_one,
+        theirs_for_one,
+    ]
+    assert one.merge(theirs_for_one) == Merged(UP_TO_DATE, merged.tip, 0)  # idempotent
+
+    # The other side merging the other way round holds the same tree.
+    assert two.merge(theirs_for_two).added == 3
+    tree = f"{REF}^{{tree}}"
+    assert (
+        sh("git", "rev-parse", tree, cwd=one.paths.root).stdout
+        == sh("git", "rev-parse", tree, cwd=two.paths.root).stdout
+    )
+    # Merging each other's merge: same tree, different commits, so a merge commit joins them
+    # (and a push of either is then a fast-forward).
+    again = one.merge(fetch(one, two))
+    assert (again.how, again.added) == (MERGED, 0)
+    assert two.merge(fetch(two, one)).how == FAST_FORWARD
+    assert one.tip() == two.tip()
+    assert blob(8)[0] not in (one.paths.lineage_dir / "written").read_text()  # not journaled
+
+
+def test_merge_into_an_empty_store_and_a_fast_forward(tmp_path: Path) -> None:
+    one, _ = two_clones(tmp_path)
+    empty_repo = tmp_path / "empty"
+    empty_repo.mkdir()
+    sh("git", "init", "-q", cwd=empty_repo)
+    empty = Store(git.discover(empty_repo))
+    theirs = fetch(empty, one)
+    assert empty.merge(theirs) == Merged(CREATED, theirs, 6)
+    assert not (empty.paths.lineage_dir / "written").exists()  # fetched records: not journaled
+    # One appends on top of what empty has: pulling it again is a fast-forward.
+    one.append([blob(100)])
+    ahead = fetch(empty, one)
+    assert empty.merge(ahead) == Merged(FAST_FORWARD, ahead, 1)
+    assert empty.tip() == one.tip()
+
+
+def test_merge_keeps_the_copy_that_matches_its_name(tmp_path: Path) -> None:
+    """A record name held with two contents means one is corrupt: the good copy wins, both ways."""
+    import pygit2
+
+    one, two = two_clones(tmp_path)
+    name = blob(4)[0]  # in both stores
+    repo = two.repo
+    tree = repo[two.tip()].peel(pygit2.Tree)
+    shard = repo.TreeBuilder(tree[name[:2]])
+    shard.insert(f"{name[2:]}.json", repo.create_blob(b'{"forged":1}'), pygit2.GIT_FILEMODE_BLOB)
+    root = repo.TreeBuilder(tree)
+    root.insert(name[:2], shard.write(), pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("Mallory", "m@example.com")
+    bad = repo.create_commit(None, sig, sig, "forged\n", root.write(), [pygit2.Oid(hex=two.tip())])
+    sh("git", "update-ref", REF, str(bad), cwd=two.paths.root)
+
+    merged = one.merge(fetch(one, two))
+    assert merged.conflicts == (name,)
+    assert one.read(name) == blob(4)[1]  # ours was good: kept
+
+    repaired = two.merge(fetch(two, one))
+    assert repaired.conflicts == (name,)
+    assert two.read(name) == blob(4)[1]  # theirs was good: taken
+
+
+def test_merge_racing_a_local_writer_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process appends between the merge's read of the tip and its compare-and-swap:
+    the swap fails, and the merge is redone on the new tip."""
+    one, two = two_clones(tmp_path)
+    theirs = fetch(one, two)
+    swaps: list[bool] = []
+
+    def racing_update_ref(*args: Any) -> bool:
+        if not swaps:
+            sh(sys.executable, "-c", WRITER, one.paths.root, "w", "1", cwd=tmp_path)
+        swaps.append(real_update_ref(*args))
+        return swaps[-1]
+
+    real_update_ref = git.update_ref
+    monkeypatch.setattr(git, "update_ref", racing_update_ref)
+    merged = one.merge(theirs)
+
+    assert swaps == [False, True]
+    assert merged.added == 3
+    assert record_names(one) == {blob(n)[0] for n in range(9)} | {blob(0, "w")[0]}

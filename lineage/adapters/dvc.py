@@ -305,6 +305,20 @@ class StatCache:
         blob = json.dumps(manifest, sort_keys=True).encode("utf-8")
         return hashlib.md5(blob, usedforsecurity=False).hexdigest() + ".dir", size, len(manifest)
 
+    def forget(self, directory: Path) -> None:
+        """Drop every row under ``directory`` (a removed worktree, say)."""
+        top = os.path.abspath(directory)
+        self._store(
+            [],
+            [
+                (h, p)
+                for h, p in self._db.execute(
+                    "SELECT hash_name, path FROM md5 WHERE path > ? AND path < ?",
+                    (top + "/", top + "0"),
+                )
+            ],
+        )
+
     def _hash(self, path: str, before: os.stat_result, hash_name: str) -> tuple[str, bool]:
         """The file's md5, and whether it may be cached (stable, and not racily new)."""
         started = time.time_ns()
@@ -593,3 +607,11 @@ def _entries(
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def raw_stages(text: str, name: str) -> dict[str, Any]:
+    """The ``stages`` mapping of a dvc.yaml or dvc.lock exactly as written (stage name ->
+    definition; ``name@key`` entries for a lock's foreach/matrix stages)."""
+    document = _load_yaml(text, name)
+    stages = document.get("stages") if "schema" in document or name.endswith(PIPELINE) else document
+    return {str(k): v for k, v in stages.items()} if isinstance(stages, dict) else {}

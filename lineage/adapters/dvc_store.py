@@ -9,6 +9,7 @@ DVC 2's ``md5-dos2unix`` objects (``<cache>/ab/cd…``) are not handled.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import re
@@ -203,6 +204,90 @@ def locate(
     return found
 
 
+class NoRemoteError(LineageError):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        super().__init__(
+            f"no DVC remote is configured in {root}; add one with `dvc remote add -d NAME URL`"
+        )
+
+
+def missing_from_remote(
+    root: Path, md5s: Iterable[str], *, remote: str | None = None
+) -> dict[str, tuple[str, ...]]:
+    """The objects the DVC remote lacks, for each md5 it does not hold completely: the md5
+    itself (a file, or a ``.dir`` whose manifest is absent), else a ``.dir``'s absent members.
+    md5s the remote holds are left out. Unlike ``locate``, the local cache does not count.
+
+    A remote that is a local directory is checked with ``stat`` alone, without importing
+    ``dvc``; any other goes through DVC in one batched query (two when a manifest has to be
+    read from the remote). Raises ``NoRemoteError`` when no DVC remote is configured.
+    """
+    wanted = list(dict.fromkeys(md5s))
+    if not wanted:
+        return {}
+    config = cache_config(root)
+    url = config.remotes.get(remote or config.default_remote or "")
+    if url is not None and not _SCHEME.match(url):
+        return _missing(config.cache_dir, wanted, _DirectoryRemote(Path(url)))
+    with _remote(root, remote) as (_, _, odb):
+        if odb is None:
+            raise NoRemoteError(root)
+        return _missing(config.cache_dir, wanted, _DvcRemote(odb))
+
+
+class _DirectoryRemote:
+    """A remote that is a directory on this machine, read directly (DVC 3's layout)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def exists(self, oids: set[str]) -> set[str]:
+        return {oid for oid in oids if _in(self.path, oid)}
+
+    def manifest(self, md5: str) -> list[str] | None:
+        entries = read_manifest(self.path, md5)
+        return None if entries is None else [m for _, m in entries]
+
+
+class _DvcRemote:
+    """Any remote DVC supports, through its object database."""
+
+    def __init__(self, odb: Any) -> None:
+        self.odb = odb
+
+    def exists(self, oids: set[str]) -> set[str]:
+        return _exists(self.odb, oids)
+
+    def manifest(self, md5: str) -> list[str] | None:
+        return _remote_manifest(self.odb, md5)
+
+
+def _missing(
+    cache_dir: Path, md5s: Sequence[str], remote: _DirectoryRemote | _DvcRemote
+) -> dict[str, tuple[str, ...]]:
+    """Ask ``remote`` about md5s and their members: one query for everything whose manifest
+    is cached here, one more for the members of manifests only the remote holds."""
+    members: dict[str, list[str]] = {}
+    for md5 in md5s:
+        object_path(cache_dir, md5)  # refuses anything that is not an md5
+        manifest = read_manifest(cache_dir, md5) if md5.endswith(".dir") else None
+        if manifest is not None:
+            members[md5] = list(dict.fromkeys(m for _, m in manifest))
+    there = remote.exists({*md5s, *(m for ms in members.values() for m in ms)})
+    for md5 in md5s:
+        if md5.endswith(".dir") and md5 in there and md5 not in members:
+            members[md5] = list(dict.fromkeys(remote.manifest(md5) or ()))
+    there |= remote.exists({m for ms in members.values() for m in ms} - there)
+    missing: dict[str, tuple[str, ...]] = {}
+    for md5 in md5s:
+        if md5 not in there:
+            missing[md5] = (md5,)
+        elif lost := tuple(m for m in members.get(md5, ()) if m not in there):
+            missing[md5] = lost
+    return missing
+
+
 def fetch(
     root: Path,
     md5s: Sequence[str],
@@ -365,11 +450,20 @@ def _reflink(src: str, dst: str) -> None:
         fcntl.ioctl(target.fileno(), FICLONE, source.fileno())
 
 
+def _copy_file(src: str, dst: str) -> None:
+    """A writable copy with the object's mtime: the copy's hash, once verified, can be kept in
+    the stat cache (a file written "just now" cannot, see dvc.RACY_NS), so `lineage run` in the
+    worktree does not hash it again."""
+    shutil.copyfile(src, dst)
+    st = os.stat(src)
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
 _LINKERS: dict[str, Callable[[str, str], object]] = {
     "reflink": _reflink,
     "hardlink": os.link,
     "symlink": os.symlink,
-    "copy": shutil.copyfile,
+    "copy": _copy_file,
 }
 
 
@@ -392,14 +486,47 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def verify(dest: Path, md5: str, stat_cache: StatCache) -> bool:
-    """True iff the file or directory at ``dest`` hashes to md5 the way DVC hashes it."""
+def verify(cache: CacheConfig, md5: str, dest: Path, stat_cache: StatCache) -> bool:
+    """True iff the file or directory at ``dest`` holds exactly the object ``md5``.
+
+    A file hardlinked or symlinked to its cache object *is* that object: the object itself is
+    hashed, through the stat cache keyed by the object's path, so the next restore of the same
+    object (another worktree) costs a stat, not a read. A copy is hashed where it is. A
+    directory must hold exactly its manifest's files, and the manifest must hash to its name.
+    """
     dest = dest.absolute()
     if not dest.exists() or dest.is_dir() != md5.endswith(".dir"):
         return False
-    if dest.is_dir():
-        return stat_cache.dir_md5(dest.parent, dest.name)[0] == md5
-    return stat_cache.file_md5(dest.parent, dest.name)[0] == md5
+    if not md5.endswith(".dir"):
+        return _verify_file(cache.cache_dir, md5, dest, stat_cache)
+    manifest_path = object_path(cache.cache_dir, md5)
+    try:
+        manifest_blob = manifest_path.read_bytes()
+    except OSError:
+        return False
+    if hashlib.md5(manifest_blob, usedforsecurity=False).hexdigest() != md5[: -len(".dir")]:
+        return False
+    manifest = _parse_manifest(manifest_blob, md5)
+    present = {
+        os.path.relpath(os.path.join(top, name), dest).replace(os.sep, "/")
+        for top, _, names in os.walk(dest)
+        for name in names
+    }
+    if present != {rel for rel, _ in manifest}:
+        return False
+    return all(_verify_file(cache.cache_dir, m, dest / rel, stat_cache) for rel, m in manifest)
+
+
+def _verify_file(cache_dir: Path, md5: str, path: Path, stat_cache: StatCache) -> bool:
+    obj = object_path(cache_dir, md5)
+    try:
+        linked = path.is_symlink() and path.resolve() == obj.resolve()
+        linked = linked or os.path.samestat(os.stat(path), os.stat(obj))
+    except OSError:
+        linked = False
+    if linked:
+        return stat_cache.file_md5(cache_dir, obj.relative_to(cache_dir).as_posix())[0] == md5
+    return stat_cache.file_md5(path.parent, path.name)[0] == md5
 
 
 def links_protect_cache() -> bool:

@@ -310,7 +310,9 @@ def _environment_diff(
     cwd: Path,
 ) -> EnvironmentDiff:
     ref = record.environment
-    python = _interpreter(argv, environ)
+    # Only a record made by a Python interpreter (lineage's MLflow plugin inside the command)
+    # has a package list worth comparing; probing costs a Python start (~0.2 s).
+    python = _interpreter(argv, environ) if ref is not None and ref.source == "child" else None
     now = environment.capture_interpreter(python, environ=environ) if python else None
     now_python = now.python if now else None
     then_doc = index.record(ref.packages_record) if ref else None
@@ -416,6 +418,8 @@ def reproduce(
             result.kept = True
         elif added or worktree.exists():
             git.worktree_remove(paths, worktree)
+            with dvc.StatCache(paths.lineage_dir / "statcache.sqlite") as stat_cache:
+                stat_cache.forget(worktree)  # its files are gone; keep the cache small
 
 
 def _config(paths: git.RepoPaths) -> config.Config:
@@ -462,7 +466,7 @@ def _restore(
             data = item.data
             dest = worktree / data.path
             used = dvc_store.materialize(cache, data.md5, dest, link_types=prepared.link_types)
-            if not dvc_store.verify(dest, data.md5, stat_cache):
+            if not dvc_store.verify(cache, data.md5, dest, stat_cache):
                 raise LineageError(
                     f"{data.path} restored from the DVC cache does not hash to {data.md5}: the "
                     "cache object is damaged; remove it and run `dvc fetch` to get a good copy"

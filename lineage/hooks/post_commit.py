@@ -1,0 +1,163 @@
+"""The post-commit hook: attach runs made on a dirty tree to the commit that now holds their code.
+
+A run on a dirty tree is recorded with a snapshot commit (parent: the base commit it was made
+on). When the user later commits that edit, the new commit's tree equals the snapshot's except
+for DVC's bookkeeping and what the run itself wrote: ``dvc.lock`` and ``*.dvc`` files, the run's
+recorded outputs (metrics files, models), and the ``/<output>`` lines DVC adds to a
+``.gitignore`` for them. Then an ``attachment`` record says "the code of run R is commit C".
+Candidates are found in the index: runs whose snapshot's base is the new commit's first parent.
+A run whose snapshot is never committed stays attached to the snapshot, which stays reachable
+from the lineage ref.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lineage import __version__
+from lineage.adapters import git
+from lineage.hooks import quick
+from lineage.records import OBSERVED, Attachment, Provenance, encode
+
+GITIGNORE = ".gitignore"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run: str  # run key
+    snapshot: str
+    outputs: tuple[str, ...]  # paths the run wrote (its record's outputs)
+
+
+def attach(paths: git.RepoPaths, commit: str = "HEAD") -> list[Attachment]:
+    """Record an attachment for every dirty-tree run whose code ``commit`` now holds."""
+    from lineage.index import node_key, open_index
+    from lineage.store import Store
+
+    store = Store(paths)
+    if store.tip() is None:
+        return []  # nothing recorded yet: no run to attach
+    sha, parents = git.commit_parents(paths, commit)
+    base = parents[0] if parents else None
+    index = open_index(store)
+    try:
+        candidates = _candidates(index, base)
+        if not candidates:
+            return []
+        done = {
+            e.dst.partition(":")[2]
+            for e in index.edges_touching(node_key("commit", sha))
+            if e.rel == "code" and e.src == node_key("commit", sha)
+        }
+    finally:
+        index.close()
+    attachments = []
+    diffs: dict[str, list[str]] = {}
+    created: Provenance | None = None
+    for cand in candidates:
+        if cand.run in done:
+            continue
+        if cand.snapshot not in diffs:
+            diffs[cand.snapshot] = git.tree_diff(paths, cand.snapshot, sha)
+        set_aside = _set_aside(paths, diffs[cand.snapshot], cand, sha)
+        if set_aside is not None:
+            created = created or _provenance(paths)
+            attachments.append(
+                Attachment(
+                    evidence=OBSERVED,
+                    created=created,
+                    run=cand.run,
+                    snapshot=cand.snapshot,
+                    commit=sha,
+                    set_aside=tuple(set_aside),
+                )
+            )
+    if attachments:
+        store.append(
+            [encode(a) for a in attachments],
+            message=f"lineage: attach {len(attachments)} run(s) to commit {sha[:10]}",
+        )
+    return attachments
+
+
+def _candidates(index: Any, base: str | None) -> list[Candidate]:
+    """Runs recorded with a snapshot whose base commit is ``base`` (None: before any commit)."""
+    from lineage.index import node_key, run_key_of
+
+    if base is not None:
+        ids = [
+            e.record_id
+            for e in index.edges_touching(node_key("commit", base))
+            if e.rel == "snapshot" and e.src == node_key("commit", base)
+        ]
+    else:
+        ids = [
+            row[0]
+            for row in index.db.execute(
+                "SELECT id FROM records WHERE kind = 'run' "
+                "AND json_extract(body, '$.code.commit') IS NULL "
+                "AND json_extract(body, '$.code.snapshot') IS NOT NULL"
+            )
+        ]
+    found: dict[str, Candidate] = {}
+    for record_id in sorted(set(ids)):
+        doc = index.record(record_id)
+        if not doc or doc.get("kind") != "run" or not (doc.get("code") or {}).get("snapshot"):
+            continue
+        run = run_key_of(doc)
+        outputs = tuple(sorted({o["path"] for o in doc.get("outputs") or ()}))
+        found.setdefault(run, Candidate(run, doc["code"]["snapshot"], outputs))
+    return sorted(found.values(), key=lambda c: c.run)
+
+
+def _set_aside(
+    paths: git.RepoPaths, differing: Sequence[str], cand: Candidate, commit: str
+) -> list[str] | None:
+    """The differing paths when every one of them is bookkeeping; None when any is code."""
+    ignores = [p for p in differing if posixpath.basename(p) == GITIGNORE]
+    for path in differing:
+        if path not in ignores and not _bookkeeping(path, cand.outputs):
+            return None
+    if ignores and not _only_output_ignores(paths, ignores, cand, commit):
+        return None
+    return list(differing)
+
+
+def _bookkeeping(path: str, outputs: Iterable[str]) -> bool:
+    """A dvc.lock or .dvc file, or something the run wrote (an output, or inside one)."""
+    if quick.is_pointer(path):
+        return True
+    return any(path == out or path.startswith(f"{out}/") for out in outputs)
+
+
+def _only_output_ignores(
+    paths: git.RepoPaths, ignores: Sequence[str], cand: Candidate, commit: str
+) -> bool:
+    """Whether the .gitignore files differ only by the ``/<name>`` lines DVC writes for the
+    run's outputs."""
+    names = [f"{side}:{path}" for path in ignores for side in (cand.snapshot, commit)]
+    blobs = git.read_objects(paths, names)
+    for path in ignores:
+        directory = posixpath.dirname(path)
+        before = _lines(blobs[f"{cand.snapshot}:{path}"])
+        after = _lines(blobs[f"{commit}:{path}"])
+        for line in before ^ after:
+            target = posixpath.join(directory, line.lstrip("/"))
+            if not line.startswith("/") or target not in cand.outputs:
+                return False
+    return True
+
+
+def _lines(blob: bytes | None) -> set[str]:
+    text = blob.decode("utf-8", errors="replace") if blob else ""
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def _provenance(paths: git.RepoPaths) -> Provenance:
+    name, email = git.identity(paths)
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return Provenance(at=at, name=name, email=email, tool=f"lineage {__version__}")
