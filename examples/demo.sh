@@ -2,7 +2,7 @@
 # lineage's main job on a throwaway project: build the churn example as a git + DVC repo with a
 # local DVC remote and an MLflow SQLite store, train it twice under `lineage run`, register both
 # model versions, point the `champion` alias at the second, then ask lineage what produced it
-# and rebuild it from its recorded code and data.
+# and rebuild it from its recorded code and data, and audit the aliased models.
 # Usage: bash examples/demo.sh [DIR]   (expects lineage, dvc and mlflow on PATH, e.g. .venv/bin)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +29,8 @@ step "A project with code in git, data in DVC (local remote), runs in MLflow ($d
 cp -R "$here/churn" "$demo/project"
 cd "$demo/project"
 run git init -q -b main
+run git init -q --bare "$demo/origin.git"
+run git remote add origin "$demo/origin.git"
 run dvc init -q
 run dvc remote add -q -d storage "$demo/dvc-remote"
 run python generate_data.py --rows 5000 --seed 7
@@ -59,6 +61,7 @@ run lineage run -- dvc repro -q
 run git add -A
 run git commit -q -m "Train churn model v2"
 run dvc push -q
+run git push -q origin main
 
 step "Promote v2: alias champion"
 python - <<'PY'
@@ -75,7 +78,14 @@ run lineage log
 step "What exactly produced the champion?"
 run lineage show churn-model@champion
 
+step "Draw where the champion came from"
+run lineage graph churn-model@champion -o "$demo/champion-provenance.svg"
+echo "provenance of churn-model@champion drawn to $demo/champion-provenance.svg"
+
 step "Can we rebuild it? Rerun its recorded code, data and command in a separate worktree"
 run lineage reproduce churn-model@champion
+
+step "Audit every model version that holds an alias (what CI would run)"
+run lineage audit
 
 printf '\nThe demo project is in %s/project (MLflow store: %s).\n' "$demo" "$MLFLOW_TRACKING_URI"

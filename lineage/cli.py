@@ -528,6 +528,146 @@ def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
         click.echo(render_text(result), nl=False)
 
 
+@cli.group("import")
+def import_group() -> None:
+    """Take in history recorded before lineage was used (labelled as inferred)."""
+
+
+@import_group.command("mlflow")
+@click.option(
+    "--experiment",
+    "experiments",
+    multiple=True,
+    metavar="NAME",
+    help="Also import every run of this experiment (repeatable); registered versions' runs "
+    "are always imported.",
+)
+@click.option(
+    "--model", "models", multiple=True, metavar="NAME", help="Only these registered models."
+)
+@click.option(
+    "--since",
+    metavar="DATE",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
+    help="Only runs started (and versions registered) on or after DATE (UTC unless given).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.pass_obj
+def import_mlflow_cmd(
+    obj: Context,
+    experiments: tuple[str, ...],
+    models: tuple[str, ...],
+    since: Any,
+    as_json: bool,
+) -> None:
+    """Write inferred records for MLflow runs lineage did not observe: commit from MLflow's
+    git tag, data from that commit's DVC files (unknown where dvc.lock is stale there),
+    params, metrics, status and the model versions made from them. Safe to run again."""
+    from datetime import UTC
+
+    from lineage.commands.import_mlflow import import_mlflow
+
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        result = import_mlflow(
+            paths=paths,
+            index=index,
+            environ=dict(os.environ),
+            cwd=obj.cwd,
+            experiments=experiments,
+            models=models,
+            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+            notify=lambda message: click.echo(f"lineage: {message}", err=True),
+        )
+    finally:
+        index.close()
+    for note in result.notes:
+        _warn(note)
+    if as_json:
+        _print_json(
+            {
+                "runs_seen": result.runs_seen,
+                "written": result.written,
+                "unchanged": result.unchanged,
+                "observed": result.observed,
+                "records": result.record_ids,
+                "notes": result.notes,
+            }
+        )
+        return
+    click.echo(
+        f"imported {result.written} inferred record(s) from {result.runs_seen} MLflow run(s); "
+        f"{result.unchanged} already imported, {result.observed} observed by lineage left as "
+        "they are"
+    )
+
+
+@cli.command("audit")
+@click.argument("refs", nargs=-1, metavar="[MODEL_OR_ALIAS]...")
+@click.option("--alias", metavar="NAME", help="Audit the versions holding this alias.")
+@click.option("--stage", metavar="NAME", help="Audit the versions in this (legacy) stage.")
+@click.option("--all", "everything", is_flag=True, help="Audit every registered version.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@click.option("--markdown", is_flag=True, help="Print Markdown (for a pull-request comment).")
+@click.option(
+    "--junit",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write JUnit XML to FILE: one test case per model version.",
+)
+@click.pass_obj
+def audit_cmd(
+    obj: Context,
+    refs: tuple[str, ...],
+    alias: str | None,
+    stage: str | None,
+    everything: bool,
+    strict: bool,
+    as_json: bool,
+    markdown: bool,
+    junit: Path | None,
+) -> None:
+    """Check the lineage of production models: observed record, clean commit on a protected
+    branch and the Git remote, data in the DVC remote, finished run, reproduction evidence.
+
+    \b
+    Default scope: every version holding an alias (or the Production stage).
+    MODEL_OR_ALIAS: churn-model, churn-model/3, churn-model@champion.
+    Exit codes: 0 nothing failed, 1 something failed (--strict: or warned).
+    """
+    from lineage.commands.audit import audit, render_junit, render_markdown, render_text, to_json
+
+    if as_json and markdown:
+        raise click.UsageError("give --json or --markdown, not both")
+    paths = obj.paths()
+    index = obj.index(paths)
+    try:
+        result = audit(
+            paths=paths,
+            index=index,
+            environ=dict(os.environ),
+            cwd=obj.cwd,
+            refs=refs,
+            alias=alias,
+            stage=stage,
+            everything=everything,
+            strict=strict,
+        )
+    finally:
+        index.close()
+    if junit is not None:
+        junit.write_text(render_junit(result), encoding="utf-8")
+    if as_json:
+        _print_json(to_json(result))
+    elif markdown:
+        click.echo(render_markdown(result), nl=False)
+    else:
+        click.echo(render_text(result), nl=False)
+    sys.exit(result.exit_code)
+
+
 @cli.command("push")
 @click.argument("remote", required=False)
 @click.pass_obj

@@ -29,12 +29,22 @@ def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Pa
     v1_run = log[1].split()[2]
     assert re.search(rf"data in   data/prepared .*\(made by run {v1_run}\)", show)
 
+    # The champion's provenance is drawn by the real `dot`, every node labelled.
+    svg = (tmp_path / "demo" / "champion-provenance.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "churn-model v2" in svg and "data/prepared" in svg
+    assert f"drawn to {tmp_path / 'demo' / 'champion-provenance.svg'}" in out
+
     # The champion is rebuilt in a worktree: same metrics to the last bit, same model file.
     rebuilt = out[out.index("$ lineage reproduce churn-model@champion") :]
     assert "command   dvc repro -q --force --single-item train" in rebuilt
     assert re.search(r"\n  roc_auc +0\.8\d+ +0\.8\d+ +exact\n", rebuilt)
     assert re.search(r"\n  models/model.pkl +([0-9a-f]{32}) +\1 +exact\n", rebuilt)
     assert "\nVerdict: reproduced — 3 metric(s) exact, 2 DVC output(s) bit-identical" in rebuilt
+
+    # The audit of aliased versions passes: observed, clean, pushed, in the DVC remote, rebuilt.
+    audited = out[out.index("$ lineage audit") :]
+    assert re.search(r"\nchurn-model/2 +@champion +✓ +✓ +✓ +✓ +✓\n", audited)
+    assert "audit passed: 1 model version(s)" in audited
 
     # The project is left as a user would have it: committed, data pushed to the DVC remote.
     assert sh("git", "status", "--porcelain", cwd=project).stdout == ""

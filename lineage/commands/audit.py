@@ -1,0 +1,467 @@
+"""`lineage audit`: is the lineage of every production model complete, and are its inputs still
+there?
+
+Scope (default): every registered model version that holds an alias now, or the legacy
+``Production`` stage. For each, five checks, each pass / warn / fail with a reason:
+
+* lineage: a record of the run that made it exists, and was observed (inferred: warn);
+* code: the commit exists, the tree was clean (a dirty-tree run passes once a commit that holds
+  its code was attached; never attached: fail; unknown: warn), and it is on a protected branch
+  and on the Git remote (remote-tracking refs as last fetched);
+* data: every input md5 is in the DVC remote (only in the local cache is not enough), unknown
+  inputs warn;
+* run: it still exists in the tracking store and FINISHED, with params, metrics and environment;
+* reproduction: the newest `lineage reproduce` of it, its verdict and age (none: warn).
+
+Everything is read at once: one registry listing, one batched runs query, one DVC remote query,
+one ``git for-each-ref --contains`` per distinct commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from lineage import config
+from lineage.adapters import dvc, dvc_store, git, mlflow_bulk
+from lineage.adapters import mlflow as mlflow_adapter
+from lineage.errors import LineageError
+from lineage.index import Index
+from lineage.resolve import resolve
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+CHECKS = ("lineage", "code", "data", "run", "reproduction")
+MARK = {PASS: "✓", WARN: "!", FAIL: "✗"}
+_ORDER = {PASS: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    result: str
+    reason: str
+
+
+@dataclass
+class Row:
+    version: mlflow_bulk.RegisteredVersion
+    run_key: str | None = None
+    record_id: str | None = None
+    record: dict[str, Any] | None = None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return str(self.version.version)
+
+    @property
+    def result(self) -> str:
+        return max((c.result for c in self.checks), key=_ORDER.__getitem__, default=PASS)
+
+    def check(self, name: str) -> Check:
+        return next(c for c in self.checks if c.name == name)
+
+
+@dataclass
+class Audit:
+    rows: list[Row]
+    scope: str
+    strict: bool = False
+
+    @property
+    def failed(self) -> list[Row]:
+        bad = (FAIL, WARN) if self.strict else (FAIL,)
+        return [r for r in self.rows if r.result in bad]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def audit(
+    *,
+    paths: git.RepoPaths,
+    index: Index,
+    environ: Mapping[str, str],
+    cwd: Path,
+    refs: Sequence[str] = (),
+    alias: str | None = None,
+    stage: str | None = None,
+    everything: bool = False,
+    strict: bool = False,
+    now: datetime | None = None,
+) -> Audit:
+    uri = mlflow_adapter.tracking_uri(environ, cwd)
+    registry = mlflow_adapter.registry_uri(environ, uri)
+    cfg = config.load(paths.root) if config.is_initialized(paths.root) else config.Config()
+    versions, scope = _scope(refs, alias, stage, everything, index, paths, environ, uri, registry)
+    rows = [Row(v) for v in versions]
+    for row in rows:
+        run_id = row.version.run_id
+        found = index.records_for_run(run_id) if run_id else []
+        if found:
+            row.run_key = run_id
+            row.record_id, row.record = found[0]
+    live = _live_runs(uri, [r.run_key for r in rows if r.run_key])
+    missing = _missing_data(paths, rows)
+    refs_of = _Containment(paths)
+    moment = now or datetime.now(UTC)
+    for row in rows:
+        row.checks = [
+            _lineage(row),
+            _code(row, paths, index, refs_of, cfg),
+            _data(row, missing),
+            _run(row, live),
+            _reproduction(row, index, moment),
+        ]
+    return Audit(rows, scope, strict)
+
+
+# -- scope ---------------------------------------------------------------------------------
+
+
+def _scope(
+    refs: Sequence[str],
+    alias: str | None,
+    stage: str | None,
+    everything: bool,
+    index: Index,
+    paths: git.RepoPaths,
+    environ: Mapping[str, str],
+    uri: str,
+    registry: str,
+) -> tuple[list[mlflow_bulk.RegisteredVersion], str]:
+    names: list[str] = []
+    exact: list[str] = []  # name/version keys asked for by REF
+    for ref in refs:
+        if "@" in ref or "/" in ref.removeprefix("models:/"):
+            node = resolve(ref, index=index, paths=paths, environ=environ)
+            if node.kind != "model":
+                raise LineageError(
+                    f"{ref} is a {node.kind}; audit takes models (churn-model), versions "
+                    "(churn-model/3) and aliases (churn-model@champion)"
+                )
+            exact.append(node.ident)
+            names.append(node.ident.rpartition("/")[0])
+        else:
+            names.append(ref.removeprefix("models:/"))
+    listed = mlflow_bulk.registered_versions(uri, registry, sorted(set(names)))
+    if exact:
+        chosen = [v for v in listed if str(v.version) in exact]
+        bare = {r for r in refs if "@" not in r and "/" not in r.removeprefix("models:/")}
+        chosen += [v for v in listed if v.version.name in bare and _in_production(v)]
+        return _unique(chosen), ", ".join(refs)
+    if everything:
+        return listed, "every registered version" + (f" of {', '.join(refs)}" if refs else "")
+    if alias:
+        return [v for v in listed if alias in v.aliases], f"versions with alias @{alias}"
+    if stage:
+        return [v for v in listed if (v.stage or "").lower() == stage.lower()], f"stage {stage}"
+    scope = "versions holding an alias or the Production stage"
+    return [v for v in listed if _in_production(v)], scope
+
+
+def _in_production(v: mlflow_bulk.RegisteredVersion) -> bool:
+    return bool(v.aliases) or (v.stage or "").lower() == "production"
+
+
+def _unique(versions: list[mlflow_bulk.RegisteredVersion]) -> list[mlflow_bulk.RegisteredVersion]:
+    seen: dict[str, mlflow_bulk.RegisteredVersion] = {}
+    for v in versions:
+        seen.setdefault(str(v.version), v)
+    return sorted(seen.values(), key=lambda v: (v.version.name, v.version.version))
+
+
+# -- gathering -----------------------------------------------------------------------------
+
+
+def _live_runs(uri: str, run_ids: Sequence[str]) -> dict[str, str]:
+    """Run id -> status, for the runs the tracking store still has."""
+    if not run_ids:
+        return {}
+    return {h.run.run_id: h.run.status for h in mlflow_bulk.runs(uri, run_ids=run_ids)}
+
+
+def _missing_data(paths: git.RepoPaths, rows: Sequence[Row]) -> dict[str, tuple[str, ...]] | None:
+    """md5 -> missing members, for inputs the DVC remote lacks; None without a DVC remote."""
+    md5s = sorted(
+        {d["md5"] for r in rows if r.record for d in r.record.get("inputs") or () if d.get("md5")}
+    )
+    if not md5s or not dvc.is_dvc_repo(paths.root):
+        return {}
+    if not dvc_store.cache_config(paths.root).default_remote:
+        return None
+    return dvc_store.missing_from_remote(paths.root, md5s)
+
+
+class _Containment:
+    """Which branches and remote-tracking branches contain a commit (one git call each)."""
+
+    def __init__(self, paths: git.RepoPaths) -> None:
+        self.paths = paths
+        self._cache: dict[str, set[str]] = {}
+
+    def __call__(self, commit: str) -> set[str]:
+        if commit not in self._cache:
+            out = git.refs_containing(self.paths, commit)
+            self._cache[commit] = set(out)
+        return self._cache[commit]
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def _lineage(row: Row) -> Check:
+    if row.version.run_id is None:
+        return Check("lineage", FAIL, "registered from a path, not from a run: nothing to trace")
+    if row.record is None:
+        return Check(
+            "lineage",
+            FAIL,
+            f"no record of run {row.version.run_id[:12]}; record training with `lineage run`, "
+            "or take in MLflow's history with `lineage import mlflow`",
+        )
+    if row.record.get("evidence") != "observed":
+        return Check("lineage", WARN, "only inferred (imported from MLflow), not observed")
+    return Check(
+        "lineage", PASS, f"observed (record {row.record_id[:12] if row.record_id else ''})"
+    )
+
+
+def _code(
+    row: Row,
+    paths: git.RepoPaths,
+    index: Index,
+    containing: _Containment,
+    cfg: config.Config,
+) -> Check:
+    if row.record is None:
+        return Check("code", FAIL, "no record")
+    code = row.record.get("code") or {}
+    commit: str | None = code.get("commit")
+    if commit is None:
+        return Check("code", FAIL, "no commit recorded (MLflow had no git commit tag)")
+    if not git.has_commit(paths, commit):
+        return Check("code", FAIL, f"commit {commit[:10]} is not in this repository")
+    warning = None
+    if code.get("dirty") is True:
+        attached = _attached_commit(index, row.run_key or "", code.get("snapshot"))
+        if attached is None:
+            snap = (code.get("snapshot") or "")[:10]
+            return Check(
+                "code",
+                FAIL,
+                f"trained on a dirty tree whose code (snapshot {snap}) was never committed",
+            )
+        commit = attached
+    elif code.get("dirty") is None:
+        warning = "dirtiness unknown (MLflow records no dirty flag)"
+    refs = containing(commit)
+    branches = [b for b in cfg.protected_branches if f"refs/heads/{b}" in refs]
+    if not branches:
+        on = sorted(r.removeprefix("refs/heads/") for r in refs if r.startswith("refs/heads/"))
+        where = f"only on {', '.join(on)}" if on else "on no branch"
+        protected = "/".join(cfg.protected_branches)
+        return Check("code", FAIL, f"commit {commit[:10]} is not on {protected} ({where})")
+    remote = cfg.audit_remote
+    if not any(r.startswith(f"refs/remotes/{remote}/") for r in git.remote_refs(paths, remote)):
+        return Check("code", WARN, warning or f"no Git remote {remote!r} to check the commit on")
+    if not any(r.startswith(f"refs/remotes/{remote}/") for r in refs):
+        return Check(
+            "code", FAIL, f"commit {commit[:10]} is not on {remote} (as last fetched): push it"
+        )
+    if warning:
+        return Check("code", WARN, warning)
+    return Check("code", PASS, f"clean commit {commit[:10]} on {branches[0]} and {remote}")
+
+
+def _attached_commit(index: Index, run_key: str, snapshot: str | None) -> str | None:
+    """A commit recorded as holding the code of a dirty-tree run (a post-commit attachment)."""
+    for edge in index.edges_touching(f"run:{run_key}"):
+        if edge.rel == "code" and edge.dst == f"run:{run_key}":
+            commit = edge.src.partition(":")[2]
+            if commit != snapshot:
+                return commit
+    return None
+
+
+def _data(row: Row, missing: dict[str, tuple[str, ...]] | None) -> Check:
+    if row.record is None:
+        return Check("data", FAIL, "no record")
+    inputs = [d for d in row.record.get("inputs") or () if d.get("md5")]
+    unknown = list(row.record.get("unknown_inputs") or ())
+    if missing is None and inputs:
+        return Check("data", WARN, "no DVC remote configured: inputs cannot be checked")
+    gone = [d for d in inputs if missing and d["md5"] in missing]
+    if gone:
+        listed = ", ".join(f"{d['path']} {d['md5'][:10]}" for d in gone[:3])
+        more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        return Check("data", FAIL, f"not in the DVC remote: {listed}{more} (`dvc push` them)")
+    if unknown:
+        return Check("data", WARN, f"unknown input(s): {', '.join(unknown)}")
+    if not inputs:
+        return Check("data", PASS, "no DVC inputs recorded")
+    return Check("data", PASS, f"{len(inputs)} input(s) in the DVC remote")
+
+
+def _run(row: Row, live: Mapping[str, str]) -> Check:
+    if row.record is None or row.run_key is None:
+        return Check("run", FAIL, "no record")
+    if row.run_key not in live:
+        return Check("run", FAIL, f"run {row.run_key[:12]} is no longer in the tracking store")
+    status = live[row.run_key]
+    if status != "FINISHED":
+        return Check("run", FAIL, f"run status is {status}, not FINISHED")
+    run = row.record.get("run") or {}
+    lacking = [
+        what
+        for what, present in (
+            ("params", run.get("params")),
+            ("metrics", run.get("metrics")),
+            ("environment", row.record.get("environment")),
+        )
+        if not present
+    ]
+    if lacking:
+        return Check("run", WARN, f"FINISHED, but no {', '.join(lacking)} recorded")
+    return Check("run", PASS, "FINISHED, with params, metrics and environment")
+
+
+def _reproduction(row: Row, index: Index, now: datetime) -> Check:
+    if row.run_key is None:
+        return Check("reproduction", FAIL, "no record")
+    found = index.reproductions(row.run_key)
+    if not found:
+        return Check("reproduction", WARN, f"never reproduced: run `lineage reproduce {row.model}`")
+    newest = found[0]
+    age = _age(newest.created, now)
+    if newest.verdict == "reproduced":
+        return Check("reproduction", PASS, f"reproduced {age}")
+    return Check("reproduction", FAIL, f"the newest reproduction ({age}) says {newest.verdict}")
+
+
+def _age(created: str, now: datetime) -> str:
+    try:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return created
+    days = (now - then).days
+    return "today" if days < 1 else f"{days} day(s) ago"
+
+
+# -- output --------------------------------------------------------------------------------
+
+
+def _aliases(row: Row) -> str:
+    names = [f"@{a}" for a in row.version.aliases]
+    if row.version.stage:
+        names.append(row.version.stage)
+    return " ".join(names) or "-"
+
+
+def render_text(a: Audit) -> str:
+    if not a.rows:
+        return f"nothing to audit: no model version matches ({a.scope})\n"
+    header = ["model version", "aliases", *CHECKS]
+    table = [[r.model, _aliases(r), *(MARK[r.check(c).result] for c in CHECKS)] for r in a.rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+    ]
+    for r in a.rows:
+        problems = [c for c in r.checks if c.result != PASS]
+        if problems:
+            lines.append("")
+            lines.append(f"{r.model} ({_aliases(r)}):")
+            lines += [f"  {MARK[c.result]} {c.name:<13}{c.reason}" for c in problems]
+    lines += ["", _summary(a)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(a: Audit) -> str:
+    counts = {k: sum(1 for r in a.rows if r.result == k) for k in (PASS, WARN, FAIL)}
+    verdict = "FAILED" if a.failed else "passed"
+    strict = " (--strict: warnings fail)" if a.strict else ""
+    return (
+        f"audit {verdict}{strict}: {len(a.rows)} model version(s) ({a.scope}): "
+        f"{counts[PASS]} passed, {counts[WARN]} with warnings, {counts[FAIL]} failed"
+    )
+
+
+def to_json(a: Audit) -> dict[str, Any]:
+    return {
+        "scope": a.scope,
+        "strict": a.strict,
+        "passed": not a.failed,
+        "versions": [
+            {
+                "model": r.model,
+                "name": r.version.version.name,
+                "version": r.version.version.version,
+                "aliases": list(r.version.aliases),
+                "stage": r.version.stage,
+                "run": r.version.run_id,
+                "record": r.record_id,
+                "result": r.result,
+                "checks": [
+                    {"name": c.name, "result": c.result, "reason": c.reason} for c in r.checks
+                ],
+                "registry": {"user": r.version.user, "updated_ms": r.version.updated_ms},
+            }
+            for r in a.rows
+        ],
+    }
+
+
+def render_markdown(a: Audit) -> str:
+    lines = [f"### lineage audit: {'❌ failed' if a.failed else '✅ passed'}", ""]
+    if not a.rows:
+        return "\n".join([*lines, f"No model version matches ({a.scope}).", ""])
+    lines.append("| model version | aliases | " + " | ".join(CHECKS) + " |")
+    lines.append("|---" * (2 + len(CHECKS)) + "|")
+    for r in a.rows:
+        marks = " | ".join(MARK[r.check(c).result] for c in CHECKS)
+        lines.append(f"| `{r.model}` | {_aliases(r)} | {marks} |")
+    details = [
+        f"- `{r.model}` {MARK[c.result]} **{c.name}**: {c.reason}"
+        for r in a.rows
+        for c in r.checks
+        if c.result != PASS
+    ]
+    if details:
+        lines += ["", *details]
+    lines += ["", _summary(a), ""]
+    return "\n".join(lines)
+
+
+def render_junit(a: Audit) -> str:
+    """JUnit XML: one test case per model version; failures exactly the failed ones."""
+    from xml.etree import ElementTree as ET
+
+    failed = {id(r) for r in a.failed}
+    suite = ET.Element(
+        "testsuite",
+        name="lineage audit",
+        tests=str(len(a.rows)),
+        failures=str(len(failed)),
+        errors="0",
+        skipped="0",
+    )
+    for r in a.rows:
+        case = ET.SubElement(suite, "testcase", classname=r.version.version.name, name=r.model)
+        bad = [c for c in r.checks if c.result == FAIL or (a.strict and c.result == WARN)]
+        if id(r) in failed:
+            failure = ET.SubElement(
+                case, "failure", message="; ".join(f"{c.name}: {c.reason}" for c in bad)
+            )
+            failure.text = "\n".join(f"{MARK[c.result]} {c.name}: {c.reason}" for c in r.checks)
+        notes = [c for c in r.checks if c.result == WARN and c not in bad]
+        if notes:
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join(f"! {c.name}: {c.reason}" for c in notes)
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
