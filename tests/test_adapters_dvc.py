@@ -121,17 +121,23 @@ def cache(tmp_path: Path) -> Iterator[StatCache]:
 
 def hermetic_env(home: Path) -> dict[str, str]:
     """conftest's hermetic environment, for a fixture built once per module (before it runs)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("GIT_", "MLFLOW_", "LINEAGE_", "DVC_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("GIT_", "MLFLOW_", "LINEAGE_", "DVC_"))
+    }
     (home / "templates").mkdir(parents=True)
     (home / ".gitconfig").write_text(
-        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
-        "[init]\n\tdefaultBranch = main\n"
+        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n[init]\n\tdefaultBranch = main\n"
     )
     env.update(
-        HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"), GIT_CONFIG_NOSYSTEM="1",
-        GIT_TEMPLATE_DIR=str(home / "templates"), DVC_NO_ANALYTICS="1",
-        DVC_SITE_CACHE_DIR=str(home / ".dvc-site"), PYTHONWARNINGS="ignore",
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_TEMPLATE_DIR=str(home / "templates"),
+        DVC_NO_ANALYTICS="1",
+        DVC_SITE_CACHE_DIR=str(home / ".dvc-site"),
+        PYTHONWARNINGS="ignore",
         PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
     )
     return env
@@ -202,13 +208,19 @@ def test_dir_md5_equals_the_dir_hash_dvc_add_wrote(pipeline_repo: Path, cache: S
     stored = pipeline_repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / f"{md5[2:]}.dir"
     assert hashlib.md5(stored.read_bytes()).hexdigest() == md5
     assert [e["relpath"] for e in json.loads(stored.read_bytes())] == [
-        "a.csv", "empty", "link.txt", "sub-dash/c.txt", "sub.txt", "sub/deeper/weights.bin",
+        "a.csv",
+        "empty",
+        "link.txt",
+        "sub-dash/c.txt",
+        "sub.txt",
+        "sub/deeper/weights.bin",
         "ünïcødé/名 前/with space.txt",
     ]
 
 
 def test_dir_md5_follows_dvcignore_and_dvc_default_ignores(
-    pipeline_repo: Path, cache: StatCache,
+    pipeline_repo: Path,
+    cache: StatCache,
 ) -> None:
     data = pipeline_repo / "data" / "set"
     make_dataset(data)
@@ -232,8 +244,15 @@ def test_dir_md5_follows_dvcignore_and_dvc_default_ignores(
 def test_read_dvc_file_makes_paths_repository_relative(pipeline_repo: Path) -> None:
     (out,) = dvc_outs(pipeline_repo, "data/raw.csv.dvc")
     assert read_dvc_file(pipeline_repo, "data/raw.csv.dvc") == [
-        PointerEntry(path="data/raw.csv", md5=out["md5"], size=out["size"], nfiles=None,
-                     pointer="data/raw.csv.dvc", stage=None, role="out"),
+        PointerEntry(
+            path="data/raw.csv",
+            md5=out["md5"],
+            size=out["size"],
+            nfiles=None,
+            pointer="data/raw.csv.dvc",
+            stage=None,
+            role="out",
+        ),
     ]
 
 
@@ -246,11 +265,20 @@ def test_lock_stages_after_dvc_repro_name_every_dep_and_out(pipeline_repo: Path)
     prepare = stages["prepare"]
     assert prepare.cmd == "python src/prepare.py data/raw.csv data/prepared"
     assert prepare.deps == (
-        Data(path="data/raw.csv", md5=md5_of(root / "data" / "raw.csv"),
-             size=(root / "data" / "raw.csv").stat().st_size, pointer="dvc.lock",
-             stage="prepare"),
-        Data(path="src/prepare.py", md5=md5_of(root / "src" / "prepare.py"),
-             size=len(PREPARE), pointer="dvc.lock", stage="prepare"),
+        Data(
+            path="data/raw.csv",
+            md5=md5_of(root / "data" / "raw.csv"),
+            size=(root / "data" / "raw.csv").stat().st_size,
+            pointer="dvc.lock",
+            stage="prepare",
+        ),
+        Data(
+            path="src/prepare.py",
+            md5=md5_of(root / "src" / "prepare.py"),
+            size=len(PREPARE),
+            pointer="dvc.lock",
+            stage="prepare",
+        ),
     )
     (prepared,) = prepare.outs
     assert (prepared.path, prepared.nfiles, prepared.pointer) == ("data/prepared", 2, "dvc.lock")
@@ -259,7 +287,8 @@ def test_lock_stages_after_dvc_repro_name_every_dep_and_out(pipeline_repo: Path)
     train = stages["train@b"]  # paths in dvc.lock are relative to the stage's wdir
     assert train.cmd == "python ../src/fit.py ../data/prepared model-b.txt"
     assert [(d.path, d.md5) for d in train.deps] == [
-        ("data/prepared", prepared.md5), ("src/fit.py", md5_of(root / "src" / "fit.py")),
+        ("data/prepared", prepared.md5),
+        ("src/fit.py", md5_of(root / "src" / "fit.py")),
     ]
     assert [(o.path, o.md5, o.stage) for o in train.outs] == [
         ("models/model-b.txt", md5_of(root / "models" / "model-b.txt"), "train@b"),
@@ -273,7 +302,8 @@ def test_lock_stages_after_dvc_repro_name_every_dep_and_out(pipeline_repo: Path)
 
 
 def test_check_workspace_after_repro_matches_dvc_lock(
-    pipeline_repo: Path, cache: StatCache,
+    pipeline_repo: Path,
+    cache: StatCache,
 ) -> None:
     entries = read_dvc_lock(pipeline_repo, "dvc.lock")
     age(pipeline_repo / "data", pipeline_repo / "models")
@@ -282,15 +312,23 @@ def test_check_workspace_after_repro_matches_dvc_lock(
     assert check_workspace(pipeline_repo, entries, cache) == found
     assert cache.hashed_files == 4  # the second look reads nothing
     assert [(d.path, d.state) for d in found] == [
-        ("data/prepared", STATE_MATCH), ("models/model-a.txt", STATE_MATCH),
+        ("data/prepared", STATE_MATCH),
+        ("models/model-a.txt", STATE_MATCH),
         ("models/model-b.txt", STATE_MATCH),
     ]
-    assert found[0] == Data(path="data/prepared", md5=entries[2].md5, size=entries[2].size,
-                            nfiles=2, pointer="dvc.lock", stage="prepare")
+    assert found[0] == Data(
+        path="data/prepared",
+        md5=entries[2].md5,
+        size=entries[2].size,
+        nfiles=2,
+        pointer="dvc.lock",
+        stage="prepare",
+    )
 
 
 def test_check_workspace_reports_a_modified_stage_output_as_dvc_commit_then_records(
-    pipeline_repo: Path, cache: StatCache,
+    pipeline_repo: Path,
+    cache: StatCache,
 ) -> None:
     with (pipeline_repo / "models" / "model-a.txt").open("a") as fobj:
         fobj.write("hand-tuned\n")
@@ -300,24 +338,34 @@ def test_check_workspace_reports_a_modified_stage_output_as_dvc_commit_then_reco
     assert found.pointer_md5 == entries[-1].md5
 
     sh("dvc", "commit", "-q", "-f", "train@a", cwd=pipeline_repo)
-    (committed,) = [e for e in read_dvc_lock(pipeline_repo, "dvc.lock")
-                    if e.stage == "train@a" and e.role == "out"]
+    (committed,) = [
+        e
+        for e in read_dvc_lock(pipeline_repo, "dvc.lock")
+        if e.stage == "train@a" and e.role == "out"
+    ]
     assert (found.md5, found.size) == (committed.md5, committed.size)
 
 
 def test_check_workspace_reports_match_modified_and_missing(
-    pipeline_repo: Path, cache: StatCache,
+    pipeline_repo: Path,
+    cache: StatCache,
 ) -> None:
     make_dataset(pipeline_repo / "data" / "images")
     sh("dvc", "add", "-q", "data/images", cwd=pipeline_repo)
     entries = read_dvc_file(pipeline_repo, "data/raw.csv.dvc") + read_dvc_file(
-        pipeline_repo, "data/images.dvc")
+        pipeline_repo, "data/images.dvc"
+    )
     raw, images = entries
 
     assert check_workspace(pipeline_repo, entries, cache) == [
         Data(path="data/raw.csv", md5=raw.md5, size=raw.size, pointer="data/raw.csv.dvc"),
-        Data(path="data/images", md5=images.md5, size=images.size, nfiles=6,
-             pointer="data/images.dvc"),
+        Data(
+            path="data/images",
+            md5=images.md5,
+            size=images.size,
+            nfiles=6,
+            pointer="data/images.dvc",
+        ),
     ]
 
     # Edited without `dvc add`: the record carries what `dvc add` would then write.
@@ -327,27 +375,43 @@ def test_check_workspace_reports_match_modified_and_missing(
     write(pipeline_repo / "data" / "images" / "sub" / "new.txt", "new\n")
     modified = check_workspace(pipeline_repo, entries, cache)
     assert [(d.state, d.pointer_md5) for d in modified] == [
-        (STATE_MODIFIED, raw.md5), (STATE_MODIFIED, images.md5),
+        (STATE_MODIFIED, raw.md5),
+        (STATE_MODIFIED, images.md5),
     ]
     sh("dvc", "add", "-q", "data/raw.csv", "data/images", cwd=pipeline_repo)
     (raw_out,) = dvc_outs(pipeline_repo, "data/raw.csv.dvc")
     (images_out,) = dvc_outs(pipeline_repo, "data/images.dvc")
     assert (modified[0].md5, modified[0].size) == (raw_out["md5"], raw_out["size"])
     assert (modified[1].md5, modified[1].size, modified[1].nfiles) == (
-        images_out["md5"], images_out["size"], images_out["nfiles"])
+        images_out["md5"],
+        images_out["size"],
+        images_out["nfiles"],
+    )
 
     (pipeline_repo / "data" / "raw.csv").unlink()
     shutil.rmtree(pipeline_repo / "data" / "images")
     assert check_workspace(pipeline_repo, entries, cache) == [
-        Data(path="data/raw.csv", md5=raw.md5, size=raw.size, pointer="data/raw.csv.dvc",
-             state=STATE_MISSING),
-        Data(path="data/images", md5=images.md5, size=images.size, nfiles=6,
-             pointer="data/images.dvc", state=STATE_MISSING),
+        Data(
+            path="data/raw.csv",
+            md5=raw.md5,
+            size=raw.size,
+            pointer="data/raw.csv.dvc",
+            state=STATE_MISSING,
+        ),
+        Data(
+            path="data/images",
+            md5=images.md5,
+            size=images.size,
+            nfiles=6,
+            pointer="data/images.dvc",
+            state=STATE_MISSING,
+        ),
     ]
 
 
 def test_check_workspace_hashes_dvc2_pointers_the_dos2unix_way(
-    tmp_path: Path, cache: StatCache,
+    tmp_path: Path,
+    cache: StatCache,
 ) -> None:
     from dvc_data.hashfile.hash import file_md5 as dvc_file_md5
 
@@ -355,8 +419,10 @@ def test_check_workspace_hashes_dvc2_pointers_the_dos2unix_way(
     write(text, "id,value\r\n" + "1,10\r\n" * 300_000)  # ~2 MiB: the rule applies per chunk
     legacy = dvc_file_md5(str(text), name=MD5_DOS2UNIX)
     assert legacy != md5_of(text)
-    write(tmp_path / "data" / "windows.csv.dvc",  # as DVC 2 wrote it: no `hash:` field
-          f"outs:\n- md5: {legacy}\n  size: {text.stat().st_size}\n  path: windows.csv\n")
+    write(
+        tmp_path / "data" / "windows.csv.dvc",  # as DVC 2 wrote it: no `hash:` field
+        f"outs:\n- md5: {legacy}\n  size: {text.stat().st_size}\n  path: windows.csv\n",
+    )
 
     (entry,) = read_dvc_file(tmp_path, "data/windows.csv.dvc")
     assert entry.hash_name == MD5_DOS2UNIX
@@ -379,7 +445,8 @@ def test_stat_cache_does_not_rehash_an_unchanged_file(tmp_path: Path) -> None:
 
 
 def test_stat_cache_rehashes_after_touch_and_after_a_same_size_edit(
-    tmp_path: Path, cache: StatCache,
+    tmp_path: Path,
+    cache: StatCache,
 ) -> None:
     path = write(tmp_path / "work" / "data.csv", "a,b\n1,2\n")
     age(path, seconds=7200)
@@ -395,7 +462,8 @@ def test_stat_cache_rehashes_after_touch_and_after_a_same_size_edit(
 
 
 def test_stat_cache_does_not_trust_a_file_written_within_the_racy_window(
-    tmp_path: Path, cache: StatCache,
+    tmp_path: Path,
+    cache: StatCache,
 ) -> None:
     write(tmp_path / "work" / "fresh.txt", "just written\n")
     cache.file_md5(tmp_path / "work", "fresh.txt")
@@ -404,7 +472,8 @@ def test_stat_cache_does_not_trust_a_file_written_within_the_racy_window(
 
 
 def test_stat_cache_rehashes_only_the_changed_files_of_a_directory(
-    tmp_path: Path, cache: StatCache,
+    tmp_path: Path,
+    cache: StatCache,
 ) -> None:
     root = tmp_path / "work"
     make_dataset(root / "images")
@@ -433,8 +502,12 @@ def test_stat_cache_is_shared_by_concurrent_processes(tmp_path: Path) -> None:
     )
     db = tmp_path / "shared.sqlite"
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(db), str(root)], text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(db), str(root)],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for _ in range(6)
     ]
     outputs = [proc.communicate(timeout=120) for proc in procs]
@@ -447,15 +520,19 @@ def test_stat_cache_is_shared_by_concurrent_processes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("pointer", "text"),
     [
-        ("data/evil.dvc", "outs:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n"
-                          "  path: ../../etc/passwd\n"),
+        (
+            "data/evil.dvc",
+            "outs:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n  path: ../../etc/passwd\n",
+        ),
         ("evil.dvc", "outs:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n  path: /etc/passwd\n"),
         ("evil.dvc", "outs:\n- path: ../outside\n  cache: false\n"),  # even without md5
         ("evil.dvc", "wdir: ..\nouts:\n- md5: d41d8cd98f00b204e9800998ecf8427e\n  path: x\n"),
     ],
 )
 def test_a_dvc_file_naming_a_path_outside_the_repository_is_refused(
-    tmp_path: Path, pointer: str, text: str,
+    tmp_path: Path,
+    pointer: str,
+    text: str,
 ) -> None:
     write(tmp_path / pointer, text)
     with pytest.raises(UnsafePathError, match="is outside the repository"):
@@ -463,9 +540,11 @@ def test_a_dvc_file_naming_a_path_outside_the_repository_is_refused(
 
 
 def test_a_dvc_lock_naming_a_path_outside_the_repository_is_refused(tmp_path: Path) -> None:
-    lock = ("schema: '2.0'\nstages:\n  s:\n    cmd: make\n    outs:\n"
-            "    - path: ../../outside.bin\n      hash: md5\n"
-            "      md5: d41d8cd98f00b204e9800998ecf8427e\n")
+    lock = (
+        "schema: '2.0'\nstages:\n  s:\n    cmd: make\n    outs:\n"
+        "    - path: ../../outside.bin\n      hash: md5\n"
+        "      md5: d41d8cd98f00b204e9800998ecf8427e\n"
+    )
     with pytest.raises(UnsafePathError) as caught:
         read_dvc_lock(tmp_path, "dvc.lock", lock)
     assert caught.value.path == "../../outside.bin"
@@ -503,14 +582,20 @@ stages:
 
 
 def test_legacy_lock_formats_are_read(tmp_path: Path) -> None:
-    dvc1 = "train:\n  cmd: python train.py\n  deps:\n  - path: data.csv\n" \
-           "    md5: 8d777f385d3dfec8815d20f7496026dc\n  outs:\n  - path: model.pkl\n" \
-           "    md5: 0cc175b9c0f1b6a831c399e269772661\n"
-    dvc2 = "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    outs:\n" \
-           "    - path: model.pkl\n      md5: 0cc175b9c0f1b6a831c399e269772661\n      size: 1\n"
-    assert [(e.path, e.role, e.stage, e.hash_name)
-            for e in read_dvc_lock(tmp_path, "dvc.lock", dvc1)] == [
-        ("data.csv", "dep", "train", MD5_DOS2UNIX), ("model.pkl", "out", "train", MD5_DOS2UNIX),
+    dvc1 = (
+        "train:\n  cmd: python train.py\n  deps:\n  - path: data.csv\n"
+        "    md5: 8d777f385d3dfec8815d20f7496026dc\n  outs:\n  - path: model.pkl\n"
+        "    md5: 0cc175b9c0f1b6a831c399e269772661\n"
+    )
+    dvc2 = (
+        "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    outs:\n"
+        "    - path: model.pkl\n      md5: 0cc175b9c0f1b6a831c399e269772661\n      size: 1\n"
+    )
+    assert [
+        (e.path, e.role, e.stage, e.hash_name) for e in read_dvc_lock(tmp_path, "dvc.lock", dvc1)
+    ] == [
+        ("data.csv", "dep", "train", MD5_DOS2UNIX),
+        ("model.pkl", "out", "train", MD5_DOS2UNIX),
     ]
     (out,) = read_dvc_lock(tmp_path, "dvc.lock", dvc2)
     assert (out.path, out.size, out.hash_name) == ("model.pkl", 1, MD5_DOS2UNIX)
@@ -527,7 +612,10 @@ def test_find_pointer_files_lists_every_pointer_git_does_not_ignore(pipeline_rep
     sh("git", "add", "gone.dvc", cwd=root)
     (root / "gone.dvc").unlink()  # still in the index, no longer in the workspace
     assert find_pointer_files(root) == [
-        "data/raw.csv.dvc", "dvc.lock", "extra.csv.dvc", "sub/dvc.lock",
+        "data/raw.csv.dvc",
+        "dvc.lock",
+        "extra.csv.dvc",
+        "sub/dvc.lock",
     ]
 
 
@@ -567,7 +655,9 @@ def test_pointers_at_tree_read_another_commit_without_checking_it_out(
     assert at_head[0].md5 != read_dvc_file(root, "data/raw.csv.dvc")[0].md5
     assert ("models/model-a.txt", "train@a") in {(e.path, e.stage) for e in at_head}
     assert [s.name for s in stages_at_tree(read_blob, paths)] == [
-        "prepare", "train@a", "train@b",
+        "prepare",
+        "train@a",
+        "train@b",
     ]
 
 

@@ -33,7 +33,8 @@ pytestmark = [
     # MLflow 3.17's SQLAlchemy models use `noload`, deprecated in SQLAlchemy 2.1; as an error it
     # breaks mapper configuration for the rest of the process.
     pytest.mark.filterwarnings(
-        "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"),
+        "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
+    ),
     # `import mlflow.pyfunc` warns about its own pydantic types (mlflow/types/responses.py).
     pytest.mark.filterwarnings("ignore:.*Any type hint is inferred as AnyType:UserWarning"),
 ]
@@ -64,12 +65,26 @@ def test_redact_uri(uri: str, expected: str) -> None:
 
 
 def test_redact_argv_strips_credentials_wherever_a_url_appears() -> None:
-    argv = ["python", "train.py", "--tracking-uri=http://ada:pw@host:5000",
-            "--db", "postgresql://ada:pw@db/x", "--lr", "0.1", "DSN=https://h/?token=t&a=1"]
+    argv = [
+        "python",
+        "train.py",
+        "--tracking-uri=http://ada:pw@host:5000",
+        "--db",
+        "postgresql://ada:pw@db/x",
+        "--lr",
+        "0.1",
+        "DSN=https://h/?token=t&a=1",
+    ]
 
     assert redact_argv(argv) == (
-        "python", "train.py", "--tracking-uri=http://host:5000",
-        "--db", "postgresql://db/x", "--lr", "0.1", "DSN=https://h/?a=1",
+        "python",
+        "train.py",
+        "--tracking-uri=http://host:5000",
+        "--db",
+        "postgresql://db/x",
+        "--lr",
+        "0.1",
+        "DSN=https://h/?a=1",
     )
 
 
@@ -137,10 +152,12 @@ def test_reading_from_a_server_that_is_down_fails_fast() -> None:
     uri = f"http://127.0.0.1:{unused_port()}"
     started = time.monotonic()
 
-    for read in (lambda: resolve_model(uri, uri, "churn", alias="champion"),
-                 lambda: model_aliases(uri, uri, "churn"),
-                 lambda: find_session_runs(uri, "s-1"),
-                 lambda: registered_versions(uri, uri, ["0" * 32])):
+    for read in (
+        lambda: resolve_model(uri, uri, "churn", alias="champion"),
+        lambda: model_aliases(uri, uri, "churn"),
+        lambda: find_session_runs(uri, "s-1"),
+        lambda: registered_versions(uri, uri, ["0" * 32]),
+    ):
         with pytest.raises(TrackingUnreachableError, match=r"\(connection refused\)"):
             read()
 
@@ -182,8 +199,12 @@ def test_find_session_runs_reads_back_every_tagged_run_in_every_experiment(
     second = client.create_experiment("second", artifact_location=str(tmp_path / "a2"))
     session = {"lineage.session": "s-1"}
     parent = client.create_run(first, run_name="parent", tags=session, start_time=1000)
-    child = client.create_run(first, run_name="child", start_time=1001, tags={
-        **session, "mlflow.parentRunId": parent.info.run_id})
+    child = client.create_run(
+        first,
+        run_name="child",
+        start_time=1001,
+        tags={**session, "mlflow.parentRunId": parent.info.run_id},
+    )
     other = client.create_run(second, run_name="other", tags=session, start_time=999)
     client.create_run(first, run_name="elsewhere", tags={"lineage.session": "s-2"})
     client.create_run(first, run_name="untagged")
@@ -199,15 +220,22 @@ def test_find_session_runs_reads_back_every_tagged_run_in_every_experiment(
     runs = find_session_runs(mlflow_uri, "s-1")
 
     assert [(r.name, r.experiment_name) for r in runs] == [
-        ("other", "second"), ("parent", "first"), ("child", "first")]
+        ("other", "second"),
+        ("parent", "first"),
+        ("child", "first"),
+    ]
     assert runs[0].run_id == other.info.run_id
     found = runs[2]
     assert found.run_id == child.info.run_id
     assert found.parent_run_id == parent.info.run_id
     assert found.params == {"lr": "0.1"}
     # MLflow's SQL stores keep ±inf as ±float max (SqlAlchemyStore.sanitize_metric_value).
-    assert found.metrics == {"loss": 0.25, "nan": "NaN", "inf": sys.float_info.max,
-                             "ninf": -sys.float_info.max}
+    assert found.metrics == {
+        "loss": 0.25,
+        "nan": "NaN",
+        "inf": sys.float_info.max,
+        "ninf": -sys.float_info.max,
+    }
     assert (found.status, found.start_ms, found.end_ms) == ("FAILED", 1001, 2000)
     assert found.experiment_id == first and found.tracking_uri == mlflow_uri
     assert runs[1].parent_run_id is None and runs[1].status == "RUNNING"
@@ -224,8 +252,9 @@ def test_opening_a_new_store_prints_nothing(tmp_path: Path) -> None:
         "from lineage.adapters.mlflow import find_session_runs\n"
         f"print(find_session_runs('sqlite:///{tmp_path}/empty.db', 's-1'))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
 
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "[]\n", "")
 
@@ -249,8 +278,9 @@ def identity_model() -> object:
     import mlflow.pyfunc
 
     class Identity(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-        def predict(self, context: object, model_input: list[str],
-                    params: dict[str, str] | None = None) -> list[str]:
+        def predict(
+            self, context: object, model_input: list[str], params: dict[str, str] | None = None
+        ) -> list[str]:
             # MLflow reads these hints as the model's signature; vaguer ones make it warn.
             return model_input
 
@@ -268,8 +298,9 @@ def test_registered_versions_finds_models_logged_and_registered_by_runs(
     experiment = mlflow.create_experiment("churn", artifact_location=str(tmp_path / "artifacts"))
     with mlflow.start_run(experiment_id=experiment) as sk_run:
         model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
-        mlflow.sklearn.log_model(model, name="model", registered_model_name="churn",
-                                 serialization_format="cloudpickle")
+        mlflow.sklearn.log_model(
+            model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+        )
     with mlflow.start_run(experiment_id=experiment) as py_run:
         info = mlflow.pyfunc.log_model(name="model", python_model=identity_model())
     mlflow.register_model(info.model_uri, "churn")
@@ -277,8 +308,9 @@ def test_registered_versions_finds_models_logged_and_registered_by_runs(
     with mlflow.start_run(experiment_id=experiment) as bare_run:
         pass
 
-    found = registered_versions(mlflow_uri, mlflow_uri,
-                                [sk_run.info.run_id, py_run.info.run_id, bare_run.info.run_id])
+    found = registered_versions(
+        mlflow_uri, mlflow_uri, [sk_run.info.run_id, py_run.info.run_id, bare_run.info.run_id]
+    )
 
     assert found == {
         sk_run.info.run_id: [ModelVersion("churn", 1)],
@@ -296,9 +328,9 @@ def test_registered_versions_reads_a_separate_registry(tmp_path: Path, mlflow_ur
     client.create_model_version("m", f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
 
     assert registered_versions(mlflow_uri, registry, [run.info.run_id]) == {
-        run.info.run_id: [ModelVersion("m", 1)]}
-    assert registered_versions(mlflow_uri, mlflow_uri, [run.info.run_id]) == {
-        run.info.run_id: []}
+        run.info.run_id: [ModelVersion("m", 1)]
+    }
+    assert registered_versions(mlflow_uri, mlflow_uri, [run.info.run_id]) == {run.info.run_id: []}
 
 
 @dataclass(frozen=True)
@@ -319,8 +351,9 @@ def churn_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     runs = []
     for _ in range(4):
         run = client.create_run(experiment)
-        client.create_model_version("churn-model", f"{run.info.artifact_uri}/model",
-                                    run_id=run.info.run_id)
+        client.create_model_version(
+            "churn-model", f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+        )
         runs.append(run.info.run_id)
     client.set_registered_model_alias("churn-model", "staging", "2")
     client.set_registered_model_alias("churn-model", "champion", "3")
@@ -331,13 +364,18 @@ def test_resolve_model_by_version_and_by_alias(churn_registry: Registry) -> None
     uri, runs = churn_registry.uri, churn_registry.runs
 
     assert resolve_model(uri, uri, "churn-model", version=4) == (
-        ModelVersion("churn-model", 4), runs[3])
+        ModelVersion("churn-model", 4),
+        runs[3],
+    )
     assert resolve_model(uri, uri, "churn-model", alias="champion") == (
-        ModelVersion("churn-model", 3), runs[2])
+        ModelVersion("churn-model", 3),
+        runs[2],
+    )
 
 
-def test_resolve_model_follows_an_alias_when_it_moves(churn_registry: Registry,
-                                                      tmp_path: Path) -> None:
+def test_resolve_model_follows_an_alias_when_it_moves(
+    churn_registry: Registry, tmp_path: Path
+) -> None:
     uri = churn_registry.uri
     client = MlflowClient(tracking_uri=uri)
     client.set_registered_model_alias("churn-model", "moving", "1")
@@ -351,16 +389,32 @@ def test_resolve_model_follows_an_alias_when_it_moves(churn_registry: Registry,
 @pytest.mark.parametrize(
     ("name", "version", "alias", "message"),
     [
-        ("churn-model", None, "prod",
-         "model 'churn-model' has no alias 'prod'; its aliases are: champion (v3), staging (v2)"),
+        (
+            "churn-model",
+            None,
+            "prod",
+            "model 'churn-model' has no alias 'prod'; its aliases are: champion (v3), staging (v2)",
+        ),
         ("churn-model", 7, None, "model 'churn-model' has no version 7; versions are 1-4"),
-        ("churnn", 1, None,
-         "no registered model named 'churnn'; registered models: churn-model, fraud"),
-        ("churnn", None, "champion",
-         "no registered model named 'churnn'; registered models: churn-model, fraud"),
+        (
+            "churnn",
+            1,
+            None,
+            "no registered model named 'churnn'; registered models: churn-model, fraud",
+        ),
+        (
+            "churnn",
+            None,
+            "champion",
+            "no registered model named 'churnn'; registered models: churn-model, fraud",
+        ),
         ("fraud", 1, None, "model 'fraud' has no version 1; it has no versions yet"),
-        ("fraud", None, "champion",
-         "model 'fraud' has no alias 'champion'; it has no aliases and no versions yet"),
+        (
+            "fraud",
+            None,
+            "champion",
+            "model 'fraud' has no alias 'champion'; it has no aliases and no versions yet",
+        ),
     ],
 )
 def test_resolve_model_says_what_exists_when_the_reference_is_wrong(
@@ -382,7 +436,8 @@ def test_resolve_model_in_a_registry_that_does_not_exist_yet(tmp_path: Path) -> 
         resolve_model(uri, uri, "churn", alias="champion")
 
     assert str(caught.value) == (
-        f"no registered model named 'churn'; the registry {uri} has no registered models yet")
+        f"no registered model named 'churn'; the registry {uri} has no registered models yet"
+    )
     assert not (tmp_path / "none.db").exists()
 
 

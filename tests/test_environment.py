@@ -59,8 +59,14 @@ def test_only_allow_listed_variables_are_recorded_and_uris_lose_their_credential
         "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
     }
     text = to_json(env)
-    for secret in ("aws-secret-value", "mlflow-password-value", "mlflow-token-value",
-                   "db-password-value", "uri-password-value", "uri-tok"):
+    for secret in (
+        "aws-secret-value",
+        "mlflow-password-value",
+        "mlflow-token-value",
+        "db-password-value",
+        "uri-password-value",
+        "uri-tok",
+    ):
         assert secret not in text
 
 

@@ -54,8 +54,9 @@ print(json.dumps(mlflow.get_run(run.info.run_id).data.tags))
 
 
 def run_python(script: str, *args: str, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run([sys.executable, "-c", script, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -65,8 +66,11 @@ def lineage_tags(tags: dict[str, str]) -> dict[str, str]:
 
 
 def test_the_plugin_is_registered_with_mlflow() -> None:
-    (entry,) = [e for e in importlib.metadata.entry_points(group="mlflow.run_context_provider")
-                if e.name == "lineage"]
+    (entry,) = [
+        e
+        for e in importlib.metadata.entry_points(group="mlflow.run_context_provider")
+        if e.name == "lineage"
+    ]
     assert entry.value == "lineage.mlflow_plugin:LineageRunContextProvider"
 
 
@@ -75,17 +79,25 @@ def test_every_run_a_wrapped_command_starts_is_tagged_and_found(
 ) -> None:
     session_dir = tmp_path / "session"
     session_dir.mkdir()
-    env = {**os.environ, "LINEAGE_SESSION": "s-42", "LINEAGE_COMMIT": "a" * 40,
-           "LINEAGE_SNAPSHOT": "b" * 40, "LINEAGE_DIRTY": "true",
-           "LINEAGE_SESSION_DIR": str(session_dir)}
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-42",
+        "LINEAGE_COMMIT": "a" * 40,
+        "LINEAGE_SNAPSHOT": "b" * 40,
+        "LINEAGE_DIRTY": "true",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+    }
 
     ids = json.loads(run_python(GRID, str(tmp_path / "artifacts"), cwd=tmp_path, env=env))
 
     client = MlflowClient(tracking_uri=mlflow_uri)
     for run_id in ids.values():
         assert lineage_tags(client.get_run(run_id).data.tags) == {
-            "lineage.session": "s-42", "lineage.commit": "a" * 40,
-            "lineage.snapshot": "b" * 40, "lineage.dirty": "true"}
+            "lineage.session": "s-42",
+            "lineage.commit": "a" * 40,
+            "lineage.snapshot": "b" * 40,
+            "lineage.dirty": "true",
+        }
     runs = find_session_runs(mlflow_uri, "s-42")
     assert {r.name: r.run_id for r in runs} == ids
     by_name = {r.name: r for r in runs}
@@ -104,8 +116,13 @@ def test_the_wrapped_interpreter_leaves_its_environment_once(
 ) -> None:
     session_dir = tmp_path / "session"
     session_dir.mkdir()
-    env = {**os.environ, "LINEAGE_SESSION": "s-1", "LINEAGE_SESSION_DIR": str(session_dir),
-           "PYTHONHASHSEED": "0", "AWS_SECRET_ACCESS_KEY": "aws-secret-value"}
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "PYTHONHASHSEED": "0",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-value",
+    }
 
     run_python(GRID, str(tmp_path / "artifacts"), cwd=tmp_path, env=env)
 
@@ -122,8 +139,7 @@ def test_the_wrapped_interpreter_leaves_its_environment_once(
 def test_a_broken_session_directory_does_not_break_training(
     mlflow_uri: str, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "LINEAGE_SESSION": "s-1",
-           "LINEAGE_SESSION_DIR": str(tmp_path / "missing")}
+    env = {**os.environ, "LINEAGE_SESSION": "s-1", "LINEAGE_SESSION_DIR": str(tmp_path / "missing")}
 
     tags = json.loads(run_python(ONE_RUN, str(tmp_path / "a"), cwd=tmp_path, env=env))
 
@@ -140,12 +156,16 @@ def test_a_run_started_without_the_wrapper_in_a_lineage_repo_gets_the_commit(
 
     tags = json.loads(run_python(ONE_RUN, str(tmp_path / "a"), cwd=git_repo / "src", env=env))
     assert lineage_tags(tags) == {
-        "lineage.commit": head, "lineage.dirty": "false", "lineage.observed": "tags-only"}
+        "lineage.commit": head,
+        "lineage.dirty": "false",
+        "lineage.observed": "tags-only",
+    }
 
     (git_repo / "src" / "train.py").write_text("print('changed')\n")
     (git_repo / "untracked.txt").write_text("not code\n")
-    tags = json.loads(run_python(ONE_RUN.replace('"one"', '"two"'), str(tmp_path / "b"),
-                                 cwd=git_repo, env=env))
+    tags = json.loads(
+        run_python(ONE_RUN.replace('"one"', '"two"'), str(tmp_path / "b"), cwd=git_repo, env=env)
+    )
     assert lineage_tags(tags)["lineage.dirty"] == "true"
 
 
