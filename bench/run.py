@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import fixtures
+import graphs
+import history
 import hooks
 import report
 import reproduce
@@ -31,9 +33,20 @@ PRE_CHILD_BUDGET_S = 0.150  # goal (a): lineage run may add this much before the
 QUERY_BUDGET = 0.05  # goal (b): a query may take this fraction of a cold MlflowClient lookup
 APPENDS = 50  # in-process Store.append samples
 # What --only can pick: the baselines, goals (a) `lineage run`, (b) queries, (c) imports,
+# `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py),
 # `lineage reproduce` (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py) and the
 # pre-commit hook against DVC's (bench/hooks.py). A full run does all of them, in this order.
-PARTS = ("baselines", "run", "queries", "imports", "reproduce", "sync", "hooks")
+PARTS = (
+    "baselines",
+    "run",
+    "queries",
+    "imports",
+    "graphs",
+    "history",
+    "reproduce",
+    "sync",
+    "hooks",
+)
 LOAD = "load average (1, 5, 15 min) before / after"
 
 # One cold MlflowClient lookup in a fresh process: the run whose tag KEY = VALUE.
@@ -634,6 +647,18 @@ def main(argv: list[str] | None = None) -> int:
             base.notes.append("`Store.append` on the large store: only timed with `queries`.")
         emit(base)
         sections.insert(0, sections.pop())  # the report opens with the baselines
+    if "graphs" in parts:
+        rs = rs or records_with_index(ws, n_records)
+        mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
+        for section in graphs.sections(
+            ws, rs, mlflow_runs, repeats=repeats, warmup=warmup, log=log
+        ):
+            emit(section)
+    if "history" in parts:
+        mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
+        log(f"history: import of {mlflow_runs.n:,} runs from an mlflow server, and audit")
+        for section in history.sections(ws, mlflow_runs, repeats=repeats, warmup=warmup, log=log):
+            emit(section)
     if "reproduce" in parts:
         log("reproduce: building the repositories")
         for section in reproduce.sections(
