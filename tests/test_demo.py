@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from tests.conftest import sh
@@ -30,8 +31,9 @@ def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Pa
     assert re.search(rf"data in   data/prepared .*\(made by run {v1_run}\)", show)
 
     # The champion's provenance is drawn by the real `dot`, every node labelled.
-    svg = (tmp_path / "demo" / "champion-provenance.svg").read_text()
-    assert svg.lstrip().startswith("<?xml") and "churn-model v2" in svg and "data/prepared" in svg
+    svg = ET.parse(tmp_path / "demo" / "champion-provenance.svg").getroot()
+    labels = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"churn-model v2", "@champion", "data/prepared", "data/raw/customers.csv"} <= labels
     assert f"drawn to {tmp_path / 'demo' / 'champion-provenance.svg'}" in out
 
     # The champion is rebuilt in a worktree: same metrics to the last bit, same model file.
