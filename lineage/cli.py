@@ -240,6 +240,7 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
 )
 @click.option(
     "--rtol",
+    metavar="X",
     type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
@@ -247,6 +248,7 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
 )
 @click.option(
     "--atol",
+    metavar="X",
     type=click.FloatRange(min=0),
     default=0.0,
     show_default=True,
