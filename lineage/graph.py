@@ -103,6 +103,8 @@ class Subgraph:
     edges: tuple[GraphEdge, ...]  # ordered by src, rel, dst
     depth: int | None = None
     recorded_before: str | None = None  # only records created before this moment (UTC ISO)
+    # Each run's representative record, run key -> (record id, record), read while building.
+    records: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -158,6 +160,7 @@ def build(
         edges=_merge(walked.edges.values(), edge_verdicts),
         depth=depth,
         recorded_before=recorded_before,
+        records=representatives,
     )
 
 

@@ -310,6 +310,9 @@ def test_verify_of_linked_data_hashes_each_cache_object_once(repo: Path, tmp_pat
             assert verify(cache, images, dest, stat_cache)
             hashed = stat_cache.hashed_files - before
             assert hashed == (len(IMAGES) if n == 0 else 0)
+            # What `lineage run` in the worktree then asks costs no reading either.
+            assert stat_cache.dir_md5(dest.parent, dest.name)[0] == images
+            assert stat_cache.hashed_files - before == hashed
         (dest / "stray.txt").write_text("not in the manifest\n")
         assert not verify(cache, images, dest, stat_cache)
 

@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, sh
+from tests.conftest import sh
 from tests.helpers import commit_all, write
-from tests.test_reproduce import _env
+from tests.scenarios import hermetic_env
 
 PREPARE = """\
 import pathlib
@@ -116,7 +116,7 @@ def _lock_md5(repo: Path, path: str) -> str:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> History:
     base = tmp_path_factory.mktemp("history")
-    env = _env(base / "home")
+    env = hermetic_env(base)
     repo = base / "project"
     repo.mkdir()
     h = History(repo, env)
@@ -314,71 +314,19 @@ def test_audit_output_formats_agree(history: History, tmp_path: Path) -> None:
 def test_import_of_2000_runs_from_a_real_server_is_idempotent(
     git_repo: Path, tmp_path: Path
 ) -> None:
-    from tests.test_mlflow_server import stop_group, unused_port, wait_until_healthy
+    from tests.test_mlflow_server import serve
 
     root = Path(__file__).resolve().parent.parent
     db, facts = tmp_path / "seed.db", tmp_path / "facts.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LINEAGE_"))}
-    sh(
-        sys.executable,
-        root / "bench" / "mlflow_store.py",
-        db,
-        tmp_path / "art",
-        "2000",
-        facts,
-        cwd=tmp_path,
-        env=env,
-    )
-    port = unused_port()
-    log = tmp_path / "server.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            [
-                str(BIN / "mlflow"),
-                "server",
-                "--backend-store-uri",
-                f"sqlite:///{db}",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            cwd=tmp_path,
-            env={**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(uri, server, log)
+    seed = root / "bench" / "mlflow_store.py"  # 200 runs through MlflowClient, then SQL copies
+    sh(sys.executable, seed, db, tmp_path / "art", "2000", facts, cwd=tmp_path, env=env)
+    with serve(f"sqlite:///{db}", tmp_path) as uri:
         sh("lineage", "init", cwd=git_repo)
-        experiment = "churn"
+        importing = ("lineage", "import", "mlflow", "--experiment", "churn", "--json")
         run_env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-        first = sh(
-            "lineage",
-            "import",
-            "mlflow",
-            "--experiment",
-            experiment,
-            "--json",
-            cwd=git_repo,
-            env=run_env,
-        )
-        second = sh(
-            "lineage",
-            "import",
-            "mlflow",
-            "--experiment",
-            experiment,
-            "--json",
-            cwd=git_repo,
-            env=run_env,
-        )
-    finally:
-        stop_group(server)
+        first = sh(*importing, cwd=git_repo, env=run_env)
+        second = sh(*importing, cwd=git_repo, env=run_env)
     assert json.loads(first.stdout)["written"] == 2000
     again = json.loads(second.stdout)
     assert (again["written"], again["unchanged"], again["runs_seen"]) == (0, 2000, 2000)

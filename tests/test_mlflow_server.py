@@ -70,13 +70,13 @@ def stop_group(server: subprocess.Popen[bytes]) -> None:
     server.wait()
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URI of a real `mlflow server` on a SQLite store, stopped at the end of the session."""
-    root = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def serve(backend_uri: str, root: Path) -> Iterator[str]:
+    """A real `mlflow server` on 127.0.0.1 over ``backend_uri``, in its own process group;
+    yields its URI and stops the whole group afterwards."""
     port = unused_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "LINEAGE_"))}
-    env.update(HOME=str(root), PYTHONWARNINGS="ignore")
+    env.update(HOME=str(root), PYTHONWARNINGS="ignore", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     log = root / "server.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
@@ -84,7 +84,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 str(BIN / "mlflow"),
                 "server",
                 "--backend-store-uri",
-                f"sqlite:///{root}/mlflow.db",
+                backend_uri,
                 "--default-artifact-root",
                 str(root / "artifacts"),
                 "--host",
@@ -107,6 +107,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield uri
     finally:
         stop_group(server)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real `mlflow server` on a SQLite store, stopped at the end of the session."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    with serve(f"sqlite:///{root}/mlflow.db", root) as uri:
+        yield uri
 
 
 @dataclass(frozen=True)

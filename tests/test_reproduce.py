@@ -28,8 +28,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, sh
+from tests.conftest import sh
 from tests.helpers import commit_all, repo_state, write
+from tests.scenarios import hermetic_env
 
 TRAIN = """\
 import os, sys, time
@@ -117,36 +118,10 @@ class Scenario:
         ]
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("GIT_", "MLFLOW_", "LINEAGE_", "DVC_"))
-    }
-    templates = home / "git-templates"
-    templates.mkdir(parents=True)
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n"
-        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
-    )
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_TEMPLATE_DIR=str(templates),
-        DVC_NO_ANALYTICS="1",
-        DVC_SITE_CACHE_DIR=str(home / ".dvc-site"),
-        MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}",
-        PYTHONWARNINGS="ignore",
-        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     base = tmp_path_factory.mktemp("reproduce")
-    env = _env(base / "home")
+    env = hermetic_env(base)
     repo = base / "project"
     repo.mkdir()
     scn = Scenario(repo, env, {}, {}, {})

@@ -305,6 +305,14 @@ class StatCache:
         blob = json.dumps(manifest, sort_keys=True).encode("utf-8")
         return hashlib.md5(blob, usedforsecurity=False).hexdigest() + ".dir", size, len(manifest)
 
+    def remember(self, path: Path, md5: str, *, hash_name: str = MD5) -> None:
+        """Record a hash known without reading the file: a hardlink or symlink to a verified
+        DVC cache object has that object's md5, so `lineage run` need not hash it again."""
+        abspath = os.path.abspath(path)
+        st = os.stat(abspath)
+        if time.time_ns() - st.st_mtime_ns >= RACY_NS:
+            self._store([(hash_name, abspath, *_key(st), md5)], [])
+
     def forget(self, directory: Path) -> None:
         """Drop every row under ``directory`` (a removed worktree, say)."""
         top = os.path.abspath(directory)

@@ -525,7 +525,10 @@ def _verify_file(cache_dir: Path, md5: str, path: Path, stat_cache: StatCache) -
     except OSError:
         linked = False
     if linked:
-        return stat_cache.file_md5(cache_dir, obj.relative_to(cache_dir).as_posix())[0] == md5
+        if stat_cache.file_md5(cache_dir, obj.relative_to(cache_dir).as_posix())[0] != md5:
+            return False
+        stat_cache.remember(path, md5)  # the same bytes under the restored path
+        return True
     return stat_cache.file_md5(path.parent, path.name)[0] == md5
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from lineage.adapters import git
-from lineage.commands.graph import model_aliases
+from lineage.adapters.aliases import live_aliases
 from lineage.commands.log import LogEntry, log_entry, render_line
 from lineage.commands.log import to_json as log_json
-from lineage.graph import DOWNSTREAM, ModelNode, RunNode, build, representative_records
+from lineage.graph import DOWNSTREAM, ModelNode, RunNode, build
 from lineage.index import Index
 from lineage.resolve import Node, resolve
 
@@ -57,14 +57,14 @@ def impact(
         if edge.rel == "produced":
             produced.setdefault(edge.dst, []).append(edge.src.partition(":")[2])
     made = [n.run_key for n in sub.nodes if isinstance(n, RunNode) and n.key not in roots]
-    records = representative_records(index, made)
+    records = sub.records  # read once, while building the subgraph
     entries = [log_entry(*records[k], main_metric) for k in made if k in records]
     entries.sort(key=lambda e: (-(e.started_ms or 0), e.run_key))
     versions = [n for n in sub.nodes if isinstance(n, ModelNode) and n.key not in roots]
     live: dict[str, dict[str, int]] = {}
     warnings: tuple[str, ...] = ()
     if aliases and versions:
-        live, warnings = model_aliases(sorted({n.name for n in versions}), environ=environ, cwd=cwd)
+        live, warnings = live_aliases(sorted({n.name for n in versions}), environ=environ, cwd=cwd)
     models = [
         ImpactedModel(
             n.name,
