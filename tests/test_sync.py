@@ -264,6 +264,9 @@ def test_push_and_pull_edge_cases_say_what_happened(s: Scenario, tmp_path: Path)
         "upstream and there is no 'origin'; add one with `git remote add origin URL`, or name "
         "one: `lineage push REMOTE`\n"
     )
+    failed = lineage(lonely, "pull", check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.endswith("or name one: `lineage pull REMOTE`\n")
     # A remote but no records.
     sh("git", "remote", "add", "origin", str(s.origin), cwd=lonely)
     assert out(lonely, "push") == (

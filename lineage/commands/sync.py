@@ -72,7 +72,7 @@ def _records(n: int) -> str:
     return f"{n} new record{'' if n == 1 else 's'}"
 
 
-def resolve_remote(paths: git.RepoPaths, remote: str | None) -> str:
+def resolve_remote(paths: git.RepoPaths, remote: str | None, *, verb: str = "push") -> str:
     """REMOTE as given, else (like git) the current branch's upstream remote, else origin."""
     if remote:
         return remote
@@ -84,7 +84,7 @@ def resolve_remote(paths: git.RepoPaths, remote: str | None) -> str:
         return "origin"
     raise LineageError(
         "no Git remote to share lineage with: the current branch has no upstream and there is "
-        "no 'origin'; add one with `git remote add origin URL`, or name one: `lineage push "
+        f"no 'origin'; add one with `git remote add origin URL`, or name one: `lineage {verb} "
         "REMOTE`"
     )
 
@@ -102,7 +102,7 @@ def pull(*, paths: git.RepoPaths, remote: str | None = None) -> Pulled:
 
     Records fetched are not added to this clone's journal of records it wrote: `lineage
     reproduce` asks before running a command taken from one of them."""
-    remote = resolve_remote(paths, remote)
+    remote = resolve_remote(paths, remote, verb="pull")
     tracking = tracking_ref(paths, remote)
     if not git.fetch_ref(paths, remote, REF, tracking):
         git.git(paths, "update-ref", "-d", tracking)  # forget a ref the remote no longer has
