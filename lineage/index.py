@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineage.errors import CorruptRecordError
+from lineage.localdb import execute_script, open_shared
 from lineage.records import decode
 from lineage.store import Store
 
 SCHEMA_VERSION = 4
+_TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,6 +46,17 @@ CREATE TABLE IF NOT EXISTS reproductions(
     verdict TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reproductions_original ON reproductions(original);
 """
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the tables, or drop and recreate them when they come from another schema version
+    (the index is derived data: it refills from the records on the next refresh)."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        return
+    for table in _TABLES:
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    execute_script(db, _SCHEMA)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 @dataclass(frozen=True)
@@ -151,20 +164,7 @@ class Index:
         return db
 
     def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            db.executescript(
-                "DROP TABLE IF EXISTS meta; DROP TABLE IF EXISTS records; "
-                "DROP TABLE IF EXISTS nodes; DROP TABLE IF EXISTS edges; "
-                "DROP TABLE IF EXISTS corrupt; DROP TABLE IF EXISTS runs; "
-                "DROP TABLE IF EXISTS reproductions;"
-            )
-            db.executescript(_SCHEMA)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        return db
+        return open_shared(self.path, timeout=60.0, setup=_migrate)
 
     def close(self) -> None:
         self.db.close()
@@ -207,7 +207,7 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
 
     def _clear(self) -> None:
-        for table in ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions"):
+        for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
 
     def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:

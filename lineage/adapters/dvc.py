@@ -230,6 +230,14 @@ def check_workspace(
     return found
 
 
+def _statcache_schema(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS md5 (hash_name TEXT NOT NULL, path TEXT NOT NULL,"
+        " inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,"
+        " md5 TEXT NOT NULL, PRIMARY KEY (hash_name, path)) WITHOUT ROWID"
+    )
+
+
 class StatCache:
     """md5s of workspace files keyed by (path, inode, mtime_ns, size), kept in SQLite.
 
@@ -239,17 +247,10 @@ class StatCache:
     """
 
     def __init__(self, db_path: Path) -> None:
-        import sqlite3
 
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self._db: sqlite3.Connection = sqlite3.connect(db_path, timeout=10.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS md5 (hash_name TEXT NOT NULL, path TEXT NOT NULL,"
-            " inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,"
-            " md5 TEXT NOT NULL, PRIMARY KEY (hash_name, path)) WITHOUT ROWID"
-        )
+        from lineage.localdb import open_shared
+
+        self._db: sqlite3.Connection = open_shared(db_path, timeout=30.0, setup=_statcache_schema)
         self.hashed_files = 0
         self.hashed_bytes = 0
 

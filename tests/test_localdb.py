@@ -1,0 +1,80 @@
+"""Many processes open lineage's SQLite files at once, often just after creating them.
+
+Opening a fresh file used to fail now and then with ``database is locked`` (the switch to WAL
+needs an exclusive lock, and SQLite answers busy at once instead of waiting when two openers each
+hold a shared lock). Threads hit the same file locks as processes and start closer together,
+which makes the race show within a couple of hundred fresh files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from lineage import index
+from lineage.adapters.dvc import StatCache
+from lineage.localdb import open_shared
+
+TRIALS = 200
+OPENERS = 8
+
+
+def _open_all_at_once(tmp_path: Path, opener: Callable[[Path], None]) -> list[str]:
+    errors: list[str] = []
+    for trial in range(TRIALS):
+        path = tmp_path / f"{trial}.sqlite"
+        barrier = threading.Barrier(OPENERS)
+
+        def work(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                opener(path)
+            except Exception as exc:  # collected and asserted on below
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=work) for _ in range(OPENERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return errors
+
+
+def test_stat_cache_opens_under_concurrent_first_use(tmp_path: Path) -> None:
+    def opener(path: Path) -> None:
+        StatCache(path).close()
+
+    assert _open_all_at_once(tmp_path, opener) == []
+
+
+def test_index_schema_is_created_once_under_concurrent_first_use(tmp_path: Path) -> None:
+    def opener(path: Path) -> None:
+        db = open_shared(path, timeout=60.0, setup=index._migrate)
+        try:
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert db.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
+        finally:
+            db.close()
+
+    assert _open_all_at_once(tmp_path, opener) == []
+
+
+def test_an_index_from_another_schema_version_is_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE records(id TEXT PRIMARY KEY)")
+    old.execute("INSERT INTO records VALUES ('stale')")
+    old.execute(f"PRAGMA user_version={index.SCHEMA_VERSION - 1}")
+    old.commit()
+    old.close()
+
+    db = open_shared(path, timeout=5.0, setup=index._migrate)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
+        assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0
+        columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
+        assert {"id", "kind", "run_key", "body"} <= columns
+    finally:
+        db.close()
