@@ -419,8 +419,8 @@ def goal_a(
     section.notes.append(
         "The whole `lineage reproduce` (the judged row) also pays for what follows the "
         "set-up: the rerun's own `lineage run` bookkeeping (even for `true`: it probes the "
-        "interpreter's environment, re-reads the inputs' hashes, starts importing MLflow in a "
-        "background thread), two records, removing the worktree. The *lower bound* row stops "
+        "interpreter's environment, re-reads the inputs' hashes from the stat cache), two "
+        "records, removing the worktree. The *lower bound* row stops "
         "lineage's clock when its `restored and verified` line reaches stderr (no rerun, no "
         "records, no worktree removal) and compares it with the manual steps before `git "
         "worktree remove` ("

@@ -251,6 +251,28 @@ def test_command_without_mlflow_run_is_still_recorded(project: Path) -> None:
     assert record["run"] is None and record["command"]["argv"][:2] == ["python", "-c"]
 
 
+def test_a_command_that_never_reaches_mlflow_does_not_import_it(project: Path) -> None:
+    # `import mlflow` costs a second of CPU; `lineage run` starts it only once the child has
+    # reached MLflow (the plugin's marker) or run for a while. The while is set to an hour here
+    # (with the default half second, this one-second child would have it imported).
+    script = (
+        "import sys\n"
+        "from lineage.commands import run\n"
+        "run._MlflowPreloader.GRACE_S = 3600.0\n"
+        "from lineage.cli import main\n"
+        "sys.argv = ['lineage', 'run', '--', 'sleep', '1']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        "print('exit', code, 'mlflow imported', 'mlflow' in sys.modules)\n"
+    )
+    proc = sh("python", "-c", script, cwd=project)
+    assert proc.stdout.splitlines()[-1] == "exit 0 mlflow imported False"
+    [entry] = records(project)
+    assert entry["status"] == "SUCCEEDED"
+
+
 def test_failed_child_exit_code_passes_through_and_is_recorded(project: Path) -> None:
     proc = lineage(project, "run", "--", "python", "-c", "import sys; sys.exit(7)", check=False)
     assert proc.returncode == 7
