@@ -198,8 +198,9 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     """Show REF, the record behind it and its direct neighbours.
 
     \b
-    REF is a model (churn/3, churn@champion, models:/churn@champion), an MLflow run id,
-    a commit (sha, prefix, HEAD, a branch), a data md5, or path@md5-prefix.
+    REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
+    unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
+    data md5, or path@md5-prefix.
     """
     from lineage.commands.show import render_text, show, to_json
 
@@ -414,8 +415,9 @@ def graph_cmd(
     """Draw the lineage around REF: what it was made from, or what was made from it.
 
     \b
-    REF is a model (churn/3, churn@champion, models:/churn@champion), an MLflow run id,
-    a commit (sha, prefix, HEAD, a branch), a data md5, or path@md5-prefix.
+    REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
+    unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
+    data md5, or path@md5-prefix.
     Examples: lineage graph churn@champion -o champion.svg
               lineage graph data/raw.csv@5ff7 --format mermaid
     """

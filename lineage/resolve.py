@@ -19,6 +19,7 @@ from lineage.index import Index, node_key, run_key_of
 from lineage.records import ModelVersion
 
 HEX = re.compile(r"^[0-9a-f]{4,64}(\.dir)?$")
+LOCAL_RUN = re.compile(r"^local-[0-9a-f]{4,32}$")  # a run without MLflow, or a prefix of one
 VERSION = re.compile(r"^(?P<name>[^@/\s][^@\s]*)/(?P<version>\d+)$")
 ALIAS = re.compile(r"^(?P<left>[^@\s]+)@(?P<right>[^@\s/]+)$")
 FORMS = "name/3, name@alias, models:/name/3, a run id, a commit, a data md5 or path@md5"
@@ -46,6 +47,8 @@ def resolve(ref: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[st
         return _model_uri(text, index=index, paths=paths, environ=environ)
     if text.startswith("local-") and index.has_node(node_key("run", text)):
         return Node("run", text)
+    if LOCAL_RUN.match(text.lower()):
+        return _local_run_prefix(text.lower(), index=index)
     lowered = text.lower()
     if HEX.match(lowered):
         return _hex(lowered, index=index, paths=paths)
@@ -110,6 +113,21 @@ def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
     listed = ", ".join(f"{n.kind} {n.ident}" for n in list(candidates.values())[:6])
     raise BadReferenceError(
         prefix, f"{prefix!r} is ambiguous: it matches {listed}; give more characters"
+    )
+
+
+def _local_run_prefix(prefix: str, *, index: Index) -> Node:
+    """``local-e118b89ad46c`` as `lineage log` prints it: a unique prefix, like a short sha."""
+    keys = index.nodes_with_prefix("run", prefix)
+    if len(keys) == 1:
+        return Node("run", keys[0].partition(":")[2])
+    if not keys:
+        raise BadReferenceError(
+            prefix, f"no recorded run starts with {prefix!r}; `lineage log` lists recorded runs"
+        )
+    listed = ", ".join(key.partition(":")[2] for key in keys[:6])
+    raise BadReferenceError(
+        prefix, f"{prefix!r} is ambiguous: it matches runs {listed}; give more characters"
     )
 
 

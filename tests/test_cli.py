@@ -162,6 +162,23 @@ def test_log_text_lists_runs_newest_first(recorded: Path) -> None:
     assert len(lineage(recorded, "log", "-n", "1").stdout.splitlines()) == 1
 
 
+def test_a_run_id_as_log_prints_it_resolves_like_a_short_sha(recorded: Path) -> None:
+    lineage(recorded, "run", "--", "true")
+    [line] = lineage(recorded, "log", "-n", "1").stdout.splitlines()
+    printed = line.split()[2]
+    full = lineage_json(recorded, "log")[0]["run"]
+    assert printed.startswith("local-") and full.startswith(printed) and printed != full
+    assert lineage_json(recorded, "show", printed)["node"]["id"] == full
+    assert lineage_json(recorded, "show", printed.upper())["node"]["id"] == full
+
+    unknown = "local-0000" if not full.startswith("local-0000") else "local-ffff"
+    proc = lineage(recorded, "show", unknown, check=False)
+    assert proc.returncode == 1 and proc.stderr == (
+        f"lineage: error: no recorded run starts with '{unknown}'; "
+        "`lineage log` lists recorded runs\n"
+    )
+
+
 def test_index_deleted_and_rebuilt_gives_identical_answers(recorded: Path) -> None:
     run = lineage_json(recorded, "log")[0]["run"]
     before = [lineage(recorded, "show", ref, "--json").stdout for ref in (run, "churn/1")]
