@@ -52,7 +52,10 @@ def _warn(message: str) -> None:
 
 
 def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+    """Indented for a person at a terminal, one compact line for a pipe (as DVC does): the
+    compact form goes through json's C encoder, several times faster on large answers."""
+    indent = 2 if sys.stdout.isatty() else None
+    click.echo(json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

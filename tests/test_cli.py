@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -177,6 +179,35 @@ def test_a_run_id_as_log_prints_it_resolves_like_a_short_sha(recorded: Path) -> 
         f"lineage: error: no recorded run starts with '{unknown}'; "
         "`lineage log` lists recorded runs\n"
     )
+
+
+def test_json_is_one_line_in_a_pipe_and_indented_on_a_terminal(recorded: Path) -> None:
+    piped = lineage(recorded, "log", "--json").stdout
+    assert piped.count("\n") == 1 and len(json.loads(piped)) == 2
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            ["lineage", "log", "--json"], cwd=recorded, stdout=follower, stderr=subprocess.PIPE
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert proc.returncode == 0
+    assert shown.startswith("[\n  {\n") and json.loads(shown) == json.loads(piped)
 
 
 def test_index_deleted_and_rebuilt_gives_identical_answers(recorded: Path) -> None:
