@@ -7,8 +7,9 @@ atomic compare-and-swap: when another writer moved the tip first, the append is 
 the new tip. A process killed at any point leaves either the old tip or the new one, never a
 half-written record; unreferenced objects it wrote are garbage for ``git gc``.
 
-Snapshot commits of dirty trees become extra parents of the record commit that names them, so
-they stay reachable (``git gc`` keeps them) and travel wherever the ref is pushed.
+The commits runs ran (a dirty tree's snapshot, else the clean commit) become extra parents of
+the record commit that names them, so they stay reachable (``git gc`` keeps them) and travel
+wherever the ref is pushed.
 """
 
 from __future__ import annotations

@@ -249,6 +249,35 @@ def test_records_survive_rebase_squash_merge_branch_deletion_and_gc(s: Scenario)
     assert lineage_json(s.base / "fresh", "show", s.runs["RA2"]) == show_before
 
 
+def test_a_clean_run_keeps_its_commit_after_the_branch_is_deleted_and_shares_it(
+    s: Scenario,
+) -> None:
+    # A clean run on a local branch that is never pushed, then deleted and garbage-collected.
+    sh("git", "checkout", "-q", "-b", "experiment", "main", cwd=s.a)
+    sh("dvc", "checkout", "-q", cwd=s.a)  # raw v1, which is in the DVC remote
+    write(s.a, "src/train.py", TRAIN + "# experiment\n")
+    experiment = commit_all(s.a, "Try something")
+    run = record_run(s.a, "6")
+    code = lineage_json(s.a, "show", run)["record"]["code"]
+    assert code["commit"] == experiment and code["snapshot"] is None
+    sh("git", "checkout", "-q", "main", cwd=s.a)
+    sh("git", "branch", "-q", "-D", "experiment", cwd=s.a)
+    sh("git", "reflog", "expire", "--expire=now", "--all", cwd=s.a)
+    sh("git", "gc", "-q", "--prune=now", cwd=s.a)
+
+    sh("git", "cat-file", "-e", f"{experiment}^{{commit}}", cwd=s.a)
+    assert sh("git", "branch", "-a", "--contains", experiment, cwd=s.a).stdout == ""
+
+    # A fresh clone gets the commit with the records, so the run can still be rebuilt there.
+    lineage(s.a, "push")
+    sh("git", "clone", "-q", "origin.git", "fresh", cwd=s.base)
+    fresh = s.base / "fresh"
+    lineage(fresh, "pull")
+    sh("git", "cat-file", "-e", f"{experiment}^{{commit}}", cwd=fresh)
+    plan = lineage(fresh, "reproduce", run, "--dry-run", "--yes")
+    assert f'commit {experiment[:12]} "Try something"' in plan.stdout
+
+
 def test_push_and_pull_edge_cases_say_what_happened(s: Scenario, tmp_path: Path) -> None:
     # The remote has no records yet.
     assert out(s.b, "pull") == "origin has no lineage records yet"

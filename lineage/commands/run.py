@@ -200,7 +200,10 @@ def run(
     encoded = [encode(r) for r in records]
     Store(paths).append(
         [*encoded, env_record],
-        keep=[code.snapshot] if code.snapshot else [],
+        # The code that ran stays reachable from the lineage ref, and travels with it, even
+        # when its branch is rebased, squash-merged or deleted: the snapshot of a dirty tree
+        # (its parent is the base commit), else the clean commit.
+        keep=[kept] if (kept := code.snapshot or code.commit) else [],
         message=f"lineage: record {len(records)} run(s) of `{' '.join(command.argv)[:60]}`",
     )
     outcome.record_ids = [rid for rid, _ in encoded]
