@@ -12,11 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lineage.adapters import git
 from lineage.errors import BadReferenceError, LineageError
 from lineage.index import Index, node_key, run_key_of
-from lineage.records import ModelVersion
+
+if TYPE_CHECKING:
+    from lineage.records import ModelVersion
 
 HEX = re.compile(r"^[0-9a-f]{4,64}(\.dir)?$")
 LOCAL_RUN = re.compile(r"^local-[0-9a-f]{4,32}$")  # a run without MLflow, or a prefix of one
@@ -215,6 +218,8 @@ def run_of(ref: str, node: Node, index: Index, *, verb: str) -> tuple[str, Model
             "models:/...) or a run id"
         )
     name, _, version = node.ident.rpartition("/")
+    from lineage.records import ModelVersion
+
     model = ModelVersion(name, int(version))
     candidates = [node.registry_run_id] if node.registry_run_id else []
     candidates += index.producers(node.key)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
 from lineage.errors import LineageError
-from lineage.records import record_id as content_name
 
 if TYPE_CHECKING:
     import pygit2
@@ -63,7 +62,9 @@ def _holds(entry: Any, record_name: str) -> bool:
     """True when a tree entry is a blob whose content hashes to the record's name."""
     import pygit2
 
-    return isinstance(entry, pygit2.Blob) and content_name(entry.data) == record_name
+    from lineage.records import record_id  # records' dataclasses cost ~10 ms to import
+
+    return isinstance(entry, pygit2.Blob) and record_id(entry.data) == record_name
 
 
 class Store:
