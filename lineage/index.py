@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from lineage.errors import CorruptRecordError
-from lineage.localdb import execute_script, open_shared
+from lineage.errors import CorruptRecordError, LineageError
+from lineage.localdb import execute_script, is_busy, open_shared
 from lineage.store import Store
 
 SCHEMA_VERSION = 4
@@ -47,11 +47,13 @@ CREATE INDEX IF NOT EXISTS reproductions_original ON reproductions(original);
 """
 
 
+def _current(db: sqlite3.Connection) -> bool:
+    return bool(db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION)
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Create the tables, or drop and recreate them when they come from another schema version
     (the index is derived data: it refills from the records on the next refresh)."""
-    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-        return
     for table in _TABLES:
         db.execute(f"DROP TABLE IF EXISTS {table}")
     execute_script(db, _SCHEMA)
@@ -145,6 +147,8 @@ def started_ms(doc: dict[str, Any]) -> int | None:
 
 
 class Index:
+    LOCK_TIMEOUT_S = 60.0  # how long to wait for another process's write (catch-up, schema)
+
     def __init__(self, store: Store) -> None:
         self.store = store
         path = store.paths.lineage_dir / "index.sqlite"
@@ -156,14 +160,21 @@ class Index:
     def _connect(self) -> sqlite3.Connection:
         try:
             db = self._open()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if is_busy(exc):
+                # Busy past the timeout: another process holds it; deleting it would pull the
+                # file from under that process.
+                raise LineageError(
+                    f"the index {self.path} stayed locked by another lineage process; wait for "
+                    "it to finish and run the command again"
+                ) from exc
             # A damaged index is only a cache: throw it away and rebuild from the records.
             self.path.unlink(missing_ok=True)
             db = self._open()
         return db
 
     def _open(self) -> sqlite3.Connection:
-        return open_shared(self.path, timeout=60.0, setup=_migrate)
+        return open_shared(self.path, timeout=self.LOCK_TIMEOUT_S, ready=_current, setup=_migrate)
 
     def close(self) -> None:
         self.db.close()

@@ -4,9 +4,10 @@ Several lineage processes (parallel ``lineage run``s, a hook during a run) open 
 once, often just after it was created. SQLite's busy timeout does not cover everything there:
 switching a fresh file to WAL needs an exclusive lock, and a connection that already holds a
 shared lock gets ``database is locked`` at once rather than wait (SQLite's deadlock avoidance).
-So the journal-mode switch is retried until ``timeout``, and schema set-up runs in a
-``BEGIN IMMEDIATE`` transaction, which takes the write lock before reading anything and therefore
-does wait: only one process creates or migrates the schema, the others see it done.
+So the journal-mode switch is retried until ``timeout``, and schema set-up, when needed, runs in
+a ``BEGIN IMMEDIATE`` transaction, which takes the write lock before reading anything and
+therefore does wait: only one process creates or migrates the schema, the others see it done.
+Opening a file whose schema is in place takes no write lock at all.
 """
 
 from __future__ import annotations
@@ -19,23 +20,33 @@ from pathlib import Path
 
 
 def open_shared(
-    path: Path, *, timeout: float, setup: Callable[[sqlite3.Connection], None]
+    path: Path,
+    *,
+    timeout: float,
+    ready: Callable[[sqlite3.Connection], bool],
+    setup: Callable[[sqlite3.Connection], None],
 ) -> sqlite3.Connection:
-    """A WAL-mode autocommit connection to ``path`` whose schema ``setup`` has run exactly once
-    (``setup`` gets the connection inside a write transaction and must be idempotent)."""
+    """A WAL-mode autocommit connection to ``path`` with its schema in place.
+
+    ``ready`` says whether the schema is already right (a plain read, which never waits in WAL
+    mode); if not, ``setup`` creates or migrates it inside a write transaction, after ``ready``
+    is asked again there, since another opener may have done it meanwhile.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
     try:
         deadline = time.monotonic() + timeout
         _retry(lambda: _wal(db), deadline)
         db.execute("PRAGMA synchronous=NORMAL")
-        _retry(lambda: db.execute("BEGIN IMMEDIATE"), deadline)
-        try:
-            setup(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        if not ready(db):
+            _retry(lambda: db.execute("BEGIN IMMEDIATE"), deadline)
+            try:
+                if not ready(db):
+                    setup(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
     except BaseException:
         db.close()
         raise
@@ -63,12 +74,13 @@ def _retry(step: Callable[[], object], deadline: float) -> None:
             step()
             return
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() >= deadline:
+            if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(delay * (1 + random.random()))
         delay = min(delay * 2, 0.2)
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def is_busy(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite said another connection holds the lock (as opposed to a damaged file)."""
     text = str(exc).lower()
-    return "locked" in text or "busy" in text
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)

@@ -13,9 +13,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from lineage import index
+from lineage.adapters import git
 from lineage.adapters.dvc import StatCache
+from lineage.errors import LineageError
 from lineage.localdb import open_shared
+from lineage.store import Store
+from tests.conftest import sh
 
 TRIALS = 200
 OPENERS = 8
@@ -51,7 +57,7 @@ def test_stat_cache_opens_under_concurrent_first_use(tmp_path: Path) -> None:
 
 def test_index_schema_is_created_once_under_concurrent_first_use(tmp_path: Path) -> None:
     def opener(path: Path) -> None:
-        db = open_shared(path, timeout=60.0, setup=index._migrate)
+        db = open_shared(path, timeout=60.0, ready=index._current, setup=index._migrate)
         try:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
             assert db.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
@@ -70,7 +76,7 @@ def test_an_index_from_another_schema_version_is_rebuilt(tmp_path: Path) -> None
     old.commit()
     old.close()
 
-    db = open_shared(path, timeout=5.0, setup=index._migrate)
+    db = open_shared(path, timeout=5.0, ready=index._current, setup=index._migrate)
     try:
         assert db.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
         assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0
@@ -78,3 +84,42 @@ def test_an_index_from_another_schema_version_is_rebuilt(tmp_path: Path) -> None
         assert {"id", "kind", "run_key", "body"} <= columns
     finally:
         db.close()
+
+
+def test_opening_a_ready_file_takes_no_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "index.sqlite"
+    open_shared(path, timeout=5.0, ready=index._current, setup=index._migrate).close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # e.g. another process catching the index up
+    try:
+        db = open_shared(path, timeout=0.2, ready=index._current, setup=index._migrate)
+        assert db.execute("SELECT count(*) FROM records").fetchone() == (0,)
+        db.close()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_an_index_locked_past_the_timeout_is_an_error_not_a_deletion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    sh("git", "init", "-q", str(repo), cwd=tmp_path)
+    store = Store(git.discover(repo))
+    index.Index(store).close()
+    path = store.paths.lineage_dir / "index.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute(f"PRAGMA user_version={index.SCHEMA_VERSION - 1}")  # a migration is due
+    holder.execute("BEGIN IMMEDIATE")  # and another process holds the write lock
+    monkeypatch.setattr(index.Index, "LOCK_TIMEOUT_S", 0.2)
+    try:
+        with pytest.raises(LineageError, match="stayed locked by another lineage process"):
+            index.Index(store)
+        assert path.exists()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    index.Index(store).close()  # once the lock is gone, the migration goes through
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
+    check.close()

@@ -230,6 +230,11 @@ def check_workspace(
     return found
 
 
+def _statcache_ready(db: sqlite3.Connection) -> bool:
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'md5'")
+    return found.fetchone() is not None
+
+
 def _statcache_schema(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS md5 (hash_name TEXT NOT NULL, path TEXT NOT NULL,"
@@ -250,7 +255,9 @@ class StatCache:
 
         from lineage.localdb import open_shared
 
-        self._db: sqlite3.Connection = open_shared(db_path, timeout=30.0, setup=_statcache_schema)
+        self._db: sqlite3.Connection = open_shared(
+            db_path, timeout=30.0, ready=_statcache_ready, setup=_statcache_schema
+        )
         self.hashed_files = 0
         self.hashed_bytes = 0
 
