@@ -84,8 +84,9 @@ def sections(
         f"by {rs.runs_of_md5} runs (every run and model version made from it, transitively; "
         f"{len(affected.get('runs', []))} runs and {len(affected.get('models', []))} model "
         f"versions), `graph --format json` of model version {model} (upstream; "
-        f"{len(shown['nodes'])} nodes), and `graph --format svg` of the same md5 with `--both "
-        f"--depth 2` ({n_nodes} nodes, {n_edges} edges), each a fresh process with "
+        f"{len(shown['nodes'])} nodes), and `graph <commit> --downstream --format svg` of a "
+        f"commit with {SVG_RUNS} runs under it, in a store of its own ({n_nodes} nodes, "
+        f"{n_edges} edges), each a fresh process with "
         f"`--no-aliases` (the offline answer; aliases add one registry call per model name). "
         f"Reference: a cold `MlflowClient(sqlite).search_runs` by tag over {runs.n:,} runs. "
         f"Goal for the two queries: ≤ {QUERY_BUDGET}× the reference, like the other queries.",

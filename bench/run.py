@@ -655,8 +655,10 @@ def main(argv: list[str] | None = None) -> int:
     if "graphs" in parts:
         rs = rs or records_with_index(ws, n_records)
         mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
+        # A round takes ~3 s here; twice the rounds steady the medians of ~100 ms commands,
+        # which one busy round moves by 10% (two full runs of the same query code: 121, 160 ms).
         for section in graphs.sections(
-            ws, rs, mlflow_runs, repeats=repeats, warmup=warmup, log=log
+            ws, rs, mlflow_runs, repeats=2 * repeats, warmup=warmup, log=log
         ):
             emit(section)
     if "history" in parts:
