@@ -252,7 +252,6 @@ class StatCache:
     """
 
     def __init__(self, db_path: Path) -> None:
-
         from lineage.localdb import open_shared
 
         self._db: sqlite3.Connection = open_shared(
