@@ -382,7 +382,7 @@ def _git_history(repo: Path, count: int, env: dict[str, str]) -> list[str]:
 
 def _build_records(ws: Workspace, repo: Path, n: int, log: Log) -> dict[str, Any]:
     from lineage.adapters import git
-    from lineage.store import Store
+    from lineage.adapters.store import Store
 
     env = ws.env()
     repo.mkdir(parents=True)

@@ -20,7 +20,7 @@ from report import Section, ms, ratio, timing_cells, verdict
 from timing import Summary, alternate, run, timed
 
 from lineage.adapters import git
-from lineage.store import Store
+from lineage.adapters.store import Store
 
 SVG_RUNS = 460
 QUERY_BUDGET = 0.05  # as the queries goal: milliseconds, offline, vs a cold MLflow lookup

@@ -22,7 +22,7 @@ from report import Section, ms, ratio, timing_cells, verdict
 from reproduce import BIG_MB, MB, SMALL_FILES, _Rng, _write_random
 from timing import BenchError, Summary, alternate, paired, parse_importtime, run, timed
 
-from lineage.hooks.install import _ENTRY, shim_text
+from lineage.hooks.install import SHIM_ENTRY, shim_text
 from lineage.hooks.quick import CACHE_FILE
 
 BUDGET = 0.15  # lineage's pre-commit hook ≤ this × DVC's, on the repository above
@@ -89,7 +89,7 @@ def _commit(repo: Path, hooks: Path, env: dict[str, str]) -> Callable[[], dict[s
 
 
 def _hook_alone(repo: Path, env: dict[str, str]) -> Callable[[], dict[str, float]]:
-    return lambda: timed([PYTHON, "-c", _ENTRY, "pre-commit"], cwd=repo, env=env)
+    return lambda: timed([PYTHON, "-c", SHIM_ENTRY, "pre-commit"], cwd=repo, env=env)
 
 
 def _cold(repo: Path, env: dict[str, str]) -> float:
@@ -101,11 +101,11 @@ def _cold(repo: Path, env: dict[str, str]) -> float:
         CACHE_FILE,
     ):
         (repo / ".git" / "lineage" / name).unlink(missing_ok=True)
-    return timed([PYTHON, "-c", _ENTRY, "pre-commit"], cwd=repo, env=env)["wall"]
+    return timed([PYTHON, "-c", SHIM_ENTRY, "pre-commit"], cwd=repo, env=env)["wall"]
 
 
 def _imports(repo: Path, env: dict[str, str]) -> tuple[float, list[str]]:
-    proc = run([PYTHON, "-X", "importtime", "-c", _ENTRY, "pre-commit"], cwd=repo, env=env)
+    proc = run([PYTHON, "-X", "importtime", "-c", SHIM_ENTRY, "pre-commit"], cwd=repo, env=env)
     profile = parse_importtime(proc.stderr)
     return profile.total_s, [m for m in HOOK_IMPORTS if profile.imported(m)]
 

@@ -111,7 +111,7 @@ def instrument() -> Any:
                     name,
                     _timed(f"{module_name.rpartition('.')[2]}.{name}", getattr(module, name)),
                 )
-    store = importlib.import_module("lineage.store")
+    store = importlib.import_module("lineage.adapters.store")
     store.Store.append = _timed("store.Store.append", store.Store.append)
     index = importlib.import_module("lineage.index")
     index.Index.refresh = _timed("index.Index.refresh", index.Index.refresh)

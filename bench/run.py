@@ -27,7 +27,7 @@ from report import MISS, Section, ms, ratio, timing_cells, verdict
 from timing import HEAVY, Summary, alternate, import_profile, paired, timed
 
 from lineage.adapters import git
-from lineage.store import Store
+from lineage.adapters.store import Store
 
 ROOT = fixtures.BENCH.parent
 PRE_CHILD_BUDGET_S = 0.150  # goal (a): lineage run may add this much before the child starts

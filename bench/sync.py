@@ -19,7 +19,7 @@ from report import Section, ms, ratio, timing_cells
 from timing import Summary, alternate, run, timed
 
 from lineage.adapters import git
-from lineage.store import REF, Store
+from lineage.adapters.store import REF, Store
 
 N_RECORDS = 10_000
 OWN = 100  # records of the pulling clone's own in the merge case

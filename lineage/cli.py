@@ -20,35 +20,20 @@ from typing import Any, NoReturn
 import click
 
 from lineage import __version__
+from lineage.context import Context
 from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
-
-
-class Context:
-    def __init__(self, directory: str | None) -> None:
-        self.cwd = Path(directory).resolve() if directory else Path.cwd()
-
-    def paths(self) -> Any:
-        from lineage.adapters import git
-
-        if not self.cwd.is_dir():
-            raise LineageError(f"{self.cwd} is not a directory; check the path given to -C")
-        return git.discover(self.cwd)
-
-    def index(self, paths: Any) -> Any:
-        from lineage.index import open_index
-        from lineage.store import Store
-
-        index = open_index(Store(paths))
-        for record_id, reason in index.corrupt:
-            _warn(
-                f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and "
-                "was skipped; fetch a good copy from a clone that has it"
-            )
-        return index
 
 
 def _warn(message: str) -> None:
     click.echo(f"lineage: warning: {message}", err=True)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """An output file the user asked for (-o, --report, --junit), relative to -C's directory."""
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise LineageError(f"cannot write {path} ({exc.strerror or exc}); check the path") from None
 
 
 def _print_json(value: Any) -> None:
@@ -76,7 +61,9 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     Start with `lineage init`, then wrap training in `lineage run -- python train.py`.
     Exit codes: 0 ok, 1 error, 2 usage, 3 bug, 130 interrupted.
     """
-    ctx.obj = Context(directory)
+    cwd = Path(directory).resolve() if directory else Path.cwd()
+    ctx.obj = Context(cwd, dict(os.environ), warn=_warn)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command()
@@ -85,23 +72,8 @@ def init(obj: Context) -> None:
     """Prepare this repository for lineage (config file and index). Safe to run again."""
     from lineage.commands.init import init as init_repo
 
-    result = init_repo(paths=obj.paths())
-    config = ".lineage/config.toml"
-    if result.created_config:
-        click.echo(f"Initialised lineage in {result.root} (wrote {config}: commit it).")
-    else:
-        click.echo(f"lineage is already set up in {result.root}; {config} left as it is.")
-    if not result.has_commits:
-        click.echo(
-            "note: the repository has no commits yet; runs made now are kept as snapshot "
-            "commits of the working tree."
-        )
-    if not result.has_dvc:
-        click.echo(
-            "note: no DVC project here (.dvc/ not found); runs will be recorded without "
-            "data inputs. Run `dvc init` to track data."
-        )
-    click.echo(f"{result.records} run(s) recorded so far.")
+    for line in init_repo(obj).messages():
+        click.echo(line)
 
 
 @cli.command(
@@ -131,32 +103,21 @@ def run_cmd(
     Example: lineage run --experiment churn -- python train.py --max-depth 6
     Exits with COMMAND's own exit code (127 if it is not found).
     """
-    from lineage.commands.run import run
+    from lineage.commands.run import run, summary
 
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
     outcome = run(
-        paths=obj.paths(),
+        obj,
         argv=argv,
-        cwd=obj.cwd,
-        environ=dict(os.environ),
         experiment=experiment,
         run_name=run_name,
         notify=lambda message: click.echo(f"lineage: {message}", err=True),
     )
     for warning in outcome.warnings:
         _warn(warning)
-    code = outcome.code
-    where = (code.commit or "no commit")[:10] if code else "?"
-    if code and code.snapshot:
-        where += f" + snapshot {code.snapshot[:10]}"
-    runs = ", ".join(k[:12] for k in outcome.run_keys)
-    models = f"; models {', '.join(str(m) for m in outcome.models)}" if outcome.models else ""
-    click.echo(
-        f"lineage: recorded {len(outcome.record_ids)} run(s) [{runs}] at {where}{models}",
-        err=True,
-    )
+    click.echo(f"lineage: {summary(outcome)}", err=True)
     sys.exit(outcome.exit_code)
 
 
@@ -174,16 +135,10 @@ def run_cmd(
 def log_cmd(obj: Context, limit: int | None, as_json: bool) -> None:
     """List recorded runs, newest first: when, run id, status, commit (* = dirty),
     main metric, model versions."""
-    from lineage import config
-    from lineage.commands.log import log, render_line, to_json
+    from lineage.commands.log import log
+    from lineage.summary import render_line, to_json
 
-    paths = obj.paths()
-    main = config.load(paths.root).main_metric if config.is_initialized(paths.root) else None
-    index = obj.index(paths)
-    try:
-        entries = log(index=index, limit=limit, main=main)
-    finally:
-        index.close()
+    entries = log(obj, limit=limit)
     if as_json:
         _print_json([to_json(e) for e in entries])
     elif not entries:
@@ -207,12 +162,7 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     """
     from lineage.commands.show import render_text, show, to_json
 
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        shown = show(ref=ref, index=index, paths=paths, environ=dict(os.environ))
-    finally:
-        index.close()
+    shown = show(obj, ref=ref)
     if as_json:
         _print_json(to_json(shown))
     else:
@@ -296,15 +246,10 @@ def reproduce_cmd(
     (e.g. code or data missing: nothing was run), 130 interrupted.
     """
     from lineage.commands import reproduce as rp
+    from lineage.commands import reproduce_plan
     from lineage.commands import reproduce_report as report_
 
-    paths = obj.paths()
-    environ = dict(os.environ)
-    index = obj.index(paths)
-    try:
-        plan = rp.plan(ref=ref, index=index, paths=paths, environ=environ, cwd=obj.cwd)
-    finally:
-        index.close()
+    plan = reproduce_plan.plan(obj, ref=ref)
     recorded = plan.record.run.metrics if plan.record.run else {}
     unknown = [m for m in metrics if m not in recorded]
     if unknown:
@@ -315,17 +260,9 @@ def reproduce_cmd(
     for warning in plan.warnings:
         _warn(warning)
     if not as_json:
-        click.echo(report_.render_plan(plan, paths), nl=False)
+        click.echo(report_.render_plan(plan), nl=False)
     if dry_run or plan.problems:
-        if as_json:
-            _print_json(report_.to_json(None, plan))
-        if plan.problems:
-            if not as_json:
-                for problem in plan.problems:
-                    click.echo(f"  problem   {problem}")
-            raise rp.ReproductionBlocked(rp.blocked_message(plan))
-        if not as_json:
-            click.echo("dry run: nothing was run or written")
+        _stop_after_plan(plan, as_json)
         return
     interactive = sys.stdin.isatty()
     rp.ensure_confirmed(
@@ -334,10 +271,9 @@ def reproduce_cmd(
         confirm=(lambda q: click.confirm(q, err=True)) if interactive else None,
     )
     result = rp.reproduce(
+        obj,
         plan,
-        paths=paths,
-        environ=environ,
-        workdir=workdir.resolve() if workdir else None,
+        workdir=(obj.cwd / workdir).resolve() if workdir else None,
         keep=keep,
         register=register,
         rtol=rtol,
@@ -346,7 +282,7 @@ def reproduce_cmd(
         notify=lambda message: click.echo(f"lineage: {message}", err=True),
     )
     if report is not None:
-        report.write_text(report_.render_markdown(result), encoding="utf-8")
+        _write(obj.cwd / report, report_.render_markdown(result).encode())
     if as_json:
         _print_json(report_.to_json(result, plan))
     else:
@@ -356,10 +292,20 @@ def reproduce_cmd(
     sys.exit(result.exit_code)
 
 
-def _main_metric(paths: Any) -> str | None:
-    from lineage import config
+def _stop_after_plan(plan: Any, as_json: bool) -> None:
+    """--dry-run, or a plan with problems: say so; nothing was run or written."""
+    from lineage.commands import reproduce_plan
+    from lineage.commands import reproduce_report as report_
 
-    return config.load(paths.root).main_metric if config.is_initialized(paths.root) else None
+    if as_json:
+        _print_json(report_.to_json(None, plan))
+    elif plan.problems:
+        for problem in plan.problems:
+            click.echo(f"  problem   {problem}")
+    if plan.problems:
+        raise reproduce_plan.ReproductionBlocked(plan.blocked_message())
+    if not as_json:
+        click.echo("dry run: nothing was run or written")
 
 
 @cli.command("graph")
@@ -435,36 +381,16 @@ def graph_cmd(
         from lineage.adapters import graphviz
 
         graphviz.find_dot(chosen)  # say it is missing before doing any work
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        drawn = graph_.graph(
-            ref=ref,
-            index=index,
-            paths=paths,
-            environ=dict(os.environ),
-            cwd=obj.cwd,
-            direction=direction,
-            depth=depth,
-            as_of=as_of,
-            main_metric=_main_metric(paths),
-            aliases=not no_aliases,
-        )
-    finally:
-        index.close()
+    drawn = graph_.graph(
+        obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=not no_aliases
+    )
     for warning in drawn.warnings:
         _warn(warning)
     data = graph_.draw(drawn.graph, chosen)
     if output is None:
         click.echo(data.decode(), nl=False)
         return
-    target = obj.cwd / output
-    try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise LineageError(
-            f"cannot write {output} ({exc.strerror or exc}); check the path"
-        ) from None
+    _write(obj.cwd / output, data)
     click.echo(
         f"lineage: wrote {len(drawn.graph.nodes)} nodes and {len(drawn.graph.edges)} edges to "
         f"{output} ({chosen})",
@@ -487,20 +413,7 @@ def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
     """
     from lineage.commands.impact import impact, render_text, to_json
 
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        found = impact(
-            ref=ref,
-            index=index,
-            paths=paths,
-            environ=dict(os.environ),
-            cwd=obj.cwd,
-            main_metric=_main_metric(paths),
-            aliases=not no_aliases,
-        )
-    finally:
-        index.close()
+    found = impact(obj, ref=ref, aliases=not no_aliases)
     for warning in found.warnings:
         _warn(warning)
     if as_json:
@@ -521,14 +434,10 @@ def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
     \b
     Example: lineage diff churn-model@champion churn-model/3
     """
-    from lineage.commands.diff import diff, render_text, to_json
+    from lineage.commands.diff import diff
+    from lineage.commands.diff_report import render_text, to_json
 
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        result = diff(a=a, b=b, index=index, paths=paths, environ=dict(os.environ))
-    finally:
-        index.close()
+    result = diff(obj, a=a, b=b)
     if as_json:
         _print_json(to_json(result))
     else:
@@ -574,40 +483,19 @@ def import_mlflow_cmd(
 
     from lineage.commands.import_mlflow import import_mlflow
 
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        result = import_mlflow(
-            paths=paths,
-            index=index,
-            environ=dict(os.environ),
-            cwd=obj.cwd,
-            experiments=experiments,
-            models=models,
-            since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
-            notify=lambda message: click.echo(f"lineage: {message}", err=True),
-        )
-    finally:
-        index.close()
+    result = import_mlflow(
+        obj,
+        experiments=experiments,
+        models=models,
+        since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+        notify=lambda message: click.echo(f"lineage: {message}", err=True),
+    )
     for note in result.notes:
         _warn(note)
     if as_json:
-        _print_json(
-            {
-                "runs_seen": result.runs_seen,
-                "written": result.written,
-                "unchanged": result.unchanged,
-                "observed": result.observed,
-                "records": result.record_ids,
-                "notes": result.notes,
-            }
-        )
-        return
-    click.echo(
-        f"imported {result.written} inferred record(s) from {result.runs_seen} MLflow run(s); "
-        f"{result.unchanged} already imported, {result.observed} observed by lineage left as "
-        "they are"
-    )
+        _print_json(result.to_json())
+    else:
+        click.echo(result.summary())
 
 
 @cli.command("audit")
@@ -644,28 +532,14 @@ def audit_cmd(
     MODEL_OR_ALIAS: churn-model, churn-model/3, churn-model@champion.
     Exit codes: 0 nothing failed, 1 something failed (--strict: or warned).
     """
-    from lineage.commands.audit import audit, render_junit, render_markdown, render_text, to_json
+    from lineage.commands.audit import audit
+    from lineage.commands.audit_report import render_junit, render_markdown, render_text, to_json
 
     if as_json and markdown:
         raise click.UsageError("give --json or --markdown, not both")
-    paths = obj.paths()
-    index = obj.index(paths)
-    try:
-        result = audit(
-            paths=paths,
-            index=index,
-            environ=dict(os.environ),
-            cwd=obj.cwd,
-            refs=refs,
-            alias=alias,
-            stage=stage,
-            everything=everything,
-            strict=strict,
-        )
-    finally:
-        index.close()
+    result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
     if junit is not None:
-        junit.write_text(render_junit(result), encoding="utf-8")
+        _write(obj.cwd / junit, render_junit(result).encode())
     if as_json:
         _print_json(to_json(result))
     elif markdown:
@@ -687,7 +561,7 @@ def push_cmd(obj: Context, remote: str | None) -> None:
     """
     from lineage.commands.sync import push
 
-    pushed = push(paths=obj.paths(), remote=remote)
+    pushed = push(obj, remote=remote)
     for warning in pushed.warnings:
         _warn(warning)
     click.echo(pushed.summary())
@@ -705,7 +579,7 @@ def pull_cmd(obj: Context, remote: str | None) -> None:
     """
     from lineage.commands.sync import pull
 
-    pulled = pull(paths=obj.paths(), remote=remote)
+    pulled = pull(obj, remote=remote)
     for warning in pulled.warnings:
         _warn(warning)
     click.echo(pulled.summary())
@@ -735,13 +609,11 @@ def hooks_install_cmd(obj: Context, hooks: tuple[str, ...]) -> None:
     A hook already there is kept as <hook>.pre-lineage and runs first. core.hooksPath is
     respected; one tracked in the repository is refused. The hooks do nothing in a
     repository where `lineage init` was not run; `git commit --no-verify` skips them."""
-    from lineage import config
     from lineage.hooks import DEFAULT_HOOKS
     from lineage.hooks.install import install
 
-    paths = obj.paths()
-    _print_hooks(install(paths, list(dict.fromkeys(hooks)) or DEFAULT_HOOKS))
-    if not config.is_initialized(paths.root):
+    _print_hooks(install(obj.paths, list(dict.fromkeys(hooks)) or DEFAULT_HOOKS))
+    if not obj.initialized:
         click.echo(
             "note: lineage is not set up here yet: the hooks do nothing until `lineage init`"
         )
@@ -763,7 +635,7 @@ def hooks_uninstall_cmd(obj: Context, hooks: tuple[str, ...]) -> None:
     from lineage.hooks import HOOK_TYPES
     from lineage.hooks.install import uninstall
 
-    _print_hooks(uninstall(obj.paths(), list(dict.fromkeys(hooks)) or HOOK_TYPES))
+    _print_hooks(uninstall(obj.paths, list(dict.fromkeys(hooks)) or HOOK_TYPES))
 
 
 def _print_hooks(result: Any) -> None:

@@ -69,8 +69,8 @@ def _probe(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _environment(document: Mapping[str, Any], source: str = "child") -> Environment:
-    from lineage.adapters.mlflow import redact_uri
     from lineage.records import Environment
+    from lineage.redact import redact_uri
 
     variables = {
         str(k): redact_uri(str(v)) if k in URI_VARIABLES else str(v)

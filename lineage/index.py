@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from lineage.adapters.store import Store
+from lineage.documents import run_key_of, run_rank, started_ms
+from lineage.edges import edges_of, node_key
 from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, open_shared
-from lineage.store import Store
+from lineage.refs import ModelVersion
 
 SCHEMA_VERSION = 4
 _TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions")
@@ -82,68 +85,49 @@ class Reproduction:
     created: str  # ISO 8601 UTC
 
 
-def node_key(kind: str, ident: str) -> str:
-    return f"{kind}:{ident}"
+@dataclass
+class _Rows:
+    """The index rows some records make, table by table."""
+
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+    edges: list[tuple[Any, ...]] = field(default_factory=list)
+    nodes: set[str] = field(default_factory=set)
+    runs: list[tuple[Any, ...]] = field(default_factory=list)
+    reproductions: list[tuple[Any, ...]] = field(default_factory=list)
+    corrupt: list[tuple[str, str]] = field(default_factory=list)
 
 
-def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
-    """The graph a record describes, as (src, rel, dst, path): src was used to make dst.
+def _rows(records: Iterable[tuple[str, bytes]]) -> _Rows:
+    # Only catching up decodes records: a query on an index that is level with the store
+    # never pays the ~10 ms it costs to import records' dataclasses.
+    from lineage.records import decode
 
-    A reproduction adds ``reproduced`` from the original run to the rerun; an attachment adds
-    ``code`` from the commit that now holds a dirty-tree run's code to the run."""
-    if doc.get("kind") == "attachment":
-        return [(node_key("commit", doc["commit"]), "code", node_key("run", doc["run"]), None)]
-    if doc.get("kind") == "reproduction":
-        rerun = doc.get("rerun_run")
-        if not rerun:
-            return []
-        return [(node_key("run", doc["original_run"]), "reproduced", node_key("run", rerun), None)]
-    if doc.get("kind") != "run":
-        return []
-    run = node_key("run", run_key_of(doc))
-    out: list[tuple[str, str, str, str | None]] = []
-    code = doc.get("code") or {}
-    ran: str | None = code.get("snapshot") or code.get("commit")
-    if ran:
-        out.append((node_key("commit", ran), "code", run, None))
-    if ran and code.get("snapshot") and code.get("commit"):
-        base = node_key("commit", code["commit"])
-        out.append((base, "snapshot", node_key("commit", ran), None))
-    for data in doc.get("inputs") or ():
-        out.append((node_key("data", data["md5"]), "input", run, data["path"]))
-    for data in doc.get("outputs") or ():
-        out.append((run, "output", node_key("data", data["md5"]), data["path"]))
-    for model in doc.get("models") or ():
-        out.append(
-            (run, "produced", node_key("model", f"{model['name']}/{model['version']}"), None)
-        )
-    parent = (doc.get("run") or {}).get("parent_run_id")
-    if parent:
-        out.append((node_key("run", parent), "parent", run, None))
+    out = _Rows()
+    for name, blob in records:
+        try:
+            doc = decode(name, blob)
+        except CorruptRecordError as exc:
+            out.corrupt.append((name, exc.reason))
+            continue
+        created = (doc.get("created") or {}).get("at")
+        run_key = run_key_of(doc) if doc["kind"] == "run" else None
+        start = started_ms(doc) if doc["kind"] == "run" else None
+        body = blob.decode("utf-8")
+        out.records.append((name, doc["kind"], doc.get("evidence"), created, run_key, start, body))
+        for src, rel, dst, path in edges_of(name, doc):
+            out.edges.append((src, rel, dst, path, name, doc.get("evidence")))
+            out.nodes.update((src, dst))
+        if run_key is not None:
+            out.nodes.add(node_key("run", run_key))
+            out.runs.append((run_key, name, run_rank(doc, name), start))
+        if doc["kind"] == "reproduction":
+            model = doc.get("model")
+            version = str(ModelVersion(model["name"], int(model["version"]))) if model else None
+            original, rerun = doc["original_run"], doc.get("rerun_run")
+            out.reproductions.append(
+                (name, original, rerun, version, doc["verdict"], created or "")
+            )
     return out
-
-
-def run_key_of(doc: dict[str, Any]) -> str:
-    run = doc.get("run")
-    return run["run_id"] if run else f"local-{doc['session']}"
-
-
-def run_rank(doc: dict[str, Any], record_id: str) -> str:
-    """Orders a run's records: observed over inferred, then newer, then the larger id."""
-    observed = "1" if doc.get("evidence") == "observed" else "0"
-    return f"{observed}|{(doc.get('created') or {}).get('at') or ''}|{record_id}"
-
-
-def started_ms(doc: dict[str, Any]) -> int | None:
-    run = doc.get("run") or {}
-    if run.get("start_ms") is not None:
-        return int(run["start_ms"])
-    command = doc.get("command") or {}
-    if command.get("started"):
-        from datetime import datetime
-
-        return int(datetime.fromisoformat(command["started"]).timestamp() * 1000)
-    return None
 
 
 class Index:
@@ -221,78 +205,28 @@ class Index:
             self.db.execute(f"DELETE FROM {table}")
 
     def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
-        # Only catching up decodes records: a query on an index that is level with the store
-        # never pays the ~10 ms it costs to import records' dataclasses.
-        from lineage.records import decode
-
-        rows: list[tuple[Any, ...]] = []
-        edges: list[tuple[Any, ...]] = []
-        nodes: set[str] = set()
-        runs: list[tuple[Any, ...]] = []
-        reproductions: list[tuple[Any, ...]] = []
-        corrupt: list[tuple[str, str]] = []
-        for name, blob in records:
-            try:
-                doc = decode(name, blob)
-            except CorruptRecordError as exc:
-                corrupt.append((name, exc.reason))
-                continue
-            created = (doc.get("created") or {}).get("at")
-            run_key = run_key_of(doc) if doc.get("kind") == "run" else None
-            start = started_ms(doc) if doc["kind"] == "run" else None
-            rows.append(
-                (
-                    name,
-                    doc["kind"],
-                    doc.get("evidence"),
-                    created,
-                    run_key,
-                    start,
-                    blob.decode("utf-8"),
-                )
-            )
-            for src, rel, dst, path in edges_of(name, doc):
-                edges.append((src, rel, dst, path, name, doc.get("evidence")))
-                nodes.update((src, dst))
-            if run_key is not None:
-                nodes.add(node_key("run", run_key))
-                runs.append((run_key, name, run_rank(doc, name), start))
-            if doc["kind"] == "reproduction":
-                model = doc.get("model")
-                reproductions.append(
-                    (
-                        name,
-                        doc["original_run"],
-                        doc.get("rerun_run"),
-                        f"{model['name']}/{model['version']}" if model else None,
-                        doc["verdict"],
-                        created or "",
-                    )
-                )
+        found = _rows(records)
         db = self.db
-        db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", corrupt)
+        db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt)
         # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.
-        known = self._known([r[0] for r in rows])
-        rows = [r for r in rows if r[0] not in known]
-        edges = [e for e in edges if e[4] not in known]
-        reproductions = [r for r in reproductions if r[0] not in known]
+        known = self._known([r[0] for r in found.records])
         db.executemany(
             "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, started_ms, "
             "body) VALUES(?,?,?,?,?,?,?)",
-            rows,
+            [r for r in found.records if r[0] not in known],
         )
         db.executemany(
             "INSERT INTO edges(src, rel, dst, path, record_id, evidence) VALUES(?,?,?,?,?,?)",
-            edges,
+            [e for e in found.edges if e[4] not in known],
         )
         db.executemany(
             "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
-            sorted((key, key.partition(":")[0]) for key in nodes),
+            sorted((key, key.partition(":")[0]) for key in found.nodes),
         )
         db.executemany(
             "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
             "created_at) VALUES(?,?,?,?,?,?)",
-            reproductions,
+            [r for r in found.reproductions if r[0] not in known],
         )
         # The run's representative record: observed beats inferred, then the newest, then the
         # larger id, so the answer does not depend on the order records arrived in.
@@ -300,7 +234,7 @@ class Index:
             "INSERT INTO runs(run_key, record_id, rank, started_ms) VALUES(?,?,?,?) "
             "ON CONFLICT(run_key) DO UPDATE SET record_id=excluded.record_id, "
             "rank=excluded.rank, started_ms=excluded.started_ms WHERE excluded.rank > runs.rank",
-            runs,
+            found.runs,
         )
 
     def _known(self, ids: list[str]) -> set[str]:
@@ -422,6 +356,54 @@ class Index:
             for r in self.db.execute(
                 "SELECT DISTINCT src FROM edges WHERE dst=? AND rel='produced' ORDER BY src",
                 (model_key,),
+            )
+        ]
+
+    def data_on_commits(self, commits: Sequence[str]) -> dict[str, list[str]]:
+        """md5 -> paths of every input and output of the runs recorded on ``commits``,
+        directly or through a snapshot of a dirty tree based on one of them (one query)."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS pushed(key TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM pushed")
+        db.executemany(
+            "INSERT OR IGNORE INTO pushed VALUES(?)", [(node_key("commit", c),) for c in commits]
+        )
+        rows = db.execute(
+            """
+            WITH code(key) AS (
+                SELECT key FROM pushed
+                UNION SELECT dst FROM edges
+                      WHERE rel = 'snapshot' AND src IN (SELECT key FROM pushed)
+            ), ran(run) AS (
+                SELECT dst FROM edges WHERE src IN (SELECT key FROM code) AND dst LIKE 'run:%'
+            )
+            SELECT src, path FROM edges WHERE rel = 'input' AND dst IN (SELECT run FROM ran)
+            UNION
+            SELECT dst, path FROM edges WHERE rel = 'output' AND src IN (SELECT run FROM ran)
+            """
+        ).fetchall()
+        data: dict[str, list[str]] = {}
+        for node, path in sorted(rows, key=lambda row: (row[1] or "", row[0])):
+            data.setdefault(node.partition(":")[2], []).append(path or "?")
+        return data
+
+    def snapshot_records(self, base: str | None) -> list[str]:
+        """Ids of the run records made on a dirty tree whose snapshot's base is ``base`` (None:
+        a repository with no commit yet)."""
+        if base is not None:
+            return [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT record_id FROM edges WHERE src = ? AND rel = 'snapshot'",
+                    (node_key("commit", base),),
+                )
+            ]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM records WHERE kind = 'run' "
+                "AND json_extract(body, '$.code.commit') IS NULL "
+                "AND json_extract(body, '$.code.snapshot') IS NOT NULL"
             )
         ]
 

@@ -89,7 +89,9 @@ def _write_environment(directory: str) -> None:
     _environment_written_by = pid
     # First a marker: `lineage run` skips its MLflow lookup (a second or more) only when no
     # process of its session reached this point, so write it before anything that may fail.
-    with open(os.path.join(directory, f"started-{pid}"), "w", encoding="utf-8"):
+    from lineage.session import environment_name, marker_name
+
+    with open(os.path.join(directory, marker_name(pid)), "w", encoding="utf-8"):
         pass
     from lineage.environment import capture, to_json
 
@@ -98,7 +100,7 @@ def _write_environment(directory: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(temporary, os.path.join(directory, f"environment-{pid}.json"))
+        os.replace(temporary, os.path.join(directory, environment_name(pid)))
     except BaseException:
         os.unlink(temporary)
         raise

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lineage.errors import CorruptRecordError, UnsafePathError
+from lineage.refs import ModelVersion as ModelVersion  # records store it as {name, version}
 
 SCHEMA = 1
 OBSERVED = "observed"
@@ -108,15 +109,6 @@ class MlflowRun:
     parent_run_id: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | str] = field(default_factory=dict)  # non-finite as "NaN" etc.
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    name: str
-    version: int
-
-    def __str__(self) -> str:
-        return f"{self.name}/{self.version}"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from lineage.formatting import human_size
 from lineage.graph import (
     BOTH,
     DOWNSTREAM,
@@ -61,15 +62,6 @@ def look(node: GraphNode) -> str:
 
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def human_size(size: int) -> str:
-    value, unit = float(size), "B"
-    for bigger in ("kB", "MB", "GB"):
-        if value < 1000:
-            break
-        value, unit = value / 1000, bigger
-    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def metric_text(metric: tuple[str, float | str]) -> str:

@@ -1,94 +1,78 @@
-"""Turn a user's REF into one node of the lineage graph.
+"""Turn a user's REF (parsed by ``lineage/refs.py``) into one node of the lineage graph.
 
-REF forms: ``name/3``, ``name@alias``, ``models:/name/3``, ``models:/name@alias`` (aliases are
-resolved live from the registry, never cached), an MLflow run id, a commit sha or unique prefix
-(or anything ``git rev-parse`` resolves, like ``HEAD``), a data md5 or ``path@md5-prefix``, and
-a record id prefix. Ambiguous or unknown REFs raise a one-line error listing what would match.
+Model versions and aliases are resolved live in the registry of the invocation's context (never
+cached); everything else is looked up in the index, and commits in git. Ambiguous or unknown
+REFs raise a one-line error listing what would match.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lineage.adapters import git
+from lineage import refs
+from lineage.context import Context
+from lineage.documents import run_key_of
+from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
-from lineage.index import Index, node_key, run_key_of
-
-if TYPE_CHECKING:
-    from lineage.records import ModelVersion
-
-HEX = re.compile(r"^[0-9a-f]{4,64}(\.dir)?$")
-LOCAL_RUN = re.compile(r"^local-[0-9a-f]{4,32}$")  # a run without MLflow, or a prefix of one
-VERSION = re.compile(r"^(?P<name>[^@/\s][^@\s]*)/(?P<version>\d+)$")
-ALIAS = re.compile(r"^(?P<left>[^@\s]+)@(?P<right>[^@\s/]+)$")
-FORMS = "name/3, name@alias, models:/name/3, a run id, a commit, a data md5 or path@md5"
+from lineage.index import Index
+from lineage.refs import ModelVersion
 
 
 @dataclass(frozen=True)
 class Node:
     kind: str  # model, run, commit, data
     ident: str  # name/3, run id, sha, md5
-    resolved_from: str | None = None  # e.g. "churn@champion -> churn/2"
+    resolved_from: str | None = None  # e.g. "churn@champion" for churn/2
     aliases: dict[str, int] = field(default_factory=dict)
     path: str | None = None  # for data given as path@md5
     registry_run_id: str | None = None  # the run the registry says made this model version
+    model: ModelVersion | None = None  # kind "model": the version, typed
+
+    @classmethod
+    def of_model(cls, model: ModelVersion, **facts: object) -> Node:
+        return cls("model", str(model), model=model, **facts)  # type: ignore[arg-type]
 
     @property
     def key(self) -> str:
         return node_key(self.kind, self.ident)
 
 
-def resolve(ref: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]) -> Node:
-    text = ref.strip()
-    if not text or text != ref:
-        raise BadReferenceError(ref, f"malformed REF {ref!r}; use one of: {FORMS}")
-    if text.startswith("models:"):
-        return _model_uri(text, index=index, paths=paths, environ=environ)
-    if text.startswith("local-") and index.has_node(node_key("run", text)):
-        return Node("run", text)
-    if LOCAL_RUN.match(text.lower()):
-        return _local_run_prefix(text.lower(), index=index)
-    lowered = text.lower()
-    if HEX.match(lowered):
-        return _hex(lowered, index=index, paths=paths)
-    if m := VERSION.match(text):
-        return _model_version(
-            m["name"], int(m["version"]), index=index, paths=paths, environ=environ
-        )
-    if m := ALIAS.match(text):
-        left, right = m["left"], m["right"]
-        recorded = index.md5s_at_path(left.rstrip("/"))
-        if recorded:
-            return _data_at(left.rstrip("/"), right.lower(), recorded)
-        return _model_alias(left, right, index=index, paths=paths, environ=environ)
-    commit = git.resolve_commit_prefix(paths, text) if not text.startswith("-") else None
+def resolve(ctx: Context, ref: str) -> Node:
+    """The node ``ref`` names, in the context's index, repository and registry."""
+    parsed = refs.parse(ref)
+    index = ctx.index
+    if isinstance(parsed, refs.ModelRef):
+        return model_node(ctx, parsed)
+    if isinstance(parsed, refs.LocalRunRef):
+        return _local_run(ctx, parsed)
+    if isinstance(parsed, refs.HexRef):
+        return _hex(ctx, parsed.prefix)
+    if isinstance(parsed, refs.AtRef):
+        recorded = index.md5s_at_path(parsed.path)
+        if recorded:  # a recorded data path wins over a model of the same name
+            return _data_at(parsed.path, parsed.right.lower(), recorded)
+        if parsed.model is not None:
+            return model_node(ctx, parsed.model)
+    return _revision(ctx, ref)  # HEAD@{1} and the like
+
+
+def _revision(ctx: Context, text: str) -> Node:
+    from lineage.adapters import git
+
+    commit = git.resolve_commit_prefix(ctx.paths, text) if not text.startswith("-") else None
     if commit:
         return Node("commit", commit, resolved_from=text)
-    if index.model_versions(text):
-        versions = ", ".join(f"{text}/{v}" for v in index.model_versions(text))
+    versions = ctx.index.model_versions(text)
+    if versions:
+        listed = ", ".join(str(ModelVersion(text, v)) for v in versions)
         raise BadReferenceError(
-            ref, f"{ref!r} names a model; give a version or an alias: {versions} or {text}@ALIAS"
+            text, f"{text!r} names a model; give a version or an alias: {listed} or {text}@ALIAS"
         )
-    raise BadReferenceError(ref, f"nothing recorded matches {ref!r}; use one of: {FORMS}")
+    raise BadReferenceError(text, f"nothing recorded matches {text!r}; use one of: {refs.FORMS}")
 
 
-def _model_uri(text: str, **kw: object) -> Node:
-    rest = text[len("models:") :]
-    rest = rest[1:] if rest.startswith("/") else ""
-    if m := VERSION.match(rest):
-        return _model_version(m["name"], int(m["version"]), **kw)  # type: ignore[arg-type]
-    if m := ALIAS.match(rest):
-        return _model_alias(m["left"], m["right"], **kw)  # type: ignore[arg-type]
-    raise BadReferenceError(
-        text, f"malformed model URI {text!r}; use models:/NAME/VERSION or models:/NAME@ALIAS"
-    )
-
-
-def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
+def _hex(ctx: Context, prefix: str) -> Node:
+    index = ctx.index
     candidates: dict[str, Node] = {}
     for kind in ("run", "data", "commit"):
         for key in index.nodes_with_prefix(kind, prefix):
@@ -102,7 +86,9 @@ def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
                     node_key("run", run_key), Node("run", run_key, f"record {rid[:12]}")
                 )
         if not candidates:  # a commit without lineage still shows (as "no runs recorded")
-            sha = git.resolve_commit_prefix(paths, prefix)
+            from lineage.adapters import git
+
+            sha = git.resolve_commit_prefix(ctx.paths, prefix)
             if sha:
                 candidates[node_key("commit", sha)] = Node("commit", sha)
     if len(candidates) == 1:
@@ -119,8 +105,15 @@ def _hex(prefix: str, *, index: Index, paths: git.RepoPaths) -> Node:
     )
 
 
-def _local_run_prefix(prefix: str, *, index: Index) -> Node:
-    """``local-e118b89ad46c`` as `lineage log` prints it: a unique prefix, like a short sha."""
+def _local_run(ctx: Context, ref: refs.LocalRunRef) -> Node:
+    """``local-e118b89ad46c`` as `lineage log` prints it: the whole key, or a unique prefix of
+    one, like a short sha; anything else is left to git."""
+    index = ctx.index
+    if index.has_node(node_key("run", ref.text)):
+        return Node("run", ref.text)
+    prefix = ref.prefix
+    if prefix is None:
+        return _revision(ctx, ref.text)
     keys = index.nodes_with_prefix("run", prefix)
     if len(keys) == 1:
         return Node("run", keys[0].partition(":")[2])
@@ -150,49 +143,47 @@ def _data_at(path: str, prefix: str, md5s: list[str]) -> Node:
     )
 
 
-def _registry(paths: git.RepoPaths, environ: Mapping[str, str]) -> tuple[str, str]:
-    from lineage.adapters import mlflow as mlflow_adapter
+def model_node(ctx: Context, ref: refs.ModelRef) -> Node:
+    """The model version a version or alias names now (an alias always asks the registry)."""
+    if ref.alias is not None:
+        return _model_alias(ctx, ref.name, ref.alias)
+    if ref.version is None:
+        raise BadReferenceError(
+            str(ref), f"{ref} names a model; give a version or an alias: {ref}/3 or {ref}@ALIAS"
+        )
+    return _model_version(ctx, ModelVersion(ref.name, ref.version))
 
-    uri = mlflow_adapter.tracking_uri(environ, Path.cwd())
-    return uri, mlflow_adapter.registry_uri(environ, uri)
 
-
-def _model_version(
-    name: str, version: int, *, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]
-) -> Node:
-    node = Node("model", f"{name}/{version}")
-    if index.has_node(node.key):
+def _model_version(ctx: Context, model: ModelVersion) -> Node:
+    node = Node.of_model(model)
+    if ctx.index.has_node(node.key):
         return node
-    recorded = index.model_versions(name)
+    recorded = ctx.index.model_versions(model.name)
     if recorded:
         listed = ", ".join(str(v) for v in recorded)
         raise BadReferenceError(
-            f"{name}/{version}",
-            f"model {name!r} has no recorded version {version}; recorded versions: {listed}",
+            str(model),
+            f"model {model.name!r} has no recorded version {model.version}; recorded versions: "
+            f"{listed}",
         )
     # Nothing recorded under that name: ask the registry, whose error names what exists.
-    from lineage.adapters import mlflow as mlflow_adapter
+    from lineage.adapters import mlflow_registry
 
-    uri, registry = _registry(paths, environ)
-    found, run_id = mlflow_adapter.resolve_model(uri, registry, name, version=version)
-    return _unrecorded(Node("model", str(found), registry_run_id=run_id), index)
+    found, run_id = mlflow_registry.resolve_model(ctx.mlflow, model.name, version=model.version)
+    return _unrecorded(Node.of_model(found, registry_run_id=run_id), ctx.index)
 
 
-def _model_alias(
-    name: str, alias: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]
-) -> Node:
-    from lineage.adapters import mlflow as mlflow_adapter
+def _model_alias(ctx: Context, name: str, alias: str) -> Node:
+    from lineage.adapters import mlflow_registry
 
-    uri, registry = _registry(paths, environ)
-    found, run_id = mlflow_adapter.resolve_model(uri, registry, name, alias=alias)
-    node = Node(
-        "model",
-        str(found),
+    found, run_id = mlflow_registry.resolve_model(ctx.mlflow, name, alias=alias)
+    node = Node.of_model(
+        found,
         resolved_from=f"{name}@{alias}",
         aliases={alias: found.version},
         registry_run_id=run_id,
     )
-    return node if index.has_node(node.key) else _unrecorded(node, index)
+    return node if ctx.index.has_node(node.key) else _unrecorded(node, ctx.index)
 
 
 def _unrecorded(node: Node, index: Index) -> Node:
@@ -212,20 +203,16 @@ def run_of(ref: str, node: Node, index: Index, *, verb: str) -> tuple[str, Model
     named one): the registry's answer first, then the recorded ``produced`` edge."""
     if node.kind == "run":
         return node.ident, None
-    if node.kind != "model":
+    if node.model is None:
         raise LineageError(
             f"{ref} is a {node.kind}; {verb} takes a model version (name/3, name@alias, "
             "models:/...) or a run id"
         )
-    name, _, version = node.ident.rpartition("/")
-    from lineage.records import ModelVersion
-
-    model = ModelVersion(name, int(version))
     candidates = [node.registry_run_id] if node.registry_run_id else []
     candidates += index.producers(node.key)
     for run_key in candidates:
         if index.records_for_run(run_key):
-            return run_key, model
+            return run_key, node.model
     raise LineageError(
         f"model version {node.ident} was made by run {(candidates or ['?'])[0]}, which lineage "
         "has no record of; record training with `lineage run -- ...`"

@@ -56,7 +56,7 @@ class GitError(LineageError):
         super().__init__(f"`git {' '.join(args)}` failed: {detail}")
 
 
-def _run(
+def run_git(
     cwd: Path,
     args: Sequence[str],
     *,
@@ -77,13 +77,13 @@ def _run(
 
 
 def git(paths: RepoPaths, *args: str, env: Mapping[str, str] | None = None) -> str:
-    return _run(paths.root, args, env=env).stdout.decode().strip()
+    return run_git(paths.root, args, env=env).stdout.decode().strip()
 
 
 def discover(cwd: Path) -> RepoPaths:
     """Find the repository containing ``cwd`` with one ``git rev-parse`` call."""
     try:
-        proc = _run(
+        proc = run_git(
             cwd,
             ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
             check=False,
@@ -106,9 +106,9 @@ def discover(cwd: Path) -> RepoPaths:
 
 
 def head(paths: RepoPaths) -> Head:
-    proc = _run(paths.root, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
+    proc = run_git(paths.root, ["rev-parse", "-q", "--verify", "HEAD^{commit}"], check=False)
     commit = proc.stdout.decode().strip() or None
-    branch_proc = _run(paths.root, ["symbolic-ref", "-q", "--short", "HEAD"], check=False)
+    branch_proc = run_git(paths.root, ["symbolic-ref", "-q", "--short", "HEAD"], check=False)
     branch = branch_proc.stdout.decode().strip() or None
     return Head(commit=commit if proc.returncode == 0 else None, branch=branch)
 
@@ -120,7 +120,7 @@ def ref_tip(paths: RepoPaths, ref: str) -> str | None:
     direct = _read_ref_file(paths.common_dir, ref)
     if direct is not None:
         return direct or None
-    proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], check=False)
+    proc = run_git(paths.root, ["rev-parse", "-q", "--verify", f"{ref}^{{commit}}"], check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
@@ -151,7 +151,7 @@ def _read_ref_file(common_dir: Path, ref: str) -> str | None:
 
 def update_ref(paths: RepoPaths, ref: str, new: str, old: str | None, message: str) -> bool:
     """Atomically move ``ref`` from ``old`` to ``new``; False when someone else moved it first."""
-    proc = _run(
+    proc = run_git(
         paths.root,
         ["update-ref", "-m", message, ref, new, old or ""],
         check=False,
@@ -161,7 +161,7 @@ def update_ref(paths: RepoPaths, ref: str, new: str, old: str | None, message: s
 
 def identity(paths: RepoPaths) -> tuple[str, str]:
     """The git identity records are attributed to (user.name / user.email, or the env)."""
-    proc = _run(paths.root, ["var", "GIT_AUTHOR_IDENT"], check=False)
+    proc = run_git(paths.root, ["var", "GIT_AUTHOR_IDENT"], check=False)
     ident = proc.stdout.decode().strip()
     if proc.returncode == 0 and "<" in ident:
         name, _, rest = ident.partition("<")
@@ -178,7 +178,7 @@ def status(paths: RepoPaths) -> tuple[Head, Dirt]:
     snapshot; ignored files never do. In a repository with nothing tracked yet, every untracked
     file counts.
     """
-    out = _run(
+    out = run_git(
         paths.root,
         ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames"],
     ).stdout.decode("utf-8", errors="surrogateescape")
@@ -211,7 +211,7 @@ def status(paths: RepoPaths) -> tuple[Head, Dirt]:
 
 def tracked_files(paths: RepoPaths) -> set[str]:
     """Every path in the index."""
-    out = _run(paths.root, ["ls-files", "-z"]).stdout.decode("utf-8", errors="surrogateescape")
+    out = run_git(paths.root, ["ls-files", "-z"]).stdout.decode("utf-8", errors="surrogateescape")
     return {p for p in out.split("\0") if p}
 
 
@@ -233,12 +233,12 @@ def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> s
         env = {**os.environ, "GIT_INDEX_FILE": tmp_index}
         if base is not None:
             if not real_index.exists():
-                _run(paths.root, ["read-tree", base], env=env)
-            _run(paths.root, ["add", "--update", "--", "."], env=env)
+                run_git(paths.root, ["read-tree", base], env=env)
+            run_git(paths.root, ["add", "--update", "--", "."], env=env)
         elif real_index.exists():
-            _run(paths.root, ["add", "--update", "--", "."], env=env)
+            run_git(paths.root, ["add", "--update", "--", "."], env=env)
         if dirt_.untracked:
-            _run(
+            run_git(
                 paths.root,
                 ["add", "--pathspec-from-file=-", "--pathspec-file-nul"],
                 env=env,
@@ -246,7 +246,7 @@ def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> s
             )
         if not Path(tmp_index).exists():
             # Nothing tracked and nothing to add: an empty tree.
-            tree = _run(paths.root, ["hash-object", "-t", "tree", "-w", "--stdin"], input=b"")
+            tree = run_git(paths.root, ["hash-object", "-t", "tree", "-w", "--stdin"], input=b"")
             tree_sha = tree.stdout.decode().strip()
         else:
             tree_sha = git(paths, "write-tree", env=env)
@@ -257,23 +257,14 @@ def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> s
             os.unlink(tmp_index)
 
 
-def commit_summary(paths: RepoPaths, commit: str) -> tuple[str, str] | None:
-    """(subject, ISO date) of a commit, or None when the repository does not have it."""
-    proc = _run(paths.root, ["log", "-1", "--format=%s%x00%cI", commit, "--"], check=False)
-    if proc.returncode != 0:
-        return None
-    subject, _, date = proc.stdout.decode(errors="replace").strip().partition("\0")
-    return subject, date
-
-
 def resolve_commit_prefix(paths: RepoPaths, prefix: str) -> str | None:
-    proc = _run(paths.root, ["rev-parse", "-q", "--verify", f"{prefix}^{{commit}}"], check=False)
+    proc = run_git(paths.root, ["rev-parse", "-q", "--verify", f"{prefix}^{{commit}}"], check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
 def has_commit(paths: RepoPaths, sha: str) -> bool:
     """True when the object database holds this exact commit."""
-    proc = _run(paths.root, ["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
+    proc = run_git(paths.root, ["cat-file", "-e", f"{sha}^{{commit}}"], check=False)
     return proc.returncode == 0
 
 
@@ -285,254 +276,21 @@ _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 def worktree_add(paths: RepoPaths, dest: Path, commit: str) -> None:
     """A detached worktree of ``commit`` at ``dest``; no branch, index or tree of the user's
     is touched (git keeps the new worktree's HEAD and index under .git/worktrees/)."""
-    _run(paths.root, [*_NO_HOOKS, "worktree", "add", "--detach", str(dest), commit])
+    run_git(paths.root, [*_NO_HOOKS, "worktree", "add", "--detach", str(dest), commit])
 
 
 def worktree_remove(paths: RepoPaths, dest: Path) -> None:
     """Remove a worktree ``worktree_add`` made, and git's bookkeeping of it."""
-    _run(
+    run_git(
         paths.root, [*_NO_HOOKS, "worktree", "remove", "--force", "--force", str(dest)], check=False
     )
     if dest.exists():
         import shutil
 
         shutil.rmtree(dest, ignore_errors=True)
-    _run(paths.root, ["worktree", "prune"], check=False)
-
-
-def commit_summaries(paths: RepoPaths, commits: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """(subject, ISO date) of many commits with one git process; missing ones are left out."""
-    if not commits:
-        return {}
-    proc = _run(
-        paths.root,
-        ["log", "--no-walk=unsorted", "--ignore-missing", "--stdin", "--format=%H%x00%s%x00%cI"],
-        check=False,
-        input="".join(f"{sha}\n" for sha in commits).encode(),
-    )
-    found: dict[str, tuple[str, str]] = {}
-    for line in proc.stdout.decode(errors="replace").splitlines():
-        sha, _, rest = line.partition("\0")
-        subject, _, date = rest.partition("\0")
-        found[sha] = (subject, date)
-    return found
-
-
-def diff_stat(paths: RepoPaths, a: str, b: str) -> str | None:
-    """`git diff --stat` between two commits (snapshots included); None if either is absent."""
-    proc = _run(paths.root, ["diff", "--stat=100", "--no-color", a, b, "--"], check=False)
-    return proc.stdout.decode(errors="replace").rstrip() if proc.returncode == 0 else None
-
-
-def refs_containing(paths: RepoPaths, commit: str) -> list[str]:
-    """Local and remote-tracking branches whose history contains ``commit``."""
-    proc = _run(
-        paths.root,
-        ["for-each-ref", "--contains", commit, "--format=%(refname)", "refs/heads", "refs/remotes"],
-        check=False,
-    )
-    return proc.stdout.decode().split() if proc.returncode == 0 else []
-
-
-def remote_refs(paths: RepoPaths, remote: str) -> list[str]:
-    """The remote-tracking refs of ``remote`` (as last fetched)."""
-    proc = _run(
-        paths.root, ["for-each-ref", "--format=%(refname)", f"refs/remotes/{remote}/"], check=False
-    )
-    return proc.stdout.decode().split() if proc.returncode == 0 else []
-
-
-# Sharing refs with a Git remote. Git's messages are parsed in one place only (a remote that
-# lacks the ref we fetch), so those calls run with the C locale.
-_C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
-
-
-def remotes(paths: RepoPaths) -> list[str]:
-    """The configured remote names (`git remote`)."""
-    return git(paths, "remote").split()
-
-
-def upstream_remote(paths: RepoPaths, branch: str) -> str | None:
-    """The remote ``branch`` tracks (``branch.<name>.remote``), or None."""
-    proc = _run(paths.root, ["config", "--get", f"branch.{branch}.remote"], check=False)
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
-
-
-def fetch_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> bool:
-    """Force-update the local ``dst`` to the remote's ``src``; False when the remote has no
-    ``src``. No tags, no FETCH_HEAD: nothing of the user's is touched."""
-    proc = _run(
-        paths.root,
-        ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+{src}:{dst}"],
-        env={**os.environ, **_C_LOCALE},
-        check=False,
-    )
-    if proc.returncode == 0:
-        return True
-    stderr = proc.stderr.decode(errors="replace")
-    if f"couldn't find remote ref {src}" in stderr:
-        return False
-    raise GitError(["fetch", remote, src], stderr)
-
-
-@dataclass(frozen=True)
-class RefPush:
-    """How the remote took one ref (`git push --porcelain`): flag ``=`` up to date, `` `` a
-    fast-forward (summary ``old..new``), ``*`` a new ref, ``!`` rejected."""
-
-    flag: str
-    summary: str
-
-    @property
-    def old(self) -> str | None:
-        """The remote's previous tip for a fast-forward."""
-        return self.summary.partition("..")[0] if self.flag == " " else None
-
-    @property
-    def stale(self) -> bool:
-        """Rejected because the remote holds commits we lack: fetch, merge, and push again."""
-        return self.flag == "!" and (
-            "fetch first" in self.summary or "non-fast-forward" in self.summary
-        )
-
-
-def push_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> RefPush:
-    """Push ``src`` to the remote's ``dst``, never forced. Hooks are skipped (``--no-verify``):
-    a pre-push hook that pushes this ref must not run itself again."""
-    args = ["push", "--porcelain", "--no-verify", remote, f"{src}:{dst}"]
-    proc = _run(paths.root, args, env={**os.environ, **_C_LOCALE}, check=False)
-    for line in proc.stdout.decode(errors="replace").splitlines():
-        flag, _, rest = line.partition("\t")
-        refs, _, summary = rest.partition("\t")
-        if len(flag) == 1 and refs == f"{src}:{dst}":
-            return RefPush(flag, summary)
-    raise GitError(args, proc.stderr.decode(errors="replace"))
-
-
-def new_commits(
-    paths: RepoPaths, tips: Sequence[str], known: Sequence[str], remote: str | None
-) -> list[str]:
-    """Commits reachable from ``tips`` but neither from ``known`` (shas, which may be absent
-    here) nor from the remote-tracking branches of ``remote``."""
-    if not tips:
-        return []
-    args = ["rev-list", "--ignore-missing", *tips, "--not", *known]
-    if remote is not None:
-        args.append(f"--remotes={remote}")
-    return git(paths, *args).split()
-
-
-# What the hooks ask (lineage/hooks/): raw, NUL-separated output, and no process more than needed.
-
-
-@dataclass(frozen=True)
-class StagedChange:
-    """One path whose staged content differs from HEAD (``git diff-index --cached --raw``)."""
-
-    path: str
-    status: str  # A, M, D, T (renames are reported as D + A)
-    old_mode: str
-    new_mode: str
-    old_sha: str  # zeros when added
-    new_sha: str  # zeros when deleted
-
-
-def staged_changes(paths: RepoPaths) -> list[StagedChange]:
-    """What the commit being made changes, from the index git gives a hook (GIT_INDEX_FILE)."""
-    args = ["diff-index", "--cached", "--raw", "-z", "--no-renames", "--ignore-submodules"]
-    proc = _run(paths.root, [*args, "HEAD", "--"], check=False)
-    if proc.returncode != 0:  # no HEAD yet: everything staged is new
-        empty = _run(paths.root, ["hash-object", "-t", "tree", "--stdin"], input=b"")
-        proc = _run(paths.root, [*args, empty.stdout.decode().strip(), "--"])
-    fields = proc.stdout.split(b"\0")
-    changes = []
-    for meta, path in zip(fields[0:-1:2], fields[1::2], strict=False):
-        old_mode, new_mode, old_sha, new_sha, status = meta.decode().lstrip(":").split(" ")
-        changes.append(
-            StagedChange(
-                path=os.fsdecode(path),
-                status=status[:1],
-                old_mode=old_mode,
-                new_mode=new_mode,
-                old_sha=old_sha,
-                new_sha=new_sha,
-            )
-        )
-    return changes
-
-
-def index_shas(paths: RepoPaths, pathspecs: Sequence[str]) -> dict[str, str]:
-    """path -> blob sha of the staged entries matching ``pathspecs`` (globs)."""
-    env = {k: v for k, v in os.environ.items() if k != "GIT_LITERAL_PATHSPECS"}
-    proc = _run(paths.root, ["ls-files", "-s", "-z", "--", *pathspecs], env=env)
-    found = {}
-    for entry in proc.stdout.split(b"\0"):
-        if entry:
-            meta, _, path = entry.partition(b"\t")
-            found[os.fsdecode(path)] = meta.split(b" ")[1].decode()
-    return found
-
-
-def object_sizes(paths: RepoPaths, shas: Sequence[str]) -> dict[str, int]:
-    """Size in bytes of each object, from one ``git cat-file --batch-check``."""
-    if not shas:
-        return {}
-    proc = _run(
-        paths.root,
-        ["cat-file", "--batch-check=%(objectname) %(objectsize)"],
-        input="".join(f"{sha}\n" for sha in shas).encode(),
-    )
-    sizes = {}
-    for line in proc.stdout.decode().splitlines():
-        name, _, size = line.partition(" ")
-        if size.isdigit():
-            sizes[name] = int(size)
-    return sizes
-
-
-def read_objects(paths: RepoPaths, names: Sequence[str]) -> dict[str, bytes | None]:
-    """The content of each object (a sha, ``REV:path`` or ``:path``), None when missing,
-    from one ``git cat-file --batch``."""
-    if not names:
-        return {}
-    proc = _run(
-        paths.root,
-        ["cat-file", "--batch"],
-        input="".join(f"{name}\n" for name in names).encode(),
-    )
-    out, pos = proc.stdout, 0
-    found: dict[str, bytes | None] = {}
-    for name in names:
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split(b" ")
-        pos = end + 1
-        if header[-1] == b"missing" or len(header) != 3:
-            found[name] = None
-            continue
-        size = int(header[2])
-        found[name] = out[pos : pos + size]
-        pos += size + 1
-    return found
+    run_git(paths.root, ["worktree", "prune"], check=False)
 
 
 def config_value(paths: RepoPaths, key: str) -> str | None:
-    proc = _run(paths.root, ["config", "--get", key], check=False)
+    proc = run_git(paths.root, ["config", "--get", key], check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
-
-
-def tracked_under(paths: RepoPaths, directory: str) -> bool:
-    """True when the index holds any file in ``directory`` (repository-relative)."""
-    proc = _run(paths.root, ["ls-files", "-z", "--", directory], check=False)
-    return bool(proc.stdout.strip(b"\0"))
-
-
-def commit_parents(paths: RepoPaths, rev: str) -> tuple[str, list[str]]:
-    """The commit ``rev`` names, and its parents (first parent first)."""
-    shas = git(paths, "rev-list", "--parents", "-n", "1", rev).split()
-    return shas[0], shas[1:]
-
-
-def tree_diff(paths: RepoPaths, a: str, b: str) -> list[str]:
-    """Paths (files) whose content or mode differs between two commits' trees."""
-    proc = _run(paths.root, ["diff-tree", "-r", "-z", "--no-renames", "--name-only", a, b])
-    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]

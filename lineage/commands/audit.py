@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from lineage import config
-from lineage.adapters import dvc, dvc_store, git, mlflow_bulk
-from lineage.adapters import mlflow as mlflow_adapter
-from lineage.errors import LineageError
+from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow_bulk
+from lineage.context import Context
+from lineage.edges import node_key
 from lineage.index import Index
-from lineage.resolve import resolve
+from lineage.refs import ModelVersion, parse_model
+from lineage.resolve import model_node
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 CHECKS = ("lineage", "code", "data", "run", "reproduction")
@@ -82,11 +83,8 @@ class Audit:
 
 
 def audit(
+    ctx: Context,
     *,
-    paths: git.RepoPaths,
-    index: Index,
-    environ: Mapping[str, str],
-    cwd: Path,
     refs: Sequence[str] = (),
     alias: str | None = None,
     stage: str | None = None,
@@ -94,10 +92,10 @@ def audit(
     strict: bool = False,
     now: datetime | None = None,
 ) -> Audit:
-    uri = mlflow_adapter.tracking_uri(environ, cwd)
-    registry = mlflow_adapter.registry_uri(environ, uri)
-    cfg = config.load(paths.root) if config.is_initialized(paths.root) else config.Config()
-    versions, scope = _scope(refs, alias, stage, everything, index, paths, environ, uri, registry)
+    """Check the lineage of the model versions in scope: the ones REFS, ``alias``, ``stage``
+    or ``everything`` name, else every version holding an alias or the Production stage."""
+    index = ctx.index
+    versions, scope = _scope(ctx, refs, alias, stage, everything)
     rows = [Row(v) for v in versions]
     for row in rows:
         run_id = row.version.run_id
@@ -105,14 +103,14 @@ def audit(
         if found:
             row.run_key = run_id
             row.record_id, row.record = found[0]
-    live = _live_runs(uri, [r.run_key for r in rows if r.run_key])
-    missing = _missing_data(paths, rows)
-    refs_of = _Containment(paths)
+    live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
+    missing = _missing_data(ctx.paths.root, rows)
+    refs_of = _Containment(ctx.paths)
     moment = now or datetime.now(UTC)
     for row in rows:
         row.checks = [
             _lineage(row),
-            _code(row, paths, index, refs_of, cfg),
+            _code(row, ctx.paths, index, refs_of, ctx.config),
             _data(row, missing),
             _run(row, live),
             _reproduction(row, index, moment),
@@ -124,34 +122,24 @@ def audit(
 
 
 def _scope(
+    ctx: Context,
     refs: Sequence[str],
     alias: str | None,
     stage: str | None,
     everything: bool,
-    index: Index,
-    paths: git.RepoPaths,
-    environ: Mapping[str, str],
-    uri: str,
-    registry: str,
 ) -> tuple[list[mlflow_bulk.RegisteredVersion], str]:
-    names: list[str] = []
-    exact: list[str] = []  # name/version keys asked for by REF
-    for ref in refs:
-        if "@" in ref or "/" in ref.removeprefix("models:/"):
-            node = resolve(ref, index=index, paths=paths, environ=environ)
-            if node.kind != "model":
-                raise LineageError(
-                    f"{ref} is a {node.kind}; audit takes models (churn-model), versions "
-                    "(churn-model/3) and aliases (churn-model@champion)"
-                )
-            exact.append(node.ident)
-            names.append(node.ident.rpartition("/")[0])
-        else:
-            names.append(ref.removeprefix("models:/"))
-    listed = mlflow_bulk.registered_versions(uri, registry, sorted(set(names)))
+    wanted = [parse_model(ref) for ref in refs]
+    exact: set[ModelVersion] = set()  # versions asked for by version or alias
+    for ref in wanted:
+        if ref.version is not None or ref.alias is not None:
+            node = model_node(ctx, ref)
+            assert node.model is not None
+            exact.add(node.model)
+    names = sorted({ref.name for ref in wanted})
+    listed = mlflow_bulk.registered_versions(ctx.mlflow, names)
     if exact:
-        chosen = [v for v in listed if str(v.version) in exact]
-        bare = {r for r in refs if "@" not in r and "/" not in r.removeprefix("models:/")}
+        bare = {ref.name for ref in wanted if ref.version is None and ref.alias is None}
+        chosen = [v for v in listed if v.version in exact]
         chosen += [v for v in listed if v.version.name in bare and _in_production(v)]
         return _unique(chosen), ", ".join(refs)
     if everything:
@@ -169,10 +157,10 @@ def _in_production(v: mlflow_bulk.RegisteredVersion) -> bool:
 
 
 def _unique(versions: list[mlflow_bulk.RegisteredVersion]) -> list[mlflow_bulk.RegisteredVersion]:
-    seen: dict[str, mlflow_bulk.RegisteredVersion] = {}
+    seen: dict[ModelVersion, mlflow_bulk.RegisteredVersion] = {}
     for v in versions:
-        seen.setdefault(str(v.version), v)
-    return sorted(seen.values(), key=lambda v: (v.version.name, v.version.version))
+        seen.setdefault(v.version, v)
+    return sorted(seen.values(), key=lambda v: v.version)
 
 
 # -- gathering -----------------------------------------------------------------------------
@@ -185,16 +173,16 @@ def _live_runs(uri: str, run_ids: Sequence[str]) -> dict[str, str]:
     return {h.run.run_id: h.run.status for h in mlflow_bulk.runs(uri, run_ids=run_ids)}
 
 
-def _missing_data(paths: git.RepoPaths, rows: Sequence[Row]) -> dict[str, tuple[str, ...]] | None:
+def _missing_data(root: Path, rows: Sequence[Row]) -> dict[str, tuple[str, ...]] | None:
     """md5 -> missing members, for inputs the DVC remote lacks; None without a DVC remote."""
     md5s = sorted(
         {d["md5"] for r in rows if r.record for d in r.record.get("inputs") or () if d.get("md5")}
     )
-    if not md5s or not dvc.is_dvc_repo(paths.root):
+    if not md5s or not dvc.is_dvc_repo(root):
         return {}
-    if not dvc_store.cache_config(paths.root).default_remote:
+    if not dvc_config.cache_config(root).default_remote:
         return None
-    return dvc_store.missing_from_remote(paths.root, md5s)
+    return dvc_store.missing_from_remote(root, md5s)
 
 
 class _Containment:
@@ -206,7 +194,7 @@ class _Containment:
 
     def __call__(self, commit: str) -> set[str]:
         if commit not in self._cache:
-            out = git.refs_containing(self.paths, commit)
+            out = git_remote.refs_containing(self.paths, commit)
             self._cache[commit] = set(out)
         return self._cache[commit]
 
@@ -267,7 +255,8 @@ def _code(
         protected = "/".join(cfg.protected_branches)
         return Check("code", FAIL, f"commit {commit[:10]} is not on {protected} ({where})")
     remote = cfg.audit_remote
-    if not any(r.startswith(f"refs/remotes/{remote}/") for r in git.remote_refs(paths, remote)):
+    tracked = git_remote.remote_refs(paths, remote)
+    if not any(r.startswith(f"refs/remotes/{remote}/") for r in tracked):
         return Check("code", WARN, warning or f"no Git remote {remote!r} to check the commit on")
     if not any(r.startswith(f"refs/remotes/{remote}/") for r in refs):
         return Check(
@@ -280,8 +269,9 @@ def _code(
 
 def _attached_commit(index: Index, run_key: str, snapshot: str | None) -> str | None:
     """A commit recorded as holding the code of a dirty-tree run (a post-commit attachment)."""
-    for edge in index.edges_touching(f"run:{run_key}"):
-        if edge.rel == "code" and edge.dst == f"run:{run_key}":
+    run = node_key("run", run_key)
+    for edge in index.edges_touching(run):
+        if edge.rel == "code" and edge.dst == run:
             commit = edge.src.partition(":")[2]
             if commit != snapshot:
                 return commit
@@ -350,118 +340,3 @@ def _age(created: str, now: datetime) -> str:
         return created
     days = (now - then).days
     return "today" if days < 1 else f"{days} day(s) ago"
-
-
-# -- output --------------------------------------------------------------------------------
-
-
-def _aliases(row: Row) -> str:
-    names = [f"@{a}" for a in row.version.aliases]
-    if row.version.stage:
-        names.append(row.version.stage)
-    return " ".join(names) or "-"
-
-
-def render_text(a: Audit) -> str:
-    if not a.rows:
-        return f"nothing to audit: no model version matches ({a.scope})\n"
-    header = ["model version", "aliases", *CHECKS]
-    table = [[r.model, _aliases(r), *(MARK[r.check(c).result] for c in CHECKS)] for r in a.rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
-    ]
-    for r in a.rows:
-        problems = [c for c in r.checks if c.result != PASS]
-        if problems:
-            lines.append("")
-            lines.append(f"{r.model} ({_aliases(r)}):")
-            lines += [f"  {MARK[c.result]} {c.name:<13}{c.reason}" for c in problems]
-    lines += ["", _summary(a)]
-    return "\n".join(lines) + "\n"
-
-
-def _summary(a: Audit) -> str:
-    counts = {k: sum(1 for r in a.rows if r.result == k) for k in (PASS, WARN, FAIL)}
-    verdict = "FAILED" if a.failed else "passed"
-    strict = " (--strict: warnings fail)" if a.strict else ""
-    return (
-        f"audit {verdict}{strict}: {len(a.rows)} model version(s) ({a.scope}): "
-        f"{counts[PASS]} passed, {counts[WARN]} with warnings, {counts[FAIL]} failed"
-    )
-
-
-def to_json(a: Audit) -> dict[str, Any]:
-    return {
-        "scope": a.scope,
-        "strict": a.strict,
-        "passed": not a.failed,
-        "versions": [
-            {
-                "model": r.model,
-                "name": r.version.version.name,
-                "version": r.version.version.version,
-                "aliases": list(r.version.aliases),
-                "stage": r.version.stage,
-                "run": r.version.run_id,
-                "record": r.record_id,
-                "result": r.result,
-                "checks": [
-                    {"name": c.name, "result": c.result, "reason": c.reason} for c in r.checks
-                ],
-                "registry": {"user": r.version.user, "updated_ms": r.version.updated_ms},
-            }
-            for r in a.rows
-        ],
-    }
-
-
-def render_markdown(a: Audit) -> str:
-    lines = [f"### lineage audit: {'❌ failed' if a.failed else '✅ passed'}", ""]
-    if not a.rows:
-        return "\n".join([*lines, f"No model version matches ({a.scope}).", ""])
-    lines.append("| model version | aliases | " + " | ".join(CHECKS) + " |")
-    lines.append("|---" * (2 + len(CHECKS)) + "|")
-    for r in a.rows:
-        marks = " | ".join(MARK[r.check(c).result] for c in CHECKS)
-        lines.append(f"| `{r.model}` | {_aliases(r)} | {marks} |")
-    details = [
-        f"- `{r.model}` {MARK[c.result]} **{c.name}**: {c.reason}"
-        for r in a.rows
-        for c in r.checks
-        if c.result != PASS
-    ]
-    if details:
-        lines += ["", *details]
-    lines += ["", _summary(a), ""]
-    return "\n".join(lines)
-
-
-def render_junit(a: Audit) -> str:
-    """JUnit XML: one test case per model version; failures exactly the failed ones."""
-    from xml.etree import ElementTree as ET
-
-    failed = {id(r) for r in a.failed}
-    suite = ET.Element(
-        "testsuite",
-        name="lineage audit",
-        tests=str(len(a.rows)),
-        failures=str(len(failed)),
-        errors="0",
-        skipped="0",
-    )
-    for r in a.rows:
-        case = ET.SubElement(suite, "testcase", classname=r.version.version.name, name=r.model)
-        bad = [c for c in r.checks if c.result == FAIL or (a.strict and c.result == WARN)]
-        if id(r) in failed:
-            failure = ET.SubElement(
-                case, "failure", message="; ".join(f"{c.name}: {c.reason}" for c in bad)
-            )
-            failure.text = "\n".join(f"{MARK[c.result]} {c.name}: {c.reason}" for c in r.checks)
-        notes = [c for c in r.checks if c.result == WARN and c not in bad]
-        if notes:
-            out = ET.SubElement(case, "system-out")
-            out.text = "\n".join(f"! {c.name}: {c.reason}" for c in notes)
-    ET.indent(suite)
-    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

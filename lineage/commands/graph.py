@@ -4,13 +4,13 @@ drawn as SVG/PNG/PDF (through Graphviz), DOT, Mermaid, JSON or a terminal tree."
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from lineage import render
-from lineage.adapters import git
-from lineage.adapters.aliases import live_aliases
+from lineage.adapters import git, git_content
+from lineage.clock import moment_bound
+from lineage.context import Context
 from lineage.errors import LineageError
 from lineage.graph import (
     DOWNSTREAM,
@@ -18,14 +18,12 @@ from lineage.graph import (
     CommitNode,
     ModelNode,
     Subgraph,
-    build,
-    edges_at,
-    moment_bound,
     with_aliases,
     with_subjects,
 )
 from lineage.index import Index
 from lineage.resolve import resolve
+from lineage.subgraph import build, edges_at
 
 FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "json", "text")
 SUFFIXES = {
@@ -70,27 +68,26 @@ def default_direction(kind: str) -> str:
 
 
 def graph(
+    ctx: Context,
     *,
     ref: str,
-    index: Index,
-    paths: git.RepoPaths,
-    environ: Mapping[str, str],
-    cwd: Path,
     direction: str | None = None,
     depth: int | None = None,
     as_of: str | None = None,
-    main_metric: str | None = None,
     aliases: bool = True,
 ) -> Drawn:
-    node = resolve(ref, index=index, paths=paths, environ=environ)
-    before = recorded_before(as_of, paths) if as_of else None
+    """The subgraph around REF, with commit subjects and (unless ``aliases`` is False) the
+    model versions' current aliases."""
+    node = resolve(ctx, ref)
+    index = ctx.index
+    before = recorded_before(ctx, as_of) if as_of else None
     sub = build(
         index,
         [node.key],
         direction=direction or default_direction(node.kind),
         depth=depth,
         recorded_before=before,
-        main_metric=main_metric,
+        main_metric=ctx.config.main_metric,
     )
     if before and not _recorded_then(index, node.key, before) and index.edges_touching(node.key):
         raise LineageError(
@@ -98,12 +95,14 @@ def graph(
             "commit or date"
         )
     shas = [n.sha for n in sub.nodes if isinstance(n, CommitNode)]
-    subjects = {sha: subject for sha, (subject, _) in git.commit_summaries(paths, shas).items()}
-    sub = with_subjects(sub, subjects)
+    summaries = git_content.commit_summaries(ctx.paths, shas)
+    sub = with_subjects(sub, {sha: subject for sha, (subject, _) in summaries.items()})
     warnings: tuple[str, ...] = ()
-    if aliases:
-        names = sorted({n.name for n in sub.nodes if isinstance(n, ModelNode)})
-        live, warnings = live_aliases(names, environ=environ, cwd=cwd)
+    names = sorted({n.name for n in sub.nodes if isinstance(n, ModelNode)})
+    if aliases and names:
+        from lineage.adapters.mlflow_registry import live_aliases
+
+        live, warnings = live_aliases(ctx.mlflow, names)
         sub = with_aliases(sub, live)
     return Drawn(sub, warnings)
 
@@ -112,14 +111,14 @@ def _recorded_then(index: Index, key: str, before: str) -> bool:
     return any(edges_at(index, [key], "src", before)) or any(edges_at(index, [key], "dst", before))
 
 
-def recorded_before(as_of: str, paths: git.RepoPaths) -> str:
+def recorded_before(ctx: Context, as_of: str) -> str:
     """The exclusive bound on record time ``--as-of`` means: an ISO 8601 date or datetime, or
     a commit's committer date."""
     bound = moment_bound(as_of)
     if bound is not None:
         return bound
-    sha = git.resolve_commit_prefix(paths, as_of) if not as_of.startswith("-") else None
-    summary = git.commit_summary(paths, sha) if sha else None
+    sha = git.resolve_commit_prefix(ctx.paths, as_of) if not as_of.startswith("-") else None
+    summary = git_content.commit_summary(ctx.paths, sha) if sha else None
     bound = moment_bound(summary[1]) if summary else None
     if bound is None:
         raise LineageError(

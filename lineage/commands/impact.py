@@ -4,18 +4,19 @@ its current aliases."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineage.adapters import git
-from lineage.adapters.aliases import live_aliases
-from lineage.commands.log import LogEntry, log_entry, render_line
-from lineage.commands.log import to_json as log_json
-from lineage.graph import DOWNSTREAM, ModelNode, RunNode, build
+from lineage.context import Context
+from lineage.edges import model_key, node_key
+from lineage.graph import DOWNSTREAM, ModelNode, RunNode
 from lineage.index import Index
+from lineage.refs import ModelVersion
 from lineage.resolve import Node, resolve
+from lineage.subgraph import build
+from lineage.summary import LogEntry, log_entry, render_line
+from lineage.summary import to_json as log_json
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class ImpactedModel:
 
     @property
     def key(self) -> str:
-        return f"model:{self.name}/{self.version}"
+        return model_key(ModelVersion(self.name, self.version))
 
 
 @dataclass(frozen=True)
@@ -39,32 +40,28 @@ class Impact:
     warnings: tuple[str, ...] = ()
 
 
-def impact(
-    *,
-    ref: str,
-    index: Index,
-    paths: git.RepoPaths,
-    environ: Mapping[str, str],
-    cwd: Path,
-    main_metric: str | None = None,
-    aliases: bool = True,
-) -> Impact:
-    sources = _sources(ref, index=index, paths=paths, environ=environ, cwd=cwd)
+def impact(ctx: Context, *, ref: str, aliases: bool = True) -> Impact:
+    """Every run and model version made from REF, directly or through other runs; the model
+    versions with their current aliases unless ``aliases`` is False."""
+    sources = _sources(ctx, ref)
     roots = [n.key for n in sources]
-    sub = build(index, roots, direction=DOWNSTREAM, main_metric=main_metric)
+    main = ctx.config.main_metric
+    sub = build(ctx.index, roots, direction=DOWNSTREAM, main_metric=main)
     produced: dict[str, list[str]] = {}
     for edge in sub.edges:
         if edge.rel == "produced":
             produced.setdefault(edge.dst, []).append(edge.src.partition(":")[2])
     made = [n.run_key for n in sub.nodes if isinstance(n, RunNode) and n.key not in roots]
     records = sub.records  # read once, while building the subgraph
-    entries = [log_entry(*records[k], main_metric) for k in made if k in records]
+    entries = [log_entry(*records[k], main) for k in made if k in records]
     entries.sort(key=lambda e: (-(e.started_ms or 0), e.run_key))
     versions = [n for n in sub.nodes if isinstance(n, ModelNode) and n.key not in roots]
     live: dict[str, dict[str, int]] = {}
     warnings: tuple[str, ...] = ()
     if aliases and versions:
-        live, warnings = live_aliases(sorted({n.name for n in versions}), environ=environ, cwd=cwd)
+        from lineage.adapters.mlflow_registry import live_aliases
+
+        live, warnings = live_aliases(ctx.mlflow, sorted({n.name for n in versions}))
     models = [
         ImpactedModel(
             n.name,
@@ -80,15 +77,13 @@ def impact(
     return Impact(ref, tuple(sources), tuple(models), tuple(entries), warnings)
 
 
-def _sources(
-    ref: str, *, index: Index, paths: git.RepoPaths, environ: Mapping[str, str], cwd: Path
-) -> list[Node]:
+def _sources(ctx: Context, ref: str) -> list[Node]:
     """A recorded data path means all its recorded versions; anything else is one REF."""
-    for path in _path_forms(ref, paths.root, cwd):
-        md5s = path_versions(index, path)
+    for path in _path_forms(ref, ctx.paths.root, ctx.cwd):
+        md5s = path_versions(ctx.index, path)
         if md5s:
             return [Node("data", md5, path=path) for md5 in md5s]
-    return [resolve(ref, index=index, paths=paths, environ=environ)]
+    return [resolve(ctx, ref)]
 
 
 def path_versions(index: Index, path: str) -> list[str]:
@@ -130,7 +125,7 @@ def to_json(found: Impact) -> dict[str, Any]:
             }
             for m in found.models
         ],
-        "runs": [{"id": f"run:{e.run_key}", **log_json(e)} for e in found.runs],
+        "runs": [{"id": node_key("run", e.run_key), **log_json(e)} for e in found.runs],
     }
 
 

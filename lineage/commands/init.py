@@ -7,8 +7,7 @@ from pathlib import Path
 
 from lineage import config
 from lineage.adapters import dvc, git
-from lineage.index import open_index
-from lineage.store import Store
+from lineage.context import Context
 
 
 @dataclass(frozen=True)
@@ -19,23 +18,42 @@ class InitResult:
     has_dvc: bool
     records: int
 
+    def messages(self) -> list[str]:
+        """What `lineage init` tells the user, line by line."""
+        where = config.CONFIG_PATH
+        lines = [
+            f"Initialised lineage in {self.root} (wrote {where}: commit it)."
+            if self.created_config
+            else f"lineage is already set up in {self.root}; {where} left as it is."
+        ]
+        if not self.has_commits:
+            lines.append(
+                "note: the repository has no commits yet; runs made now are kept as snapshot "
+                "commits of the working tree."
+            )
+        if not self.has_dvc:
+            lines.append(
+                "note: no DVC project here (.dvc/ not found); runs will be recorded without "
+                "data inputs. Run `dvc init` to track data."
+            )
+        lines.append(f"{self.records} run(s) recorded so far.")
+        return lines
 
-def init(*, paths: git.RepoPaths) -> InitResult:
-    path = config.config_file(paths.root)
+
+def init(ctx: Context) -> InitResult:
+    """Write ``.lineage/config.toml`` unless it exists (an existing one must still parse), and
+    bring the index level with the records."""
+    root = ctx.paths.root
+    path = config.config_file(root)
     created = not path.exists()
     if created:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config.DEFAULT_CONFIG, encoding="utf-8")
-    config.load(paths.root)  # an existing file must still parse
-    index = open_index(Store(paths))
-    try:
-        records = sum(1 for _ in index.runs())
-    finally:
-        index.close()
+    config.load(root)  # an existing file must still parse
     return InitResult(
-        root=paths.root,
+        root=root,
         created_config=created,
-        has_commits=git.head(paths).commit is not None,
-        has_dvc=dvc.is_dvc_repo(paths.root),
-        records=records,
+        has_commits=git.head(ctx.paths).commit is not None,
+        has_dvc=dvc.is_dvc_repo(root),
+        records=sum(1 for _ in ctx.index.runs()),
     )

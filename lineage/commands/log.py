@@ -1,96 +1,12 @@
-"""`lineage log`: recorded runs, newest first, one line each."""
+"""`lineage log`: recorded runs, newest first, one line each (``lineage/summary.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from lineage.index import Index, run_key_of, started_ms
+from lineage.context import Context
+from lineage.summary import LogEntry, log_entry
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    record_id: str
-    run_key: str
-    started_ms: int | None
-    status: str
-    commit: str | None
-    dirty: bool | None
-    snapshot: str | None
-    metric: tuple[str, float | str] | None
-    models: tuple[str, ...]
-    evidence: str
-
-
-def main_metric(metrics: dict[str, Any], preferred: str | None) -> tuple[str, Any] | None:
-    if preferred and preferred in metrics:
-        return preferred, metrics[preferred]
-    if metrics:
-        name = sorted(metrics)[0]
-        return name, metrics[name]
-    return None
-
-
-def log(*, index: Index, limit: int | None, main: str | None) -> list[LogEntry]:
-    return [log_entry(record_id, doc, main) for record_id, doc in index.runs(limit)]
-
-
-def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry:
-    """The log line's facts of one run record; ``main`` is the preferred metric."""
-    run = doc.get("run")
-    command = doc.get("command") or {}
-    code = doc.get("code") or {}
-    return LogEntry(
-        record_id=record_id,
-        run_key=run_key_of(doc),
-        started_ms=started_ms(doc),
-        status=run["status"] if run else str(command.get("status", "?")).upper(),
-        commit=code.get("commit"),
-        dirty=code.get("dirty"),
-        snapshot=code.get("snapshot"),
-        metric=main_metric((run or {}).get("metrics") or {}, main),
-        models=tuple(f"{m['name']}/{m['version']}" for m in doc.get("models") or ()),
-        evidence=doc.get("evidence", "observed"),
-    )
-
-
-def to_json(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "record_id": entry.record_id,
-        "run": entry.run_key,
-        "started": (
-            datetime.fromtimestamp(entry.started_ms / 1000, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-            if entry.started_ms is not None
-            else None
-        ),
-        "status": entry.status,
-        "commit": entry.commit,
-        "dirty": entry.dirty,
-        "snapshot": entry.snapshot,
-        "metric": {"name": entry.metric[0], "value": entry.metric[1]} if entry.metric else None,
-        "models": list(entry.models),
-        "evidence": entry.evidence,
-    }
-
-
-def render_line(entry: LogEntry) -> str:
-    when = (
-        datetime.fromtimestamp(entry.started_ms / 1000).strftime("%Y-%m-%d %H:%M")
-        if entry.started_ms is not None
-        else "????-??-?? ??:??"
-    )
-    commit = (entry.commit or "no-commit")[:10] + ("*" if entry.dirty else " ")
-    metric = (
-        f"{entry.metric[0]}={entry.metric[1]:.4g}"
-        if entry.metric and isinstance(entry.metric[1], float)
-        else (f"{entry.metric[0]}={entry.metric[1]}" if entry.metric else "-")
-    )
-    run = entry.run_key[:12] if not entry.run_key.startswith("local-") else entry.run_key[:18]
-    inferred = "  (inferred)" if entry.evidence != "observed" else ""
-    return (
-        f"{when}  {run:<12}  {entry.status:<9} {commit} {metric:<22} "
-        f"{' '.join(entry.models)}{inferred}"
-    ).rstrip()
+def log(ctx: Context, *, limit: int | None = None) -> list[LogEntry]:
+    """The recorded runs, newest first, each with its main metric ([metrics] main)."""
+    main = ctx.config.main_metric
+    return [log_entry(record_id, doc, main) for record_id, doc in ctx.index.runs(limit)]

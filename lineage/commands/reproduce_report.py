@@ -9,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lineage.adapters import git
-from lineage.commands.reproduce import EnvironmentDiff, InputPlan, Plan, Result, remote_phrase
-from lineage.commands.show import human_size
+from lineage.commands.reproduce import Result
+from lineage.commands.reproduce_plan import EnvironmentDiff, InputPlan, Plan, remote_phrase
+from lineage.formatting import human_size
+from lineage.formatting import value_text as fmt
 from lineage.records import DIFFERS, FAILED, Check
-
-
-def fmt(value: float | str | None) -> str:
-    """Full precision: repr of a float is the shortest text that round-trips exactly."""
-    if value is None:
-        return "-"
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _where(item: InputPlan) -> str:
@@ -32,7 +26,7 @@ def _where(item: InputPlan) -> str:
     return "MISSING: " + ("not in the cache or " + remote_phrase(item.remote))
 
 
-def render_plan(p: Plan, paths: git.RepoPaths) -> str:
+def render_plan(p: Plan) -> str:
     r = p.record
     lines = [
         f"Reproduce {p.ref}"
@@ -48,32 +42,7 @@ def render_plan(p: Plan, paths: git.RepoPaths) -> str:
         experiment = run.experiment_name or run.experiment_id
         run_line += f" {run.name or ''} (experiment {experiment}, {run.status})"
     lines.append(run_line + f", {r.evidence} record {p.record_id[:12]}")
-    code = r.code
-    if code.snapshot:
-        lines.append(
-            f"  code      snapshot {code.snapshot[:12]} of a dirty tree on "
-            f"{(code.commit or 'no commit')[:12]} ({len(code.changed)} changed path(s))"
-        )
-    elif code.commit:
-        summary = git.commit_summary(paths, code.commit) if p.code_present else None
-        subject = f' "{summary[0]}"' if summary else ""
-        dirt = "" if code.dirty is not None else " (dirtiness unknown)"
-        lines.append(f"  code      commit {code.commit[:12]}{subject}{dirt}")
-    if not p.code_present and p.checkout:
-        lines.append("            MISSING from this repository")
-    if p.inputs:
-        width = max(len(i.data.path) for i in p.inputs)
-        for n, item in enumerate(p.inputs):
-            d = item.data
-            extra = f"{d.nfiles} files, " if d.nfiles else ""
-            label = "  data      " if n == 0 else "            "
-            lines.append(
-                f"{label}{d.path.ljust(width)}  {d.md5[:12]}"
-                f"{'.dir' if d.md5.endswith('.dir') else ''}"
-                f"  {extra}{human_size(d.size)}  {_where(item)}".rstrip()
-            )
-    else:
-        lines.append("  data      no DVC inputs recorded")
+    lines += [*_plan_code(p), *_plan_data(p.inputs)]
     if p.argv:
         source = {
             "record": "as recorded",
@@ -89,6 +58,40 @@ def render_plan(p: Plan, paths: git.RepoPaths) -> str:
         "  links     " + ", ".join(p.link_types) + (f"  ({p.link_note})" if p.link_note else "")
     )
     return "\n".join(lines) + "\n"
+
+
+def _plan_code(p: Plan) -> list[str]:
+    code = p.record.code
+    lines = []
+    if code.snapshot:
+        lines.append(
+            f"  code      snapshot {code.snapshot[:12]} of a dirty tree on "
+            f"{(code.commit or 'no commit')[:12]} ({len(code.changed)} changed path(s))"
+        )
+    elif code.commit:
+        subject = f' "{p.code_subject}"' if p.code_subject else ""
+        dirt = "" if code.dirty is not None else " (dirtiness unknown)"
+        lines.append(f"  code      commit {code.commit[:12]}{subject}{dirt}")
+    if not p.code_present and p.checkout:
+        lines.append("            MISSING from this repository")
+    return lines
+
+
+def _plan_data(inputs: Sequence[InputPlan]) -> list[str]:
+    if not inputs:
+        return ["  data      no DVC inputs recorded"]
+    width = max(len(i.data.path) for i in inputs)
+    lines = []
+    for n, item in enumerate(inputs):
+        d = item.data
+        extra = f"{d.nfiles} files, " if d.nfiles else ""
+        label = "  data      " if n == 0 else "            "
+        lines.append(
+            f"{label}{d.path.ljust(width)}  {d.md5[:12]}"
+            f"{'.dir' if d.md5.endswith('.dir') else ''}"
+            f"  {extra}{human_size(d.size)}  {_where(item)}".rstrip()
+        )
+    return lines
 
 
 def _render_env(e: EnvironmentDiff) -> str:
@@ -203,63 +206,69 @@ def _evidence(r: Result) -> str:
 
 
 def to_json(r: Result | None, p: Plan) -> dict[str, Any]:
-    def check(c: Check) -> dict[str, Any]:
-        return {"name": c.name, "original": c.original, "rerun": c.rerun, "status": c.status}
-
+    """The documented JSON: the plan, and (after a rerun) the comparison and verdict."""
     doc: dict[str, Any] = {
         "ref": p.ref,
         "model": str(p.model) if p.model else None,
         "original": {"run": p.run_key, "record": p.record_id, "evidence": p.record.evidence},
-        "plan": {
-            "checkout": p.checkout,
-            "snapshot": bool(p.record.code.snapshot),
-            "inputs": [
-                {
-                    "path": i.data.path,
-                    "md5": i.data.md5,
-                    "where": i.where,
-                    "remote": i.remote,
-                    "missing": list(i.missing),
-                }
-                for i in p.inputs
-            ],
-            "command": p.argv,
-            "command_source": p.command_source,
-            "cwd": p.cwd,
-            "link_types": list(p.link_types),
-            "environment": {
-                "python_recorded": p.environment.python_then,
-                "python_now": p.environment.python_now,
-                "changed": [list(c) for c in p.environment.changed],
-                "missing": [list(c) for c in p.environment.missing],
-                "added": len(p.environment.added),
-            },
-            "problems": p.problems,
-            "warnings": p.warnings,
-        },
+        "plan": _plan_json(p),
     }
     if r is not None:
-        doc.update(
-            {
-                "verdict": r.verdict,
-                "record": r.record_id,
-                "rerun": {
-                    "run": r.rerun.run_key if r.rerun else None,
-                    "record": r.rerun_record,
-                    "exit_code": r.rerun_exit,
-                },
-                "metrics": [check(c) for c in r.metrics],
-                "params": [check(c) for c in r.params],
-                "outputs": [check(c) for c in r.outputs],
-                "restored": [
-                    {"path": d.path, "md5": d.md5, "link": used} for d, used in r.restored
-                ],
-                "worktree": str(r.worktree) if r.kept else None,
-                "notes": r.notes,
-                "log_tail": r.tail if r.verdict == FAILED else [],
-            }
-        )
+        doc.update(_result_json(r))
     return doc
+
+
+def _check_json(c: Check) -> dict[str, Any]:
+    return {"name": c.name, "original": c.original, "rerun": c.rerun, "status": c.status}
+
+
+def _plan_json(p: Plan) -> dict[str, Any]:
+    return {
+        "checkout": p.checkout,
+        "snapshot": bool(p.record.code.snapshot),
+        "inputs": [
+            {
+                "path": i.data.path,
+                "md5": i.data.md5,
+                "where": i.where,
+                "remote": i.remote,
+                "missing": list(i.missing),
+            }
+            for i in p.inputs
+        ],
+        "command": p.argv,
+        "command_source": p.command_source,
+        "cwd": p.cwd,
+        "link_types": list(p.link_types),
+        "environment": {
+            "python_recorded": p.environment.python_then,
+            "python_now": p.environment.python_now,
+            "changed": [list(c) for c in p.environment.changed],
+            "missing": [list(c) for c in p.environment.missing],
+            "added": len(p.environment.added),
+        },
+        "problems": p.problems,
+        "warnings": p.warnings,
+    }
+
+
+def _result_json(r: Result) -> dict[str, Any]:
+    return {
+        "verdict": r.verdict,
+        "record": r.record_id,
+        "rerun": {
+            "run": r.rerun.run_key if r.rerun else None,
+            "record": r.rerun_record,
+            "exit_code": r.rerun_exit,
+        },
+        "metrics": [_check_json(c) for c in r.metrics],
+        "params": [_check_json(c) for c in r.params],
+        "outputs": [_check_json(c) for c in r.outputs],
+        "restored": [{"path": d.path, "md5": d.md5, "link": used} for d, used in r.restored],
+        "worktree": str(r.worktree) if r.kept else None,
+        "notes": r.notes,
+        "log_tail": r.tail if r.verdict == FAILED else [],
+    }
 
 
 def render_markdown(r: Result) -> str:

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.adapters import git
-from lineage.index import Index
+from lineage.adapters import git_content
+from lineage.context import Context
+from lineage.edges import node_key
+from lineage.formatting import human_size
 from lineage.resolve import Node, resolve
 
 
@@ -34,8 +36,11 @@ class Shown:
     made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
 
 
-def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, str]) -> Shown:
-    node = resolve(ref, index=index, paths=paths, environ=environ)
+def show(ctx: Context, *, ref: str) -> Shown:
+    """What REF names, the record behind it (a run's, or the one that made a model version),
+    and every edge that touches it."""
+    node = resolve(ctx, ref)
+    index = ctx.index
     neighbours = []
     for edge in index.edges_touching(node.key):
         upstream = edge.dst == node.key
@@ -65,7 +70,7 @@ def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, 
             record_id, record = found[0]
     subject = None
     if node.kind == "commit":
-        summary = git.commit_summary(paths, node.ident)
+        summary = git_content.commit_summary(ctx.paths, node.ident)
         subject = summary[0] if summary else None
     environment = None
     if record and (record.get("environment") or {}).get("packages_record"):
@@ -74,8 +79,8 @@ def show(*, ref: str, index: Index, paths: git.RepoPaths, environ: Mapping[str, 
     for data in (record or {}).get("inputs") or ():
         writers = [
             e.src.partition(":")[2]
-            for e in index.edges_touching(f"data:{data['md5']}")
-            if e.rel == "output" and e.src != f"run:{run_key}"
+            for e in index.edges_touching(node_key("data", data["md5"]))
+            if e.rel == "output" and e.src != node_key("run", run_key or "")
         ]
         if writers:
             made_by[data["md5"]] = writers[0]
@@ -112,17 +117,6 @@ def to_json(shown: Shown) -> dict[str, Any]:
             for n in shown.neighbours
         ],
     }
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1000
-    return ""
 
 
 def _kv(values: Mapping[str, Any]) -> str:
@@ -162,30 +156,8 @@ def record_lines(
 ) -> list[str]:
     """The human view of one run record, line by line; ``made_by`` maps input md5s to the
     recorded run that wrote them, so a reader can follow the data upstream."""
-    lines = []
     run = record.get("run")
-    if run:
-        lines.append(
-            f"{'run':<10}{run['run_id']}  {run.get('name') or ''}  {run['status']}  "
-            f"experiment {run.get('experiment_name') or run['experiment_id']}"
-        )
-        lines.append(f"{'':<10}tracking {run['tracking_uri']}")
-        if run.get("parent_run_id"):
-            lines.append(f"{'':<10}nested in run {run['parent_run_id']}")
-    else:
-        lines.append(f"{'run':<10}local-{record['session']}  (the command started no MLflow run)")
-    code = record["code"]
-    state = (
-        "dirty"
-        if code.get("dirty")
-        else ("clean" if code.get("dirty") is False else "dirtiness unknown")
-    )
-    branch = f" ({code['branch']})" if code.get("branch") else ""
-    lines.append(f"{'code':<10}{code.get('commit') or '(no commit yet)'}{branch}  {state}")
-    if code.get("snapshot"):
-        changed = code.get("changed") or []
-        shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
-        lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
+    lines = [*_run_lines(record), *_code_lines(record["code"])]
     lines += _data_lines("data in", record.get("inputs") or [], made_by) or [
         f"{'data in':<10}(none recorded)"
     ]
@@ -220,6 +192,32 @@ def record_lines(
         f"{'record':<10}{record_id[:12]}  {record['evidence']}, recorded {created['at']} by "
         f"{created['name']} <{created['email']}> ({created['tool']})"
     )
+    return lines
+
+
+def _run_lines(record: dict[str, Any]) -> list[str]:
+    run = record.get("run")
+    if not run:
+        return [f"{'run':<10}local-{record['session']}  (the command started no MLflow run)"]
+    lines = [
+        f"{'run':<10}{run['run_id']}  {run.get('name') or ''}  {run['status']}  "
+        f"experiment {run.get('experiment_name') or run['experiment_id']}",
+        f"{'':<10}tracking {run['tracking_uri']}",
+    ]
+    if run.get("parent_run_id"):
+        lines.append(f"{'':<10}nested in run {run['parent_run_id']}")
+    return lines
+
+
+def _code_lines(code: dict[str, Any]) -> list[str]:
+    dirty = code.get("dirty")
+    state = "dirty" if dirty else ("clean" if dirty is False else "dirtiness unknown")
+    branch = f" ({code['branch']})" if code.get("branch") else ""
+    lines = [f"{'code':<10}{code.get('commit') or '(no commit yet)'}{branch}  {state}"]
+    if code.get("snapshot"):
+        changed = code.get("changed") or []
+        shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
+        lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
     return lines
 
 

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lineage.adapters import git
+from lineage.adapters import git, git_remote
+from lineage.adapters.store import REF, UP_TO_DATE, Merged
+from lineage.context import Context
 from lineage.errors import LineageError
-from lineage.store import REF, UP_TO_DATE, Merged, Store
 
 PUSH_ATTEMPTS = 5  # push, and on a "fetch first" rejection pull and push again, this often
 SHOWN = 10  # missing data objects pre-push lists before "and N more"
@@ -77,10 +78,10 @@ def resolve_remote(paths: git.RepoPaths, remote: str | None, *, verb: str = "pus
     if remote:
         return remote
     branch = git.head(paths).branch
-    upstream = git.upstream_remote(paths, branch) if branch else None
+    upstream = git_remote.upstream_remote(paths, branch) if branch else None
     if upstream and upstream != ".":
         return upstream
-    if "origin" in git.remotes(paths):
+    if "origin" in git_remote.remotes(paths):
         return "origin"
     raise LineageError(
         "no Git remote to share lineage with: the current branch has no upstream and there is "
@@ -92,41 +93,41 @@ def resolve_remote(paths: git.RepoPaths, remote: str | None, *, verb: str = "pus
 def tracking_ref(paths: git.RepoPaths, remote: str) -> str:
     """Where the remote's records are fetched to: ``refs/lineage/remotes/<remote>/records``
     (for a URL rather than a configured remote, a name derived from the URL)."""
-    if remote not in git.remotes(paths):
+    if remote not in git_remote.remotes(paths):
         remote = "url-" + hashlib.sha256(remote.encode()).hexdigest()[:16]
     return f"refs/lineage/remotes/{remote}/records"
 
 
-def pull(*, paths: git.RepoPaths, remote: str | None = None) -> Pulled:
+def pull(ctx: Context, *, remote: str | None = None) -> Pulled:
     """Fetch the remote's records and merge them into this clone's (a union: no conflicts).
 
     Records fetched are not added to this clone's journal of records it wrote: `lineage
     reproduce` asks before running a command taken from one of them."""
+    paths = ctx.paths
     remote = resolve_remote(paths, remote, verb="pull")
     tracking = tracking_ref(paths, remote)
-    if not git.fetch_ref(paths, remote, REF, tracking):
+    if not git_remote.fetch_ref(paths, remote, REF, tracking):
         git.git(paths, "update-ref", "-d", tracking)  # forget a ref the remote no longer has
         return Pulled(remote, None)
     fetched = git.git(paths, "rev-parse", tracking)
-    merged = Store(paths).merge(fetched, message=f"lineage: merge records from {remote}")
+    merged = ctx.store.merge(fetched, message=f"lineage: merge records from {remote}")
     return Pulled(remote, merged)
 
 
-def push(
-    *, paths: git.RepoPaths, remote: str | None = None, attempts: int = PUSH_ATTEMPTS
-) -> Pushed:
+def push(ctx: Context, *, remote: str | None = None, attempts: int = PUSH_ATTEMPTS) -> Pushed:
     """Publish this clone's records to the remote's ``refs/lineage/records``. When the remote
     holds records this clone lacks, pull (merge) and push again, up to ``attempts`` times."""
+    paths = ctx.paths
     remote = resolve_remote(paths, remote)
-    store = Store(paths)
+    store = ctx.store
     pulls: list[Pulled] = []
     for _ in range(attempts):
         tip = store.tip()
         if tip is None:
             return Pushed(remote, None)
-        result = git.push_ref(paths, remote, tip, REF)
+        result = git_remote.push_ref(paths, remote, tip, REF)
         if result.stale:
-            pulls.append(pull(paths=paths, remote=remote))
+            pulls.append(pull(ctx, remote=remote))
             continue
         if result.flag == "!":
             raise LineageError(
@@ -146,7 +147,7 @@ def push(
 
 
 def pre_push(
-    paths: git.RepoPaths,
+    ctx: Context,
     remote: str,
     url: str,
     updates: Sequence[Update],
@@ -160,24 +161,24 @@ def pre_push(
     lines). Failing to push the records only warns: the user's push goes ahead.
     """
     say = say or _stderr
-    store = Store(paths)
+    paths, store = ctx.paths, ctx.store
     if store.tip() is None:
         return 0  # no records: nothing to check, nothing to share
     published = [u for u in updates if not _zero(u[1]) and not u[2].startswith("refs/lineage/")]
     if not published:
         return 0
     remote = remote or url  # the pre-commit framework may leave the name empty
-    named = remote if remote in git.remotes(paths) else None
+    named = remote if remote in git_remote.remotes(paths) else None
     known = [u[3] for u in published if not _zero(u[3])]
-    commits = git.new_commits(paths, [u[1] for u in published], known, named)
-    if commits and _refuse(paths, _data_of(store, commits), say):
+    commits = git_remote.new_commits(paths, [u[1] for u in published], known, named)
+    if commits and _refuse(paths, ctx.index.data_on_commits(commits), say):
         return 1
     if not remote or any(u[2] == REF for u in updates):
         return 0  # no remote named, or the user is pushing the records themselves
     if git.ref_tip(paths, tracking_ref(paths, remote)) == store.tip():
         return 0  # nothing new since the last push or pull
     try:
-        pushed = push(paths=paths, remote=remote)
+        pushed = push(ctx, remote=remote)
     except LineageError as exc:
         say(
             f"warning: lineage records were not pushed to {url or remote} ({exc}); run "
@@ -198,46 +199,11 @@ def _zero(sha: str) -> bool:
     return set(sha) == {"0"}
 
 
-def _data_of(store: Store, commits: Sequence[str]) -> dict[str, list[str]]:
-    """md5 -> paths of every input and output of the runs recorded on ``commits``, directly
-    or through a snapshot of a dirty tree based on one of them (one indexed query)."""
-    from lineage.index import open_index
-
-    index = open_index(store)
-    try:
-        db = index.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS pushed(key TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM pushed")
-        db.executemany(
-            "INSERT OR IGNORE INTO pushed VALUES(?)", [(f"commit:{c}",) for c in commits]
-        )
-        rows = db.execute(
-            """
-            WITH code(key) AS (
-                SELECT key FROM pushed
-                UNION SELECT dst FROM edges
-                      WHERE rel = 'snapshot' AND src IN (SELECT key FROM pushed)
-            ), ran(run) AS (
-                SELECT dst FROM edges WHERE src IN (SELECT key FROM code) AND dst LIKE 'run:%'
-            )
-            SELECT src, path FROM edges WHERE rel = 'input' AND dst IN (SELECT run FROM ran)
-            UNION
-            SELECT dst, path FROM edges WHERE rel = 'output' AND src IN (SELECT run FROM ran)
-            """
-        ).fetchall()
-    finally:
-        index.close()
-    data: dict[str, list[str]] = {}
-    for node, path in sorted(rows, key=lambda row: (row[1] or "", row[0])):
-        data.setdefault(node.partition(":")[2], []).append(path or "?")
-    return data
-
-
 def _refuse(paths: git.RepoPaths, data: dict[str, list[str]], say: Callable[[str], None]) -> bool:
     """Check the DVC remote holds ``data``; say what it lacks and return True to refuse."""
     if not data:
         return False
-    from lineage.adapters import dvc_store
+    from lineage.adapters import dvc_config, dvc_store
 
     skip = "or `git push --no-verify` to skip this check"
     if not (paths.root / ".dvc").is_dir():
@@ -263,7 +229,7 @@ def _refuse(paths: git.RepoPaths, data: dict[str, list[str]], say: Callable[[str
         return True
     if not missing:
         return False
-    config = dvc_store.cache_config(paths.root)
+    config = dvc_config.cache_config(paths.root)
     where = f"DVC remote '{config.default_remote}'" if config.default_remote else "the DVC remote"
     lines = [
         _missing_line(path, md5, lost, config.cache_dir)

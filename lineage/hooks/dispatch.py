@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from lineage.adapters import git
+    from lineage.context import Context
 
 ZERO = "0" * 40
 BLOCKING = ("pre-commit", "pre-push")  # git refuses the operation when these exit non-zero
@@ -70,16 +71,22 @@ def run_hook(
 
         if quick.nothing_to_refuse(str(where[0]), str(where[2] / "lineage")):
             return 0
-    from lineage.adapters import git
+    from lineage.adapters.git import RepoPaths
+    from lineage.context import Context
 
-    paths = git.RepoPaths(root=where[0], git_dir=where[1], common_dir=where[2])
-    if hook == "pre-commit":
-        return _pre_commit(paths)
-    if hook == "post-commit":
-        return _post_commit(paths)
-    if hook == "pre-push":
-        return _pre_push(paths, args, environ, stdin)
-    return _post_checkout(paths, args, environ)
+    paths = RepoPaths(root=where[0], git_dir=where[1], common_dir=where[2])
+    with Context(where[0], environ, paths=paths, warn=_warn) as ctx:
+        if hook == "pre-commit":
+            return _pre_commit(ctx)
+        if hook == "post-commit":
+            return _post_commit(ctx)
+        if hook == "pre-push":
+            return _pre_push(ctx, args, stdin)
+        return _post_checkout(ctx, args)
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"lineage: warning: {message}\n")
 
 
 def locate(cwd: Path, environ: Mapping[str, str]) -> tuple[Path, Path, Path] | None:
@@ -98,20 +105,19 @@ def locate(cwd: Path, environ: Mapping[str, str]) -> tuple[Path, Path, Path] | N
     return paths.root, paths.git_dir, paths.common_dir
 
 
-def _pre_commit(paths: git.RepoPaths) -> int:
-    from lineage import config
+def _pre_commit(ctx: Context) -> int:
     from lineage.hooks.pre_commit import check
 
-    refusals = check(paths, max_file_mb=config.load(paths.root).max_file_mb)
+    refusals = check(ctx)
     for refusal in refusals:
         sys.stderr.write(refusal.render())
     return EXIT_ERROR if refusals else 0
 
 
-def _post_commit(paths: git.RepoPaths) -> int:
+def _post_commit(ctx: Context) -> int:
     from lineage.hooks.post_commit import attach
 
-    for a in attach(paths):
+    for a in attach(ctx):
         sys.stderr.write(
             f"lineage: run {a.run[:12]} (made on a dirty tree, snapshot {a.snapshot[:10]}) now "
             f"has its code in commit {a.commit[:10]}\n"
@@ -119,19 +125,18 @@ def _post_commit(paths: git.RepoPaths) -> int:
     return 0
 
 
-def _pre_push(
-    paths: git.RepoPaths, args: Sequence[str], environ: Mapping[str, str], stdin: TextIO
-) -> int:
+def _pre_push(ctx: Context, args: Sequence[str], stdin: TextIO) -> int:
     from lineage.commands.sync import pre_push
 
+    environ = ctx.environ
     if len(args) >= 2:
         remote, url = args[0], args[1]
         updates = parse_push_lines(stdin.read())
     else:  # the pre-commit framework read stdin itself and passes one ref in the environment
         remote = environ.get("PRE_COMMIT_REMOTE_NAME", "")
         url = environ.get("PRE_COMMIT_REMOTE_URL", "")
-        updates = _framework_update(paths, environ)
-    return pre_push(paths, remote, url, updates)
+        updates = _framework_update(ctx.paths, environ)
+    return pre_push(ctx, remote, url, updates)
 
 
 def parse_push_lines(text: str) -> list[tuple[str, str, str, str]]:
@@ -160,14 +165,11 @@ def _framework_update(
     return [(local_ref, local_sha, remote_ref, environ.get("PRE_COMMIT_FROM_REF") or ZERO)]
 
 
-def _post_checkout(paths: git.RepoPaths, args: Sequence[str], environ: Mapping[str, str]) -> int:
+def _post_checkout(ctx: Context, args: Sequence[str]) -> int:
     """After a branch checkout, bring the query index level with the records (a no-op costing
     one ref read when nothing was fetched), so the next `lineage` query answers at once."""
-    flag = args[2] if len(args) >= 3 else environ.get("PRE_COMMIT_CHECKOUT_TYPE", "1")
+    flag = args[2] if len(args) >= 3 else ctx.environ.get("PRE_COMMIT_CHECKOUT_TYPE", "1")
     if flag != "1":
         return 0  # a file checkout (`git checkout -- path`)
-    from lineage.index import open_index
-    from lineage.store import Store
-
-    open_index(Store(paths)).close()
+    _ = ctx.index  # opening it catches it up; the context closes it
     return 0

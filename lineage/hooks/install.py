@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lineage.adapters import git
+from lineage.adapters import git, git_content
 from lineage.errors import LineageError
 from lineage.hooks import HOOK_TYPES
 
@@ -24,7 +24,7 @@ PREVIOUS = ".pre-lineage"  # suffix of the hook a shim replaced; it runs before 
 
 # Run inside the shim with `python -c`: a missing lineage must not block the commit, so the
 # import is guarded here rather than with `python -m`, which would exit 1 (a refusal).
-_ENTRY = """import sys
+SHIM_ENTRY = """import sys
 try:
     from lineage.hooks.dispatch import main
 except ModuleNotFoundError as exc:
@@ -85,7 +85,7 @@ def shim_text(hook: str, python: str) -> str:
         "# Where lineage is not set up, do nothing (and start no Python).",
         "[ -f .lineage/config.toml ] || exit 0",
         'if [ -x "$python" ]; then',
-        f'    {feed}PYTHONSAFEPATH=1 "$python" -c \'{_ENTRY}\' "$hook" "$@"',
+        f'    {feed}PYTHONSAFEPATH=1 "$python" -c \'{SHIM_ENTRY}\' "$hook" "$@"',
         "    exit $?",
         "fi",
         "if command -v lineage >/dev/null 2>&1; then",
@@ -126,7 +126,11 @@ def hooks_dir(paths: git.RepoPaths) -> tuple[Path, str | None]:
             "(`git config --unset core.hooksPath`) to use lineage's hooks",
         )
     inside = os.path.relpath(directory, paths.root)
-    if inside != ".." and not inside.startswith(f"..{os.sep}") and git.tracked_under(paths, inside):
+    if (
+        inside != ".."
+        and not inside.startswith(f"..{os.sep}")
+        and git_content.tracked_under(paths, inside)
+    ):
         raise HooksPathError(
             configured,
             f"core.hooksPath is {configured}, a directory tracked in this repository; lineage "

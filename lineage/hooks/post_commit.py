@@ -15,13 +15,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
-from lineage import __version__
-from lineage.adapters import git
+from lineage.adapters import git, git_content
+from lineage.context import Context
 from lineage.hooks import quick
 from lineage.records import OBSERVED, Attachment, Provenance, encode
+
+if TYPE_CHECKING:
+    from lineage.index import Index
 
 GITIGNORE = ".gitignore"
 
@@ -33,28 +35,23 @@ class Candidate:
     outputs: tuple[str, ...]  # paths the run wrote (its record's outputs)
 
 
-def attach(paths: git.RepoPaths, commit: str = "HEAD") -> list[Attachment]:
+def attach(ctx: Context, commit: str = "HEAD") -> list[Attachment]:
     """Record an attachment for every dirty-tree run whose code ``commit`` now holds."""
-    from lineage.index import node_key, open_index
-    from lineage.store import Store
+    from lineage.edges import node_key
 
-    store = Store(paths)
-    if store.tip() is None:
+    paths = ctx.paths
+    if ctx.store.tip() is None:
         return []  # nothing recorded yet: no run to attach
-    sha, parents = git.commit_parents(paths, commit)
+    sha, parents = git_content.commit_parents(paths, commit)
     base = parents[0] if parents else None
-    index = open_index(store)
-    try:
-        candidates = _candidates(index, base)
-        if not candidates:
-            return []
-        done = {
-            e.dst.partition(":")[2]
-            for e in index.edges_touching(node_key("commit", sha))
-            if e.rel == "code" and e.src == node_key("commit", sha)
-        }
-    finally:
-        index.close()
+    candidates = _candidates(ctx.index, base)
+    if not candidates:
+        return []
+    done = {
+        e.dst.partition(":")[2]
+        for e in ctx.index.edges_touching(node_key("commit", sha))
+        if e.rel == "code" and e.src == node_key("commit", sha)
+    }
     attachments = []
     diffs: dict[str, list[str]] = {}
     created: Provenance | None = None
@@ -62,10 +59,10 @@ def attach(paths: git.RepoPaths, commit: str = "HEAD") -> list[Attachment]:
         if cand.run in done:
             continue
         if cand.snapshot not in diffs:
-            diffs[cand.snapshot] = git.tree_diff(paths, cand.snapshot, sha)
+            diffs[cand.snapshot] = git_content.tree_diff(paths, cand.snapshot, sha)
         set_aside = _set_aside(paths, diffs[cand.snapshot], cand, sha)
         if set_aside is not None:
-            created = created or _provenance(paths)
+            created = created or ctx.provenance()
             attachments.append(
                 Attachment(
                     evidence=OBSERVED,
@@ -77,32 +74,18 @@ def attach(paths: git.RepoPaths, commit: str = "HEAD") -> list[Attachment]:
                 )
             )
     if attachments:
-        store.append(
+        ctx.store.append(
             [encode(a) for a in attachments],
             message=f"lineage: attach {len(attachments)} run(s) to commit {sha[:10]}",
         )
     return attachments
 
 
-def _candidates(index: Any, base: str | None) -> list[Candidate]:
+def _candidates(index: Index, base: str | None) -> list[Candidate]:
     """Runs recorded with a snapshot whose base commit is ``base`` (None: before any commit)."""
-    from lineage.index import node_key, run_key_of
+    from lineage.documents import run_key_of
 
-    if base is not None:
-        ids = [
-            e.record_id
-            for e in index.edges_touching(node_key("commit", base))
-            if e.rel == "snapshot" and e.src == node_key("commit", base)
-        ]
-    else:
-        ids = [
-            row[0]
-            for row in index.db.execute(
-                "SELECT id FROM records WHERE kind = 'run' "
-                "AND json_extract(body, '$.code.commit') IS NULL "
-                "AND json_extract(body, '$.code.snapshot') IS NOT NULL"
-            )
-        ]
+    ids = index.snapshot_records(base)
     found: dict[str, Candidate] = {}
     for record_id in sorted(set(ids)):
         doc = index.record(record_id)
@@ -140,7 +123,7 @@ def _only_output_ignores(
     """Whether the .gitignore files differ only by the ``/<name>`` lines DVC writes for the
     run's outputs."""
     names = [f"{side}:{path}" for path in ignores for side in (cand.snapshot, commit)]
-    blobs = git.read_objects(paths, names)
+    blobs = git_content.read_objects(paths, names)
     for path in ignores:
         directory = posixpath.dirname(path)
         before = _lines(blobs[f"{cand.snapshot}:{path}"])
@@ -155,9 +138,3 @@ def _only_output_ignores(
 def _lines(blob: bytes | None) -> set[str]:
     text = blob.decode("utf-8", errors="replace") if blob else ""
     return {line.strip() for line in text.splitlines() if line.strip()}
-
-
-def _provenance(paths: git.RepoPaths) -> Provenance:
-    name, email = git.identity(paths)
-    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return Provenance(at=at, name=name, email=email, tool=f"lineage {__version__}")

@@ -9,7 +9,7 @@ Three refusals (docs/commands.md#lineage-hooks):
 * ``dvc.yaml`` changes a stage whose ``dvc.lock`` entry is staged unchanged (a stale lock).
 
 The hook comes here only when ``quick`` could not prove there is nothing to refuse. Workspace
-data is hashed through ``dvc.StatCache`` (an unchanged file is never read again, whatever its
+data is hashed through ``dvc_hash.StatCache`` (an unchanged file is never read again, whatever its
 size); each out's hash is remembered with its stat digest, and each pointer blob's outs by blob
 sha, in ``hook-cache.json``, which is what lets ``quick`` answer the next commit alone.
 """
@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineage.adapters import dvc, git
+from lineage.adapters import dvc, git, git_content
+from lineage.adapters.dvc_hash import StatCache
+from lineage.adapters.git_content import StagedChange
+from lineage.context import Context
 from lineage.errors import LineageError
 from lineage.hooks import quick
 
@@ -49,14 +52,16 @@ class Refusal:
         return "\n".join(lines) + "\n"
 
 
-def check(paths: git.RepoPaths, *, max_file_mb: float) -> list[Refusal]:
+def check(ctx: Context) -> list[Refusal]:
     """Every reason to refuse the commit being made (empty: let it through)."""
-    staged = git.staged_changes(paths)
+    paths = ctx.paths
+    max_file_mb = ctx.config.max_file_mb
+    staged = git_content.staged_changes(paths)
     refusals = _large_files(paths, staged, int(max_file_mb * MB), max_file_mb)
     if dvc.is_dvc_repo(paths.root):
         changed = {c.path: c for c in staged}
-        index = git.index_shas(paths, quick.POINTER_SPECS)
-        refusals += _stale_data(paths, index, changed)
+        index = git_content.index_shas(paths, quick.POINTER_SPECS)
+        refusals += _stale_data(ctx, index, changed)
         refusals += _stale_locks(paths, index, changed)
     return refusals
 
@@ -65,10 +70,10 @@ def check(paths: git.RepoPaths, *, max_file_mb: float) -> list[Refusal]:
 
 
 def _large_files(
-    paths: git.RepoPaths, staged: Sequence[git.StagedChange], limit: int, limit_mb: float
+    paths: git.RepoPaths, staged: Sequence[StagedChange], limit: int, limit_mb: float
 ) -> list[Refusal]:
     files = [c for c in staged if c.status in "AMT" and c.new_mode in ("100644", "100755")]
-    sizes = git.object_sizes(paths, sorted({c.new_sha for c in files}))
+    sizes = git_content.object_sizes(paths, sorted({c.new_sha for c in files}))
     big = [(c.path, sizes[c.new_sha]) for c in files if sizes.get(c.new_sha, 0) > limit]
     if not big:
         return []
@@ -94,8 +99,9 @@ class _Stale:
 
 
 def _stale_data(
-    paths: git.RepoPaths, index: Mapping[str, str], changed: Mapping[str, git.StagedChange]
+    ctx: Context, index: Mapping[str, str], changed: Mapping[str, StagedChange]
 ) -> list[Refusal]:
+    paths = ctx.paths
     pointers = {p: sha for p, sha in index.items() if quick.is_pointer(p)}
     if not pointers:
         return []
@@ -104,7 +110,7 @@ def _stale_data(
     before = json.dumps(remembered, sort_keys=True)
     outs = _staged_outs(paths, pointers, index, remembered["pointers"])
     stale: list[_Stale] = []
-    with dvc.StatCache(paths.lineage_dir / "statcache.sqlite") as cache:
+    with StatCache(ctx.statcache_path) as cache:
         for entry in outs:
             actual = _workspace_md5(str(paths.root), entry, cache, remembered["outs"])
             if actual is None or actual == entry.md5 or _updated(paths, entry, changed):
@@ -122,7 +128,7 @@ def _stale_data(
 
 
 def _workspace_md5(
-    root: str, entry: dvc.PointerEntry, cache: dvc.StatCache, outs: dict[str, Any]
+    root: str, entry: dvc.PointerEntry, cache: StatCache, outs: dict[str, Any]
 ) -> str | None:
     """DVC's hash of what the workspace holds at the entry's path, remembered with the path's
     stat digest for ``quick``; None when it is missing or unreadable (not this hook's to
@@ -178,7 +184,7 @@ def _parse_staged(
     index: Mapping[str, str],
 ) -> dict[str, list[list[Any]]]:
     wanted = {shas[p] for p in pointers} | {_pipeline_sha(p, index) for p in pointers}
-    blobs = git.read_objects(paths, sorted(wanted - {""}))
+    blobs = git_content.read_objects(paths, sorted(wanted - {""}))
     parsed: dict[str, list[list[Any]]] = {}
     for pointer in pointers:
         text = _text(blobs.get(shas[pointer]))
@@ -202,7 +208,7 @@ def _parse(
 
 
 def _updated(
-    paths: git.RepoPaths, entry: dvc.PointerEntry, changed: Mapping[str, git.StagedChange]
+    paths: git.RepoPaths, entry: dvc.PointerEntry, changed: Mapping[str, StagedChange]
 ) -> bool:
     """Whether this commit changes the entry's hash (then it is the user's new claim)."""
     change = changed.get(entry.pointer)
@@ -211,7 +217,7 @@ def _updated(
     if change.status == "A":
         return True
     pipeline = posixpath.join(posixpath.dirname(entry.pointer), dvc.PIPELINE)
-    blobs = git.read_objects(paths, [change.old_sha, f"HEAD:{pipeline}"])
+    blobs = git_content.read_objects(paths, [change.old_sha, f"HEAD:{pipeline}"])
     before = _parse(
         paths, entry.pointer, _text(blobs[change.old_sha]), _text(blobs[f"HEAD:{pipeline}"])
     )
@@ -294,7 +300,7 @@ def _describe(stale: _Stale) -> str:
 
 
 def _stale_locks(
-    paths: git.RepoPaths, index: Mapping[str, str], changed: Mapping[str, git.StagedChange]
+    paths: git.RepoPaths, index: Mapping[str, str], changed: Mapping[str, StagedChange]
 ) -> list[Refusal]:
     pipelines = [
         c for p, c in changed.items() if posixpath.basename(p) == dvc.PIPELINE and c.status in "MT"
@@ -306,14 +312,13 @@ def _stale_locks(
             continue
         lock_change = changed.get(lock)
         lock_before = lock_change.old_sha if lock_change else index[lock]
-        blobs = git.read_objects(
+        blobs = git_content.read_objects(
             paths, sorted({change.old_sha, change.new_sha, index[lock], lock_before} - {ZERO})
         )
         before = _stages(blobs.get(change.old_sha), change.path)
         after = _stages(blobs.get(change.new_sha), change.path)
         locked_now = _stages(blobs.get(index[lock]), lock)
         locked_before = _stages(blobs.get(lock_before), lock)
-        prefix = "" if lock == dvc.LOCK else f"{change.path}:"
         for name, definition in after.items():
             if name not in before or _locked_part(before[name]) == _locked_part(definition):
                 continue
@@ -321,7 +326,7 @@ def _stale_locks(
                 if (entry == name or entry.startswith(f"{name}@")) and locked_before.get(
                     entry
                 ) == locked_now[entry]:
-                    stale.append((lock, f"{prefix}{entry}"))
+                    stale.append((lock, dvc.stage_address(change.path, entry)))
     if not stale:
         return []
     stages = " ".join(_quote(s) for _, s in stale)

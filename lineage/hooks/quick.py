@@ -38,7 +38,7 @@ CACHE_VERSION = 2
 MB = 1 << 20
 DEFAULT_MAX_FILE_MB = 10.0  # lineage.config.DEFAULT_MAX_FILE_MB (a test keeps them equal)
 # A file modified this recently may change again without its mtime moving (racy git): its
-# digest is not remembered. lineage.adapters.dvc.RACY_NS (a test keeps them equal).
+# digest is not remembered. lineage.adapters.dvc_hash.RACY_NS (a test keeps them equal).
 RACY_NS = 2_000_000_000
 POINTER_SPECS = ("*.dvc", "dvc.lock", "*/dvc.lock", "dvc.yaml", "*/dvc.yaml")
 # Columns of a remembered pointer entry (dvc.PointerEntry's fields, in order).

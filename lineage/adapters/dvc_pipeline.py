@@ -1,0 +1,247 @@
+"""DVC's pipelines as lineage needs them: which stages a command executed and what they read and
+wrote, what a command outside the pipeline may read, what a past commit's pipeline says a run
+read (``lineage import mlflow``), and how to rerun recorded stages. Read from DVC's files
+(``dvc.py``), never by importing ``dvc``.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lineage.adapters.dvc import (
+    LOCK,
+    PIPELINE,
+    PointerEntry,
+    load_yaml,
+    lock_stages,
+    pipeline_of,
+    pointers_at_tree,
+    stage_address,
+)
+from lineage.errors import LineageError
+from lineage.records import STATE_UNKNOWN, Data, Stage
+
+# Pipelines at a commit, for inferring what a past run read (``lineage import mlflow``). History
+# may hold files that no longer parse: they are skipped, not fatal.
+
+
+def _tolerant_yaml(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        document = load_yaml(text, "")
+    except LineageError:
+        return None
+    return document
+
+
+def declared_paths(
+    read_blob: Callable[[str], str | None], files: Iterable[str]
+) -> tuple[set[str], set[str]]:
+    """(outs, deps) the dvc.yaml files among ``files`` declare, as repository paths; templated
+    and external paths, and ``foreach`` stages, are left out."""
+    outs: set[str] = set()
+    deps: set[str] = set()
+    for path in (f for f in files if posixpath.basename(f) == PIPELINE):
+        stages = (_tolerant_yaml(read_blob(path)) or {}).get("stages")
+        directory = posixpath.dirname(path)
+        for body in (stages if isinstance(stages, dict) else {}).values():
+            if not isinstance(body, dict) or "foreach" in body:
+                continue
+            base = posixpath.join(directory, str(body.get("wdir") or ""))
+            for key, into in (("outs", outs), ("deps", deps)):
+                for item in body.get(key) or ():
+                    name = next(iter(item), None) if isinstance(item, dict) else item
+                    if isinstance(name, str) and "${" not in name and "://" not in name:
+                        into.add(posixpath.normpath(posixpath.join(base, name)))
+    return outs, deps
+
+
+def lock_params(
+    read_blob: Callable[[str], str | None], files: Iterable[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Stage address -> params file -> {key: value}, as each dvc.lock among ``files`` recorded
+    the params its stages read."""
+    found: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in (f for f in files if posixpath.basename(f) == LOCK):
+        document = _tolerant_yaml(read_blob(path)) or {}
+        stages = document.get("stages")
+        directory = posixpath.dirname(path)
+        for name, body in (stages if isinstance(stages, dict) else {}).items():
+            params = body.get("params") if isinstance(body, dict) else None
+            if isinstance(params, dict):
+                found[stage_address(pipeline_of(path), str(name))] = {
+                    posixpath.join(directory, str(f)): v
+                    for f, v in params.items()
+                    if isinstance(v, dict)
+                }
+    return found
+
+
+def params_match(
+    read_blob: Callable[[str], str | None], recorded: dict[str, dict[str, Any]]
+) -> bool:
+    """Whether the params files (YAML, or JSON by suffix) hold every recorded value; keys are
+    dotted paths into them, as in dvc.lock."""
+    for params_file, values in recorded.items():
+        text = read_blob(params_file)
+        if text is None:
+            return False
+        try:
+            document = json.loads(text) if params_file.endswith(".json") else load_yaml(text, "")
+        except (LineageError, ValueError):
+            return False
+        for key, value in values.items():
+            node: Any = document
+            for part in str(key).split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node != value:
+                return False
+    return True
+
+
+def overlaps(path: str, others: Iterable[str]) -> bool:
+    """Whether ``path`` is one of ``others``, inside one, or holds one (DVC tracks directories)."""
+    return any(o == path or o.startswith(path + "/") or path.startswith(o + "/") for o in others)
+
+
+def candidate_inputs(entries: Sequence[PointerEntry]) -> list[PointerEntry]:
+    """The DVC data a command outside DVC's pipeline may read: everything `dvc add`ed, and
+    pipeline outputs that some stage consumes (prepared datasets). The pipeline's end products
+    (models, metrics files) are what a training command writes, not what it reads."""
+    deps = [e.path for e in entries if e.role == "dep"]
+    return [e for e in entries if e.stage is None or e.role == "dep" or overlaps(e.path, deps)]
+
+
+# DVC's command line
+
+
+PIPELINE_COMMANDS = (("repro",), ("exp", "run"))
+# Flags of `dvc exp run` that mean the same for `dvc repro`; anything else (-S, --queue, -n)
+# changes what runs and is not supported yet.
+_EXP_RUN_FLAGS = {"-q", "--quiet", "-v", "--verbose", "-f", "--force"}
+_VERBOSITY = ("-q", "--quiet", "-v", "--verbose")
+
+
+def is_pipeline_command(argv: Sequence[str]) -> bool:
+    """`dvc repro ...` or `dvc exp run ...`: DVC runs the pipeline and rewrites dvc.lock."""
+    if not argv or posixpath.basename(argv[0]) != "dvc":
+        return False
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    return any(tuple(words[: len(c)]) == c for c in PIPELINE_COMMANDS)
+
+
+def repro_targets(argv: Sequence[str]) -> list[str]:
+    """Stage names given to `dvc repro` (its options take no values)."""
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    return words[1:] if words[:1] == ["repro"] else []
+
+
+def forced_rerun(argv: Sequence[str], stages: Sequence[str]) -> list[str] | None:
+    """The `dvc repro` that reruns exactly the ``stages`` a recorded pipeline command ran, each
+    forced (never restored from DVC's run-cache) and without their upstream stages (whose
+    outputs a reproduction restores by their recorded hashes); None for a `dvc exp run` whose
+    arguments change what runs."""
+    words = [a for a in argv[1:] if not a.startswith("-")]
+    flags = [a for a in argv[1:] if a.startswith("-")]
+    if words[:2] == ["exp", "run"] and (words[2:] or any(f not in _EXP_RUN_FLAGS for f in flags)):
+        return None
+    chosen = list(stages) or repro_targets(argv)
+    single = ["--single-item", *chosen] if chosen else []
+    return ["dvc", "repro", *(f for f in flags if f in _VERBOSITY), "--force", *single]
+
+
+def executed_stages(
+    root: Path, argv: Sequence[str], lock_before: str | None, lock_after: str | None
+) -> list[Stage]:
+    """The stages a command executed, judged by the root dvc.lock before and after it: those
+    whose entries changed; for an up-to-date `dvc repro` (nothing changed), the stages it
+    named, else all of them."""
+    pipeline = is_pipeline_command(argv)
+    if lock_after is None or (not pipeline and lock_after == lock_before):
+        return []
+    after = lock_stages(root)
+    before = {s.name: s for s in lock_stages(root, lock_before)} if lock_before else {}
+    changed = [s for s in after if before.get(s.name) != s]
+    if changed or not pipeline:
+        return changed
+    named = set(repro_targets(argv))
+    return [s for s in after if not named or s.name in named]
+
+
+def stage_data(executed: Sequence[Stage], tracked: set[str]) -> tuple[list[Data], list[Data]]:
+    """What executed stages read and wrote: their deps that are neither git-tracked (code, which
+    the commit covers) nor made by another executed stage; and their outs."""
+    produced = {o.path for s in executed for o in s.outs}
+    seen: set[tuple[str, str]] = set()
+    inputs: list[Data] = []
+    for stage in executed:
+        for dep in stage.deps:
+            if dep.path in tracked or dep.path in produced or (dep.path, dep.md5) in seen:
+                continue
+            seen.add((dep.path, dep.md5))
+            inputs.append(dep)
+    return inputs, [o for s in executed for o in s.outs]
+
+
+def inputs_at_commit(
+    read_blob: Callable[[str], str | None],
+    files: Sequence[str],
+    tracked_md5: Callable[[str], str | None],
+) -> tuple[list[Data], list[str]]:
+    """The data a run at a commit read, from that commit's own DVC files, and the paths whose
+    hash cannot be trusted there (a stale ``dvc.lock``): a stage's outputs count only when every
+    dep the lock recorded (git blobs, ``dvc add``ed data, other consistent stages' outputs) and
+    every param match the commit. ``read_blob`` reads a file of the commit; ``tracked_md5``
+    gives DVC's md5 of a git-tracked file or directory there (None if untracked)."""
+    pointer_files = [f for f in files if f.endswith(".dvc") or posixpath.basename(f) == LOCK]
+    entries = pointers_at_tree(read_blob, pointer_files)
+    added = {e.path: e for e in entries if e.stage is None and e.role == "out"}
+    params = lock_params(read_blob, pointer_files)
+    stages: dict[str, list[PointerEntry]] = {}
+    for e in entries:
+        if e.stage is not None:
+            stages.setdefault(e.stage, []).append(e)
+    produced = {e.path: e for es in stages.values() for e in es if e.role == "out"}
+    consistent: dict[str, bool] = {}
+
+    def stage_ok(name: str, seen: frozenset[str] = frozenset()) -> bool:
+        if name in consistent:
+            return consistent[name]
+        if name in seen:
+            return False
+        ok = params_match(read_blob, params.get(name, {}))
+        for dep in (e for e in stages[name] if e.role == "dep"):
+            if not ok:
+                break
+            if dep.path in added:
+                ok = added[dep.path].md5 == dep.md5
+            elif dep.path in produced:
+                out = produced[dep.path]
+                ok = out.md5 == dep.md5 and stage_ok(out.stage or "", seen | {name})
+            else:
+                ok = tracked_md5(dep.path) == dep.md5
+        consistent[name] = ok
+        return ok
+
+    declared_outs, declared_deps = declared_paths(read_blob, files)
+    deps = {e.path for es in stages.values() for e in es if e.role == "dep"} | declared_deps
+    inputs = [e.to_data() for e in added.values()]
+    unknown: list[str] = []
+    for path, out in sorted(produced.items()):
+        if not overlaps(path, deps):
+            continue  # a pipeline's end product (model, metrics): written, not read
+        if stage_ok(out.stage or ""):
+            inputs.append(out.to_data())
+        else:
+            unknown.append(path)
+    # Declared in dvc.yaml and read by a stage, but no dvc.lock entry names it yet (the run
+    # that made it was the first): the run read it, and nothing at the commit says which.
+    unknown += [p for p in sorted(declared_outs) if p not in produced and overlaps(p, deps)]
+    inputs = [replace(d, state=STATE_UNKNOWN) for d in sorted(inputs, key=lambda d: d.path)]
+    return inputs, unknown

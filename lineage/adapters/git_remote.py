@@ -1,0 +1,108 @@
+"""What lineage asks of git about remotes and branches: which remotes there are, fetching and
+pushing one ref (the lineage records), which commits a push publishes, and which branches hold
+a commit. Git's messages are parsed in one place
+only (a remote that lacks the ref we fetch), so those calls run with the C locale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lineage.adapters.git import GitError, RepoPaths, git, run_git
+
+_C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
+
+
+def remotes(paths: RepoPaths) -> list[str]:
+    """The configured remote names (`git remote`)."""
+    return git(paths, "remote").split()
+
+
+def upstream_remote(paths: RepoPaths, branch: str) -> str | None:
+    """The remote ``branch`` tracks (``branch.<name>.remote``), or None."""
+    proc = run_git(paths.root, ["config", "--get", f"branch.{branch}.remote"], check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def fetch_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> bool:
+    """Force-update the local ``dst`` to the remote's ``src``; False when the remote has no
+    ``src``. No tags, no FETCH_HEAD: nothing of the user's is touched."""
+    proc = run_git(
+        paths.root,
+        ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+{src}:{dst}"],
+        env={**os.environ, **_C_LOCALE},
+        check=False,
+    )
+    if proc.returncode == 0:
+        return True
+    stderr = proc.stderr.decode(errors="replace")
+    if f"couldn't find remote ref {src}" in stderr:
+        return False
+    raise GitError(["fetch", remote, src], stderr)
+
+
+@dataclass(frozen=True)
+class RefPush:
+    """How the remote took one ref (`git push --porcelain`): flag ``=`` up to date, `` `` a
+    fast-forward (summary ``old..new``), ``*`` a new ref, ``!`` rejected."""
+
+    flag: str
+    summary: str
+
+    @property
+    def old(self) -> str | None:
+        """The remote's previous tip for a fast-forward."""
+        return self.summary.partition("..")[0] if self.flag == " " else None
+
+    @property
+    def stale(self) -> bool:
+        """Rejected because the remote holds commits we lack: fetch, merge, and push again."""
+        return self.flag == "!" and (
+            "fetch first" in self.summary or "non-fast-forward" in self.summary
+        )
+
+
+def push_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> RefPush:
+    """Push ``src`` to the remote's ``dst``, never forced. Hooks are skipped (``--no-verify``):
+    a pre-push hook that pushes this ref must not run itself again."""
+    args = ["push", "--porcelain", "--no-verify", remote, f"{src}:{dst}"]
+    proc = run_git(paths.root, args, env={**os.environ, **_C_LOCALE}, check=False)
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        flag, _, rest = line.partition("\t")
+        refs, _, summary = rest.partition("\t")
+        if len(flag) == 1 and refs == f"{src}:{dst}":
+            return RefPush(flag, summary)
+    raise GitError(args, proc.stderr.decode(errors="replace"))
+
+
+def new_commits(
+    paths: RepoPaths, tips: Sequence[str], known: Sequence[str], remote: str | None
+) -> list[str]:
+    """Commits reachable from ``tips`` but neither from ``known`` (shas, which may be absent
+    here) nor from the remote-tracking branches of ``remote``."""
+    if not tips:
+        return []
+    args = ["rev-list", "--ignore-missing", *tips, "--not", *known]
+    if remote is not None:
+        args.append(f"--remotes={remote}")
+    return git(paths, *args).split()
+
+
+def remote_refs(paths: RepoPaths, remote: str) -> list[str]:
+    """The remote-tracking refs of ``remote`` (as last fetched)."""
+    proc = run_git(
+        paths.root, ["for-each-ref", "--format=%(refname)", f"refs/remotes/{remote}/"], check=False
+    )
+    return proc.stdout.decode().split() if proc.returncode == 0 else []
+
+
+def refs_containing(paths: RepoPaths, commit: str) -> list[str]:
+    """Local and remote-tracking branches whose history contains ``commit``."""
+    proc = run_git(
+        paths.root,
+        ["for-each-ref", "--contains", commit, "--format=%(refname)", "refs/heads", "refs/remotes"],
+        check=False,
+    )
+    return proc.stdout.decode().split() if proc.returncode == 0 else []

@@ -1,0 +1,118 @@
+"""Step 1 of recording a command (``lineage/recording.py``): what is known before it runs.
+
+The budget is ~150 ms, so nothing here imports mlflow or dvc: the tracking store can be reached
+(a cheap check), the executable exists, the code (HEAD, and a snapshot commit of a dirty tree
+that holds exactly what will run), and every DVC-tracked input in the workspace checked against
+its pointer through the stat cache (an unchanged file is never hashed again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lineage import child
+from lineage.adapters import dvc, dvc_pipeline, git
+from lineage.adapters.dvc_hash import StatCache, check_workspace
+from lineage.adapters.mlflow_uri import check_reachable
+from lineage.context import Context
+from lineage.errors import LineageError, TrackingUnreachableError
+from lineage.records import STATE_MATCH, STATE_MODIFIED, Code, Data
+from lineage.session import Session
+
+
+@dataclass(frozen=True)
+class Before:
+    """What :func:`capture` found before the child ran."""
+
+    argv: tuple[str, ...]
+    executable: str  # argv[0] as found on PATH
+    code: Code
+    inputs: tuple[Data, ...]  # the workspace's DVC data, each checked against its pointer
+    lock: str | None  # the root dvc.lock as it was
+    session: Session  # one id for every MLflow run the command starts
+
+
+def capture(ctx: Context, argv: Sequence[str]) -> Before:
+    """Everything known before the command runs; raises (nothing run, nothing written) when the
+    tracking store cannot be reached or the command does not exist."""
+    if not argv:
+        raise LineageError(
+            "no command given; put it after `--`, e.g. `lineage run -- python train.py`"
+        )
+    try:
+        check_reachable(ctx.mlflow.tracking)
+    except TrackingUnreachableError as exc:
+        raise TrackingUnreachableError(
+            exc.uri, exc.reason, "nothing was run: start the server or fix MLFLOW_TRACKING_URI"
+        ) from None
+    executable = child.resolve_executable(argv[0], ctx.cwd, ctx.environ)
+    code = _capture_code(ctx.paths)
+    inputs = _capture_data(ctx)
+    lock = ctx.paths.root / dvc.LOCK
+    return Before(
+        argv=tuple(argv),
+        executable=executable,
+        code=code,
+        inputs=tuple(inputs),
+        lock=lock.read_text(encoding="utf-8") if lock.exists() else None,
+        session=Session.new(ctx.paths.lineage_dir),
+    )
+
+
+def dirty_note(code: Code) -> str:
+    return (
+        f"working tree is dirty ({len(code.changed)} paths); recorded snapshot "
+        f"{(code.snapshot or '')[:10]} of the exact tree"
+    )
+
+
+def data_notes(inputs: Sequence[Data]) -> list[str]:
+    """What the user should know about DVC data that differs from its pointers."""
+    notes = []
+    for data in inputs:
+        if data.state == STATE_MODIFIED:
+            notes.append(
+                f"{data.path} is modified compared with {data.pointer}; recording the hash "
+                f"actually present ({data.md5[:10]}); run `dvc add`/`dvc commit` to update it"
+            )
+        elif data.state != STATE_MATCH:
+            notes.append(
+                f"{data.path} named by {data.pointer} is missing from the workspace; "
+                "run `dvc pull` or `dvc checkout`"
+            )
+    return notes
+
+
+def _capture_code(paths: git.RepoPaths) -> Code:
+    head, dirt = git.status(paths)
+    snapshot = None
+    if dirt.dirty or head.commit is None:
+        snapshot = git.snapshot(
+            paths,
+            head.commit,
+            dirt,
+            message="lineage snapshot of a dirty working tree\n\n"
+            f"Base: {head.commit or '(no commits yet)'}\n",
+        )
+    return Code(
+        commit=head.commit,
+        dirty=dirt.dirty or head.commit is None,
+        snapshot=snapshot,
+        branch=head.branch,
+        changed=tuple(sorted({*dirt.changed, *dirt.untracked})),
+    )
+
+
+def _capture_data(ctx: Context) -> list[Data]:
+    root = ctx.paths.root
+    if not dvc.is_dvc_repo(root):
+        return []
+    entries: list[dvc.PointerEntry] = []
+    for pointer in dvc.find_pointer_files(root):
+        if pointer.rsplit("/", 1)[-1] == dvc.LOCK:
+            entries.extend(dvc.read_dvc_lock(root, pointer))
+        else:
+            entries.extend(dvc.read_dvc_file(root, pointer))
+    with StatCache(ctx.statcache_path) as cache:
+        return check_workspace(root, dvc_pipeline.candidate_inputs(entries), cache)

@@ -1,0 +1,55 @@
+"""The clock, time as records spell it (ISO 8601 UTC to the millisecond, ``Z``-suffixed), and
+the moments `--as-of` takes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+
+def utc_now() -> datetime:
+    """The clock; tests may replace it."""
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """``2026-11-27T03:15:00.123Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_from_ms(ms: int | None) -> str:
+    """Milliseconds since the epoch (MLflow's times) as records spell time; "" for None."""
+    return "" if ms is None else iso(datetime.fromtimestamp(ms / 1000, tz=UTC))
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"T(?P<h>\d{2})(:(?P<m>\d{2})(:(?P<s>\d{2})(?P<frac>[.,]\d+)?)?)?")
+
+
+def moment_bound(text: str) -> str | None:
+    """The exclusive upper bound on record time meant by an ISO 8601 date or datetime, as the
+    records spell time (UTC, milliseconds, ``Z``); None when ``text`` is not one.
+
+    The moment given is included to its precision: a date means the whole day, a time without
+    seconds the whole minute. A date or time without a zone is local time.
+    """
+    if not _DATE.match(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    time = _TIME.search(text.replace(" ", "T", 1))
+    if time is None:
+        step = timedelta(days=1)
+    elif time["m"] is None:
+        step = timedelta(hours=1)
+    elif time["s"] is None:
+        step = timedelta(minutes=1)
+    elif time["frac"] is None:
+        step = timedelta(seconds=1)
+    else:
+        step = timedelta(milliseconds=1)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # naive means local time
+    return iso(moment + step)

@@ -1,0 +1,153 @@
+"""What one invocation of lineage works out once, and every command and ``resolve`` shares.
+
+``lineage/cli.py`` builds one :class:`Context` per command line (the hooks build one per hook):
+the directory it runs in (``-C``), the environment as it was at start, and from those, each on
+first use, the repository's paths, ``.lineage/config.toml`` (defaults when not initialised), the
+MLflow tracking store and registry, the record store and the query index. Nothing below the CLI
+reads ``os.environ`` or ``Path.cwd()`` for these facts again, so ``lineage -C DIR`` answers
+exactly as running inside DIR does.
+
+Everything is lazy: ``--help`` builds nothing, ``lineage log`` never resolves MLflow's stores,
+and only a command that asks for the index opens it. ``close()`` (or ``with``) closes it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lineage.errors import LineageError, NotInitializedError
+
+if TYPE_CHECKING:
+    from lineage.adapters.git import RepoPaths
+    from lineage.adapters.mlflow_uri import MlflowStores
+    from lineage.adapters.store import Store
+    from lineage.config import Config
+    from lineage.index import Index
+    from lineage.records import Provenance
+
+Warn = Callable[[str], None]
+
+
+def _ignore(_: str) -> None:
+    pass
+
+
+class Context:
+    """One invocation: where it runs, its environment, and what follows from them."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        environ: Mapping[str, str],
+        *,
+        paths: RepoPaths | None = None,
+        config: Config | None = None,
+        mlflow: MlflowStores | None = None,
+        warn: Warn = _ignore,
+    ) -> None:
+        self.cwd = cwd
+        self.environ = environ
+        self.warn = warn
+        # Given values take the place of what would be worked out (cached_property reads the
+        # instance dictionary first).
+        for name, value in (("paths", paths), ("config", config), ("mlflow", mlflow)):
+            if value is not None:
+                self.__dict__[name] = value
+
+    @cached_property
+    def paths(self) -> RepoPaths:
+        """The repository around ``cwd``."""
+        from lineage.adapters import git
+
+        if not self.cwd.is_dir():
+            raise LineageError(f"{self.cwd} is not a directory; check the path given to -C")
+        return git.discover(self.cwd)
+
+    @cached_property
+    def initialized(self) -> bool:
+        """Whether ``lineage init`` wrote ``.lineage/config.toml`` here."""
+        from lineage import config
+
+        return config.is_initialized(self.paths.root)
+
+    @cached_property
+    def config(self) -> Config:
+        """The repository's configuration, or the defaults where lineage is not set up."""
+        from lineage import config
+
+        return config.load(self.paths.root) if self.initialized else config.Config()
+
+    def require_initialized(self) -> Config:
+        """The configuration of a repository where ``lineage init`` ran; raises otherwise."""
+        if not self.initialized:
+            raise NotInitializedError(str(self.paths.root))
+        return self.config
+
+    @cached_property
+    def mlflow(self) -> MlflowStores:
+        """The MLflow tracking store and model registry, as MLflow would pick them in ``cwd``."""
+        from lineage.adapters.mlflow_uri import MlflowStores
+
+        return MlflowStores.resolve(self.environ, self.cwd)
+
+    @cached_property
+    def store(self) -> Store:
+        from lineage.adapters.store import Store
+
+        return Store(self.paths)
+
+    @cached_property
+    def index(self) -> Index:
+        """The query index, level with the store (opened on first use, closed by close())."""
+        from lineage.index import open_index
+
+        index = open_index(self.store)
+        for record_id, reason in index.corrupt:
+            self.warn(
+                f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and "
+                "was skipped; fetch a good copy from a clone that has it"
+            )
+        return index
+
+    @cached_property
+    def identity(self) -> tuple[str, str]:
+        """The git identity (name, email) records written here are attributed to."""
+        from lineage.adapters import git
+
+        return git.identity(self.paths)
+
+    def provenance(self) -> Provenance:
+        """Who writes a record now, when, and with which lineage."""
+        from lineage import __version__
+        from lineage.clock import iso, utc_now
+        from lineage.records import Provenance
+
+        name, email = self.identity
+        return Provenance(at=iso(utc_now()), name=name, email=email, tool=f"lineage {__version__}")
+
+    @property
+    def statcache_path(self) -> Path:
+        """The md5 cache of workspace files (``dvc_hash.StatCache``), shared by worktrees."""
+        return self.paths.lineage_dir / "statcache.sqlite"
+
+    def derive(self, *, cwd: Path, environ: Mapping[str, str], paths: RepoPaths) -> Context:
+        """A context for another checkout of the same repository (a reproduction's worktree):
+        the same configuration, MLflow stores and warnings; its own paths, directory,
+        environment and index."""
+        return Context(
+            cwd, environ, paths=paths, config=self.config, mlflow=self.mlflow, warn=self.warn
+        )
+
+    def close(self) -> None:
+        index = self.__dict__.pop("index", None)
+        if index is not None:
+            index.close()
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

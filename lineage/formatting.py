@@ -1,0 +1,23 @@
+"""How values look in lineage's text output, the same in every command."""
+
+from __future__ import annotations
+
+
+def human_size(size: int | None) -> str:
+    """Bytes in decimal units as DVC and `ls -h --si` show them: 512 B, 1.5 kB, 2.0 GB."""
+    if size is None:
+        return ""
+    value, unit = float(size), "B"
+    for bigger in ("kB", "MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def value_text(value: object) -> str:
+    """A param or metric at full precision (a float's repr is the shortest text that reads
+    back to the same bits, and exactness is what a comparison is about); "-" for none."""
+    if value is None:
+        return "-"
+    return repr(value) if isinstance(value, float) else str(value)

@@ -1,0 +1,298 @@
+"""Recording one command, in the steps `lineage run` takes and `lineage reproduce` combines too.
+
+1. ``capture.capture``, before the child (``lineage/capture.py``): the tracking store can be
+   reached, the executable exists, the code (HEAD, and a snapshot commit of a dirty tree), and
+   the DVC data in the workspace checked against its pointers.
+2. :func:`child_environment`: what the child is given: the tracking store, and the session
+   lineage's MLflow plugin tags every run with.
+3. :func:`execute`: the child runs (stdio passed through, signals forwarded) while a thread
+   imports MLflow's client, once the child has reached MLflow or run for half a second.
+4. :func:`collect`: what the command did: the data of the DVC stages it executed, the MLflow
+   runs of its session and the model versions registered from them, its environment.
+5. :func:`record`: one record per MLflow run (or one for the command when it started none),
+   appended in one commit; the key facts mirrored on each run as ``lineage.*`` tags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from lineage import child, environment
+from lineage.adapters import dvc, dvc_pipeline, git
+from lineage.adapters import mlflow as mlflow_adapter
+from lineage.capture import Before
+from lineage.clock import iso, utc_now
+from lineage.context import Context
+from lineage.errors import LineageError
+from lineage.records import (
+    OBSERVED,
+    Code,
+    Command,
+    Data,
+    Environment,
+    MlflowRun,
+    ModelVersion,
+    RunRecord,
+    Stage,
+    encode,
+    split_environment,
+)
+from lineage.redact import redact_argv
+from lineage.session import MlflowPreloader
+
+TAG_VALUE_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class Ran:
+    """How the child ran."""
+
+    returncode: int  # as the OS gave it: negative for a signal
+    started: datetime
+    ended: datetime
+    duration_s: float
+    env: Mapping[str, str]  # what it was given
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + N for signal N."""
+        return self.returncode if self.returncode >= 0 else 128 - self.returncode
+
+    @property
+    def status(self) -> str:
+        if self.returncode == 0:
+            return "succeeded"
+        return "killed" if self.returncode < 0 else "failed"
+
+
+@dataclass(frozen=True)
+class After:
+    """What the command turned out to have done, read after it ended."""
+
+    inputs: tuple[Data, ...]
+    outputs: tuple[Data, ...]
+    stages: tuple[Stage, ...]
+    runs: tuple[MlflowRun, ...]
+    versions: Mapping[str, Sequence[ModelVersion]]  # run id -> versions registered from it
+    environment: Environment
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    code: Code
+    records: list[RunRecord] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def run_keys(self) -> list[str]:
+        return [r.run_key for r in self.records]
+
+    @property
+    def models(self) -> list[ModelVersion]:
+        return [m for r in self.records for m in r.models]
+
+
+# 2. What the child is given
+
+
+def child_environment(
+    ctx: Context,
+    before: Before,
+    *,
+    experiment: str | None = None,
+    run_name: str | None = None,
+) -> dict[str, str]:
+    """The child's environment: the invocation's, plus the tracking store made explicit (so a
+    relative one means what it meant here) and the session for lineage's MLflow plugin."""
+    env = {
+        **ctx.environ,
+        "MLFLOW_TRACKING_URI": ctx.mlflow.tracking,
+        **before.session.variables(),
+        "LINEAGE_COMMIT": before.code.commit or "",
+        "LINEAGE_SNAPSHOT": before.code.snapshot or "",
+        "LINEAGE_DIRTY": "true" if before.code.dirty else "false",
+    }
+    if experiment:
+        env["MLFLOW_EXPERIMENT_NAME"] = experiment
+    if run_name:
+        env["LINEAGE_RUN_NAME"] = run_name
+    return env
+
+
+# 3. The child
+
+
+def execute(
+    ctx: Context, before: Before, env: Mapping[str, str], *, tail: deque[str] | None = None
+) -> Ran:
+    """Run the command in ``ctx.cwd`` with ``env``; ``tail`` keeps its last output lines (see
+    ``child.run``)."""
+    before.session.open()
+    started = utc_now()
+    t0 = time.monotonic()
+    uri = ctx.mlflow.tracking
+    preloader = MlflowPreloader(before.session, lambda: mlflow_adapter.preload(uri))
+    try:
+        argv = [before.executable, *before.argv[1:]]
+        returncode = child.run(argv, cwd=ctx.cwd, env=env, tail=tail)
+    except LineageError:
+        before.session.close()
+        raise
+    finally:
+        preloader.stop()
+    return Ran(returncode, started, utc_now(), time.monotonic() - t0, env)
+
+
+# 4. After the child
+
+
+def collect(ctx: Context, before: Before, ran: Ran) -> After:
+    """The command's data, MLflow runs, registered versions and environment. MLflow that cannot
+    be read is a warning: the command is still recorded, without its runs."""
+    try:
+        inputs, outputs, stages = _pipeline_data(ctx, before)
+        runs: list[MlflowRun] = []
+        versions: dict[str, list[ModelVersion]] = {}
+        warnings: list[str] = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Probing another interpreter's environment is a subprocess: overlap it with MLflow.
+            probe = pool.submit(_environment, ctx, before, ran.env)
+            try:
+                # No process of the session reached lineage's MLflow plugin: no run can carry
+                # the session tag, so do not pay for an MLflow client to find none.
+                if before.session.reached_mlflow():
+                    runs = mlflow_adapter.find_session_runs(ctx.mlflow.tracking, before.session.id)
+                if runs:
+                    versions = mlflow_adapter.registered_versions(
+                        ctx.mlflow.tracking, ctx.mlflow.registry, [r.run_id for r in runs]
+                    )
+            except LineageError as exc:
+                warnings.append(
+                    f"the MLflow runs could not be read back ({exc}); the command was recorded "
+                    "without them"
+                )
+            env = probe.result()
+    finally:
+        before.session.close()
+    return After(
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        stages=tuple(stages),
+        runs=tuple(runs),
+        versions=versions,
+        environment=env,
+        warnings=tuple(warnings),
+    )
+
+
+def _pipeline_data(ctx: Context, before: Before) -> tuple[list[Data], list[Data], list[Stage]]:
+    """For a DVC pipeline, what the stages it executed read and wrote; for any other command,
+    the data captured before."""
+    lock = ctx.paths.root / dvc.LOCK
+    after = lock.read_text(encoding="utf-8") if lock.exists() else None
+    executed = dvc_pipeline.executed_stages(ctx.paths.root, before.argv, before.lock, after)
+    if not executed:
+        return list(before.inputs), [], []
+    inputs, outputs = dvc_pipeline.stage_data(executed, git.tracked_files(ctx.paths))
+    return inputs, outputs, executed
+
+
+def _environment(ctx: Context, before: Before, child_env: Mapping[str, str]) -> Environment:
+    """The environment the plugin left from inside the child, else a probe of the child's
+    Python, else lineage's own; plus the variables [environment] variables names."""
+    env: Environment | None = None
+    for path in before.session.environment_files():
+        try:
+            env = environment.from_json(path.read_text(encoding="utf-8"))
+            break
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+    if env is None and os.path.basename(before.argv[0]).startswith("python"):
+        env = environment.capture_interpreter(before.executable, environ=child_env)
+    if env is None:
+        env = replace(environment.capture(child_env), source="lineage")
+    extra = {k: child_env[k] for k in ctx.config.env_variables if k in child_env}
+    if extra:
+        env = replace(env, variables={**env.variables, **extra})
+    return env
+
+
+# 5. The records
+
+
+def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
+    """Append the run records (and the environment record) in one commit; tag the runs."""
+    command = Command(
+        argv=redact_argv(before.argv),
+        cwd=os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/"),
+        exit_code=ran.exit_code,
+        status=ran.status,
+        started=iso(ran.started),
+        ended=iso(ran.ended),
+        duration_s=round(ran.duration_s, 3),
+    )
+    env_ref, env_record = split_environment(after.environment)
+    base = RunRecord(
+        evidence=OBSERVED,
+        session=before.session.id,
+        code=before.code,
+        created=ctx.provenance(),
+        command=command,
+        inputs=after.inputs,
+        outputs=after.outputs,
+        stages=after.stages,
+        environment=env_ref,
+    )
+    records = [
+        replace(base, run=r, models=tuple(after.versions.get(r.run_id, ()))) for r in after.runs
+    ] or [base]
+    encoded = [encode(r) for r in records]
+    ran_code = before.code.ran
+    ctx.store.append(
+        [*encoded, env_record],
+        # The code that ran stays reachable from the lineage ref, and travels with it, even
+        # when its branch is rebased, squash-merged or deleted: the snapshot of a dirty tree
+        # (its parent is the base commit), else the clean commit.
+        keep=[ran_code] if ran_code else [],
+        message=f"lineage: record {len(records)} run(s) of `{' '.join(command.argv)[:60]}`",
+    )
+    outcome = RunOutcome(
+        exit_code=ran.exit_code,
+        code=before.code,
+        records=records,
+        record_ids=[rid for rid, _ in encoded],
+        warnings=list(after.warnings),
+    )
+    for (rid, _), rec in zip(encoded, records, strict=True):
+        if rec.run is None:
+            continue
+        try:
+            mlflow_adapter.set_tags(ctx.mlflow.tracking, rec.run.run_id, _mirror_tags(rid, rec))
+        except LineageError as exc:
+            outcome.warnings.append(f"could not tag MLflow run {rec.run.run_id}: {exc}")
+    return outcome
+
+
+def _mirror_tags(record_id: str, rec: RunRecord) -> dict[str, str]:
+    data = json.dumps({d.path: d.md5 for d in rec.inputs}, sort_keys=True)
+    if len(data) > TAG_VALUE_LIMIT:
+        data = data[: TAG_VALUE_LIMIT - 1] + "…"
+    tags = {
+        "lineage.record": record_id,
+        "lineage.commit": rec.code.commit or "",
+        "lineage.dirty": "true" if rec.code.dirty else "false",
+        "lineage.data": data,
+    }
+    if rec.code.snapshot:
+        tags["lineage.snapshot"] = rec.code.snapshot
+    return tags

@@ -1,0 +1,190 @@
+"""The REF grammar: every way a user names something in the lineage graph, parsed into a typed
+value and formatted back. Nothing here reads the index, git or MLflow; ``lineage/resolve.py``
+turns the values into graph nodes.
+
+    name/3              model version            models:/name/3       the same, as MLflow writes it
+    name@alias          model alias (live)       models:/name@alias   the same, as MLflow writes it
+    path@md5-prefix     data at a recorded path  3f2a...              a run id, data md5, commit or
+    local-3f2a...       a run without MLflow                          record id (4+ hex digits)
+    HEAD, main, v1~2    a git revision (for `audit`, a bare model name)
+
+Model names follow MLflow's rules (mlflow/utils/validation.py ``_validate_model_name``): any text
+without ``/`` or ``:``, spaces and ``@`` included; aliases are word characters and ``-``. So
+``name/3`` is a version only when ``name`` could be a model name, and ``x@y`` splits at the last
+``@``, as MLflow's ``_parse_model_uri`` does. ``x@y`` is both a model alias and data at a path:
+it parses to :class:`AtRef`, which carries both readings, and the index decides (a recorded path
+wins).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lineage.errors import BadReferenceError
+
+MIN_PREFIX = 4  # hex digits a prefix needs before it is looked up (as git's --abbrev minimum)
+FORMS = "name/3, name@alias, models:/name/3, a run id, a commit, a data md5 or path@md5"
+URI_PREFIX = "models:/"
+_HEX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}(\.dir)?")
+_LOCAL_PREFIX = re.compile(rf"local-[0-9a-f]{{{MIN_PREFIX},32}}")
+_ALIAS = re.compile(r"[\w-]{1,255}")  # mlflow/utils/validation.py _REGISTERED_MODEL_ALIAS_REGEX
+
+
+@dataclass(frozen=True, order=True)
+class ModelVersion:
+    """A registered model version: what `name/3` names once resolved."""
+
+    name: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model version (``version``), an alias (``alias``), or, from :func:`parse_model`, a
+    whole model (neither). ``uri``: written as ``models:/...``."""
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+    uri: bool = False
+
+    def __str__(self) -> str:
+        head = URI_PREFIX if self.uri else ""
+        if self.version is not None:
+            return f"{head}{self.name}/{self.version}"
+        if self.alias is not None:
+            return f"{head}{self.name}@{self.alias}"
+        return f"{head}{self.name}"
+
+
+@dataclass(frozen=True)
+class AtRef:
+    """``left@right``: data at the path ``left`` whose md5 starts with ``right``, or the alias
+    ``right`` of the model ``left``."""
+
+    left: str
+    right: str
+
+    def __str__(self) -> str:
+        return f"{self.left}@{self.right}"
+
+    @property
+    def path(self) -> str:
+        return self.left.rstrip("/")
+
+    @property
+    def model(self) -> ModelRef | None:
+        """The model-alias reading, or None when ``left`` cannot name a model or ``right``
+        cannot be an alias."""
+        if not is_model_name(self.left) or not _ALIAS.fullmatch(self.right):
+            return None
+        return ModelRef(self.left, alias=self.right)
+
+
+@dataclass(frozen=True)
+class HexRef:
+    """A prefix (or the whole) of a run id, data md5, commit sha or record id; lower case."""
+
+    prefix: str
+
+    def __str__(self) -> str:
+        return self.prefix
+
+
+@dataclass(frozen=True)
+class LocalRunRef:
+    """``local-<session>`` (a run that started no MLflow run), or a unique prefix of one, as
+    `lineage log` prints it."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def prefix(self) -> str | None:
+        """The text as a prefix to look up (lower case, 4+ hex digits after ``local-``)."""
+        lowered = self.text.lower()
+        return lowered if _LOCAL_PREFIX.fullmatch(lowered) else None
+
+
+@dataclass(frozen=True)
+class RevisionRef:
+    """Anything else: a git revision (``HEAD``, a branch, ``v1.0~2``), or a bare model name."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Ref = ModelRef | AtRef | HexRef | LocalRunRef | RevisionRef
+
+
+def is_model_name(text: str) -> bool:
+    """Whether MLflow accepts ``text`` as a registered model name."""
+    return bool(text.strip()) and "/" not in text and ":" not in text
+
+
+def parse(text: str) -> Ref:
+    """The typed value of a REF; raises BadReferenceError for text no REF form can take."""
+    if not text.strip() or text != text.strip():
+        raise BadReferenceError(text, f"malformed REF {text!r}; use one of: {FORMS}")
+    if text.startswith("models:"):
+        return _model_uri(text)
+    lowered = text.lower()
+    if lowered.startswith("local-") and len(text) > len("local-"):
+        return LocalRunRef(text)
+    if _HEX.fullmatch(lowered):
+        return HexRef(lowered)
+    if (version := _version(text)) is not None:
+        return version
+    left, at, right = text.rpartition("@")
+    if at and left and right:
+        return AtRef(left, right)
+    return RevisionRef(text)
+
+
+def parse_model(text: str) -> ModelRef:
+    """A REF that must name a model: ``name``, ``name/3``, ``name@alias`` or ``models:/...``."""
+    if text.startswith("models:"):
+        return _model_uri(text)
+    found = parse(text) if text.strip() == text and text else None
+    if isinstance(found, ModelRef):
+        return found
+    if isinstance(found, AtRef) and found.model is not None:
+        return found.model
+    if is_model_name(text) and text.strip() == text and "@" not in text:
+        return ModelRef(text)
+    raise BadReferenceError(
+        text,
+        f"{text!r} is not a model, version or alias; use NAME, NAME/VERSION, NAME@ALIAS or "
+        "models:/NAME@ALIAS",
+    )
+
+
+def _version(text: str) -> ModelRef | None:
+    name, slash, version = text.partition("/")
+    if slash and version.isascii() and version.isdigit() and is_model_name(name):
+        return ModelRef(name, version=int(version))
+    return None
+
+
+def _model_uri(text: str) -> ModelRef:
+    """``models:/name/3`` or ``models:/name@alias``; MLflow's other forms (stages, ``latest``,
+    logged-model ids) name no fixed version and are refused."""
+    rest = text[len(URI_PREFIX) :] if text.startswith(URI_PREFIX) else ""
+    found = _version(rest)
+    if found is None:
+        name, at, alias = rest.rpartition("@")
+        if at and is_model_name(name) and _ALIAS.fullmatch(alias):
+            found = ModelRef(name, alias=alias)
+    if found is None:
+        raise BadReferenceError(
+            text, f"malformed model URI {text!r}; use models:/NAME/VERSION or models:/NAME@ALIAS"
+        )
+    return ModelRef(found.name, found.version, found.alias, uri=True)

@@ -1,0 +1,282 @@
+"""Building the subgraph around some nodes (``lineage/graph.py``'s model) from the query index:
+what made them (upstream), what was made from them (downstream), or both, as the records stood
+at some moment.
+
+The walk is breadth-first, one SQLite query per level, bounded by a depth and by record time,
+so a graph of a few hundred nodes never loads the other 100,000 edges.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lineage.documents import created_at
+from lineage.documents import main_metric as pick_metric
+from lineage.edges import model_of_key
+from lineage.graph import (
+    BOTH,
+    DIRECTIONS,
+    DOWNSTREAM,
+    KIND_ORDER,
+    UPSTREAM,
+    CommitNode,
+    DataNode,
+    GraphEdge,
+    GraphNode,
+    ModelNode,
+    RunNode,
+    Subgraph,
+)
+from lineage.index import Edge, Index
+
+_CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
+
+
+@dataclass
+class _Walk:
+    nodes: set[str] = field(default_factory=set)
+    edges: dict[tuple[str, str, str, str | None, str], Edge] = field(default_factory=dict)
+
+
+def build(
+    index: Index,
+    roots: Sequence[str],
+    *,
+    direction: str,
+    depth: int | None = None,
+    recorded_before: str | None = None,
+    main_metric: str | None = None,
+) -> Subgraph:
+    """The subgraph within ``depth`` edges of ``roots`` (node keys), in ``direction``."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
+    walked = _walk(index, roots, direction, depth, recorded_before)
+    nodes: list[GraphNode] = []
+    keys = sorted(walked.nodes, key=_order)
+    snapshots = _snapshots(index, [k for k in keys if k.startswith("commit:")], recorded_before)
+    data = _data_facts(index, [k for k in keys if k.startswith("data:")], recorded_before)
+    runs = [k.partition(":")[2] for k in keys if k.startswith("run:")]
+    representatives = representative_records(index, runs)
+    verdicts, edge_verdicts = _reproductions(index, runs, recorded_before)
+    for key in keys:
+        kind, _, ident = key.partition(":")
+        if kind == "commit":
+            changed = snapshots.get(ident)
+            nodes.append(
+                CommitNode(ident, snapshot=changed is not None, changed=tuple(changed or ()))
+            )
+        elif kind == "data":
+            paths, size, nfiles = data.get(ident, ((), None, None))
+            nodes.append(DataNode(ident, paths, size, nfiles))
+        elif kind == "run":
+            record = representatives.get(ident)
+            verdict = verdicts.get(ident, ())
+            nodes.append(_run_node(ident, record, index, recorded_before, main_metric, verdict))
+        elif kind == "model":
+            model = model_of_key(key)
+            nodes.append(ModelNode(model.name, model.version))
+    return Subgraph(
+        roots=tuple(roots),
+        direction=direction,
+        nodes=tuple(nodes),
+        edges=_merge(walked.edges.values(), edge_verdicts),
+        depth=depth,
+        recorded_before=recorded_before,
+        records=representatives,
+    )
+
+
+def _order(key: str) -> tuple[int, str]:
+    return KIND_ORDER.get(key.partition(":")[0], 9), key
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def edges_at(
+    index: Index, keys: Iterable[str], column: str, recorded_before: str | None
+) -> Iterator[Edge]:
+    """The edges whose ``column`` (src or dst) is one of ``keys``, from records made in time."""
+    assert column in ("src", "dst")
+    for chunk in _chunks(sorted(keys)):
+        marks = ",".join("?" * len(chunk))
+        query, extra = _in_time(
+            "SELECT e.src, e.rel, e.dst, e.path, e.record_id, e.evidence FROM edges e "
+            f"JOIN records r ON r.id = e.record_id WHERE e.{column} IN ({marks})",
+            recorded_before,
+        )
+        params = [*chunk, *extra]
+        for row in index.db.execute(query, params):
+            yield Edge(*row)
+
+
+def _walk(
+    index: Index,
+    roots: Sequence[str],
+    direction: str,
+    depth: int | None,
+    recorded_before: str | None,
+) -> _Walk:
+    walked = _Walk(nodes=set(roots))
+    for way in (UPSTREAM, DOWNSTREAM) if direction == BOTH else (direction,):
+        seen, frontier, level = set(roots), set(roots), 0
+        while frontier and (depth is None or level < depth):
+            reached: set[str] = set()
+            column = "dst" if way == UPSTREAM else "src"
+            for edge in edges_at(index, frontier, column, recorded_before):
+                walked.edges[(edge.src, edge.rel, edge.dst, edge.path, edge.record_id)] = edge
+                other = edge.src if way == UPSTREAM else edge.dst
+                if other not in seen:
+                    seen.add(other)
+                    reached.add(other)
+            frontier, level = reached, level + 1
+        walked.nodes |= seen
+    return walked
+
+
+def _merge(edges: Iterable[Edge], verdicts: Mapping[str, tuple[str, str]]) -> tuple[GraphEdge, ...]:
+    grouped: dict[tuple[str, str, str], list[Edge]] = {}
+    for edge in edges:
+        grouped.setdefault((edge.src, edge.rel, edge.dst), []).append(edge)
+    merged = []
+    for (src, rel, dst), group in sorted(grouped.items()):
+        verdict = None
+        if rel == "reproduced":  # the newest reproduction's verdict
+            found = sorted(verdicts[e.record_id] for e in group if e.record_id in verdicts)
+            verdict = found[-1][1] if found else None
+        merged.append(
+            GraphEdge(
+                src,
+                rel,
+                dst,
+                observed=any(e.evidence == "observed" for e in group),
+                paths=tuple(sorted({e.path for e in group if e.path})),
+                verdict=verdict,
+            )
+        )
+    return tuple(merged)
+
+
+def representative_records(
+    index: Index, run_keys: Sequence[str]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each run's representative record (the one `lineage log` shows: observed over inferred,
+    then the newest), as run key -> (record id, record); one indexed query per 500 runs."""
+    found = {}
+    for chunk in _chunks(sorted(run_keys)):
+        marks = ",".join("?" * len(chunk))
+        query = (
+            "SELECT runs.run_key, records.id, records.body FROM runs "
+            f"JOIN records ON records.id = runs.record_id WHERE runs.run_key IN ({marks})"
+        )
+        for run_key, record_id, body in index.db.execute(query, chunk):
+            found[run_key] = (record_id, json.loads(body))
+    return found
+
+
+def _run_node(
+    run_key: str,
+    record: tuple[str, dict[str, Any]] | None,
+    index: Index,
+    recorded_before: str | None,
+    main_metric: str | None,
+    verdicts: tuple[str, ...],
+) -> RunNode:
+    doc = record[1] if record else None
+    if doc is not None and recorded_before is not None and created_at(doc) >= recorded_before:
+        # The representative record is too new: the best one made in time, if any.
+        doc = next(
+            (d for _, d in index.records_for_run(run_key) if created_at(d) < recorded_before), None
+        )
+    if doc is None:
+        return RunNode(run_key, reproductions=verdicts)  # e.g. a parent run nobody recorded
+    run = doc.get("run")
+    if not run:
+        status = str((doc.get("command") or {}).get("status", "?")).upper()
+        return RunNode(run_key, status=status, reproductions=verdicts)
+    return RunNode(
+        run_key,
+        name=run.get("name"),
+        status=run.get("status"),
+        metric=pick_metric(run.get("metrics") or {}, main_metric),
+        reproductions=verdicts,
+    )
+
+
+def _in_time(query: str, recorded_before: str | None) -> tuple[str, list[str]]:
+    if recorded_before is None:
+        return query, []
+    return query + " AND r.created_at < ?", [recorded_before]
+
+
+def _snapshots(
+    index: Index, commit_keys: Sequence[str], recorded_before: str | None
+) -> dict[str, list[str]]:
+    """Snapshot commits among ``commit_keys``, with the paths that differed from their base."""
+    found: dict[str, list[str]] = {}
+    for chunk in _chunks(commit_keys):
+        marks = ",".join("?" * len(chunk))
+        query, extra = _in_time(
+            "SELECT e.dst, r.body FROM edges e JOIN records r ON r.id = e.record_id "
+            f"WHERE e.rel = 'snapshot' AND e.dst IN ({marks})",
+            recorded_before,
+        )
+        for key, body in index.db.execute(query, [*chunk, *extra]):
+            code = json.loads(body).get("code") or {}
+            found.setdefault(key.partition(":")[2], list(code.get("changed") or ()))
+    return found
+
+
+def _data_facts(
+    index: Index, data_keys: Sequence[str], recorded_before: str | None
+) -> dict[str, tuple[tuple[str, ...], int | None, int | None]]:
+    """md5 -> (every recorded path, size, number of files), from the records that name it."""
+    paths: dict[str, set[str]] = {}
+    sample: dict[str, str] = {}
+    for chunk in _chunks(data_keys):
+        marks = ",".join("?" * len(chunk))
+        for rel, column in (("input", "src"), ("output", "dst")):
+            query, extra = _in_time(
+                f"SELECT e.{column}, e.path, e.record_id FROM edges e "
+                f"JOIN records r ON r.id = e.record_id WHERE e.rel = ? AND e.{column} IN ({marks})",
+                recorded_before,
+            )
+            for key, path, record_id in index.db.execute(query, [rel, *chunk, *extra]):
+                md5 = key.partition(":")[2]
+                paths.setdefault(md5, set()).add(path)
+                sample.setdefault(md5, record_id)
+    facts = {}
+    for md5, found in paths.items():
+        size = nfiles = None
+        doc = index.record(sample[md5]) or {}
+        for item in [*(doc.get("inputs") or ()), *(doc.get("outputs") or ())]:
+            if item.get("md5") == md5:
+                size, nfiles = item.get("size"), item.get("nfiles")
+                break
+        facts[md5] = (tuple(sorted(found)), size, nfiles)
+    return facts
+
+
+def _reproductions(
+    index: Index, run_keys: Sequence[str], recorded_before: str | None
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, str]]]:
+    """(run key -> verdicts of its reproductions, oldest first; reproduction record id ->
+    (time, verdict)) for the runs given."""
+    by_run: dict[str, tuple[str, ...]] = {}
+    by_record: dict[str, tuple[str, str]] = {}
+    for run_key in run_keys:
+        found = [
+            r
+            for r in index.reproductions(run_key)
+            if recorded_before is None or r.created < recorded_before
+        ]
+        if found:
+            found.sort(key=lambda r: (r.created, r.record_id))
+            by_run[run_key] = tuple(r.verdict for r in found)
+            by_record.update((r.record_id, (r.created, r.verdict)) for r in found)
+    return by_run, by_record

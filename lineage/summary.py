@@ -1,0 +1,79 @@
+"""One line per run: what `lineage log` lists and `lineage impact` shows, as text and JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lineage.clock import iso_from_ms
+from lineage.documents import main_metric, run_key_of, started_ms
+from lineage.refs import ModelVersion
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    record_id: str
+    run_key: str
+    started_ms: int | None
+    status: str
+    commit: str | None
+    dirty: bool | None
+    snapshot: str | None
+    metric: tuple[str, float | str] | None
+    models: tuple[ModelVersion, ...]
+    evidence: str
+
+
+def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry:
+    """The log line's facts of one run record; ``main`` is the preferred metric."""
+    run = doc.get("run")
+    command = doc.get("command") or {}
+    code = doc.get("code") or {}
+    return LogEntry(
+        record_id=record_id,
+        run_key=run_key_of(doc),
+        started_ms=started_ms(doc),
+        status=run["status"] if run else str(command.get("status", "?")).upper(),
+        commit=code.get("commit"),
+        dirty=code.get("dirty"),
+        snapshot=code.get("snapshot"),
+        metric=main_metric((run or {}).get("metrics") or {}, main),
+        models=tuple(ModelVersion(m["name"], int(m["version"])) for m in doc.get("models") or ()),
+        evidence=doc.get("evidence", "observed"),
+    )
+
+
+def to_json(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "record_id": entry.record_id,
+        "run": entry.run_key,
+        "started": iso_from_ms(entry.started_ms) if entry.started_ms is not None else None,
+        "status": entry.status,
+        "commit": entry.commit,
+        "dirty": entry.dirty,
+        "snapshot": entry.snapshot,
+        "metric": {"name": entry.metric[0], "value": entry.metric[1]} if entry.metric else None,
+        "models": [str(m) for m in entry.models],
+        "evidence": entry.evidence,
+    }
+
+
+def render_line(entry: LogEntry) -> str:
+    when = (
+        datetime.fromtimestamp(entry.started_ms / 1000).strftime("%Y-%m-%d %H:%M")
+        if entry.started_ms is not None
+        else "????-??-?? ??:??"
+    )
+    commit = (entry.commit or "no-commit")[:10] + ("*" if entry.dirty else " ")
+    metric = (
+        f"{entry.metric[0]}={entry.metric[1]:.4g}"
+        if entry.metric and isinstance(entry.metric[1], float)
+        else (f"{entry.metric[0]}={entry.metric[1]}" if entry.metric else "-")
+    )
+    run = entry.run_key[:12] if not entry.run_key.startswith("local-") else entry.run_key[:18]
+    inferred = "  (inferred)" if entry.evidence != "observed" else ""
+    return (
+        f"{when}  {run:<12}  {entry.status:<9} {commit} {metric:<22} "
+        f"{' '.join(map(str, entry.models))}{inferred}"
+    ).rstrip()
