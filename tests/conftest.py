@@ -113,3 +113,22 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> object:
     from tests.scenarios import build_trained
 
     return build_trained(tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture(scope="session")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A DVC project with two recorded runs that made churn/1 and churn/2 (tests/scenarios.py),
+    shared by the tests that only read it. Run `lineage` on it with ``recorded.lineage(...)``;
+    a test that changes it works on a copy (``recorded.copy(tmp_path)``)."""
+    from tests.scenarios import build_recorded
+
+    return build_recorded(tmp_path_factory.mktemp("recorded"))
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Seven MLflow runs made without lineage, one with it (tests/history.py), for `import
+    mlflow` and `audit`; they import into it (idempotently) and must change nothing else."""
+    from tests.history import build_history
+
+    return build_history(tmp_path_factory.mktemp("history"))

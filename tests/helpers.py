@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,10 @@ def repo_state(repo: Path) -> dict[str, str]:
         "heads": sh("git", "for-each-ref", "refs/heads", "refs/stash", cwd=repo).stdout,
         "diff": sh("git", "diff", cwd=repo).stdout,
     }
+
+
+def unused_port() -> int:
+    """A TCP port nothing listens on (as far as one can tell without racing for it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

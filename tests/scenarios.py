@@ -1,5 +1,8 @@
-"""A project trained five times, built once per test session for the read-only commands
-(`graph`, `impact`): real git, DVC and MLflow, driven through `lineage run` as a user would.
+"""Projects built once per test session for the commands that only read them, through real git,
+DVC and MLflow and `lineage run`, as a user would.
+
+`recorded`: git + DVC (data/raw.csv, a local remote), `train.py` run twice under `lineage run`,
+registering churn/1 and churn/2. `trained`, five runs on two branches:
 
     main:  Start ── R1 churn/1, R2 churn/2 @champion           (data/raw.csv v1)
              └── More data ── R3 `dvc repro` churn/3             (raw v2 -> data/prepared)
@@ -9,9 +12,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +145,48 @@ def _build(repo: Path, env: dict[str, str]) -> Trained:
             (o["md5"] for o in record["outputs"] if o["path"] == "data/prepared"), prepared
         )
     return Trained(repo, env, runs, created, raw, prepared, commits)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    repo: Path
+    env: dict[str, str]  # what every `lineage` call on it needs (HOME, MLflow store, PATH)
+
+    def lineage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return lineage(self.repo, *args, check=check, env=self.env)
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.lineage(*args, "--json").stdout)
+
+    def copy(self, tmp_path: Path) -> Recorded:
+        """A private copy of the repository (records, index, DVC cache) for a test to change;
+        the MLflow store stays shared, so the test must not change that."""
+        return Recorded(
+            Path(shutil.copytree(self.repo, tmp_path / "repo", symlinks=True)), self.env
+        )
+
+
+def build_recorded(base: Path) -> Recorded:
+    """Build the `recorded` project under ``base``; the environment is set only while building."""
+    env = hermetic_env(base)
+    with pytest.MonkeyPatch.context() as patch:
+        for key in set(os.environ) - set(env):
+            patch.delenv(key)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        repo = base / "repo"
+        remote = base / "dvc-remote"
+        repo.mkdir()
+        remote.mkdir()
+        sh("git", "init", "-q", cwd=repo)
+        sh("dvc", "init", "-q", cwd=repo)
+        sh("dvc", "remote", "add", "-d", "storage", str(remote), cwd=repo)
+        write(repo, ".gitignore", "mlflow.db\nmlruns/\nmlartifacts/\n")
+        write(repo, "data/raw.csv", "id,value\n1,10\n2,20\n3,30\n")
+        sh("dvc", "add", "-q", "data/raw.csv", cwd=repo)
+        write(repo, "train.py", TRAIN)
+        lineage(repo, "init")
+        commit_all(repo, "train")
+        for depth in ("3", "5"):
+            lineage(repo, "run", "--", "python", "train.py", depth, env={**env, "MODEL": "churn"})
+    return Recorded(repo, env)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lineage.adapters import git
+from lineage.adapters.store import Store
 from lineage.index import Index
 from lineage.records import (
     Code,
@@ -15,7 +16,6 @@ from lineage.records import (
     RunRecord,
     encode,
 )
-from lineage.store import Store
 
 
 class CountingStore(Store):

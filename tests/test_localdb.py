@@ -17,10 +17,10 @@ import pytest
 
 from lineage import index
 from lineage.adapters import git
-from lineage.adapters.dvc import StatCache
+from lineage.adapters.dvc_hash import StatCache
+from lineage.adapters.store import Store
 from lineage.errors import LineageError
 from lineage.localdb import open_shared
-from lineage.store import Store
 from tests.conftest import sh
 
 TRIALS = 200

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,16 +17,12 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from lineage.adapters.mlflow import (
-    ModelNotFoundError,
-    check_reachable,
-    find_session_runs,
-    model_aliases,
-    registered_versions,
-    resolve_model,
-)
+from lineage.adapters.mlflow import find_session_runs, registered_versions
+from lineage.adapters.mlflow_registry import ModelNotFoundError, model_aliases, resolve_model
+from lineage.adapters.mlflow_uri import MlflowStores, check_reachable
 from lineage.errors import TrackingUnreachableError
 from lineage.records import ModelVersion
+from tests.helpers import unused_port
 
 pytestmark = pytest.mark.filterwarnings(
     # MLflow 3.17's SQLAlchemy models use `noload`, deprecated in SQLAlchemy 2.1.
@@ -36,12 +31,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 BIN = Path(sys.executable).parent
 STARTUP_S = 60
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_healthy(uri: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -156,8 +145,10 @@ def test_check_reachable_reports_what_the_server_answered(mlflow_server: str) ->
 RESOLVE = """
 import json, sys, time
 started = time.perf_counter()
-from lineage.adapters.mlflow import resolve_model
-version, run_id = resolve_model(sys.argv[1], sys.argv[1], "churn-model", alias="champion")
+from lineage.adapters.mlflow_registry import resolve_model
+from lineage.adapters.mlflow_uri import MlflowStores
+stores = MlflowStores(sys.argv[1], sys.argv[1])
+version, run_id = resolve_model(stores, "churn-model", alias="champion")
 print(json.dumps({"name": version.name, "version": version.version, "run_id": run_id,
                   "mlflow_imported": "mlflow" in sys.modules,
                   "seconds": time.perf_counter() - started}))
@@ -187,17 +178,17 @@ def test_resolve_model_over_rest_sees_an_alias_move(served_model: Served) -> Non
     uri = served_model.uri
     client = MlflowClient(tracking_uri=uri)
     client.set_registered_model_alias("churn-model", "moving", "1")
-    assert resolve_model(uri, uri, "churn-model", alias="moving") == (
+    assert resolve_model(MlflowStores(uri, uri), "churn-model", alias="moving") == (
         ModelVersion("churn-model", 1),
         served_model.runs[0],
     )
 
     client.set_registered_model_alias("churn-model", "moving", "3")
-    assert resolve_model(uri, uri, "churn-model", alias="moving") == (
+    assert resolve_model(MlflowStores(uri, uri), "churn-model", alias="moving") == (
         ModelVersion("churn-model", 3),
         served_model.runs[2],
     )
-    assert resolve_model(uri, uri, "churn-model", version=3) == (
+    assert resolve_model(MlflowStores(uri, uri), "churn-model", version=3) == (
         ModelVersion("churn-model", 3),
         served_model.runs[2],
     )
@@ -234,14 +225,14 @@ def test_rest_errors_say_what_exists(
     uri = served_model.uri
 
     with pytest.raises(ModelNotFoundError) as caught:
-        resolve_model(uri, uri, name, version=version, alias=alias)
+        resolve_model(MlflowStores(uri, uri), name, version=version, alias=alias)
 
     assert str(caught.value) == message
 
 
 def test_model_aliases_over_rest(served_model: Served) -> None:
     uri = served_model.uri
-    assert model_aliases(uri, uri, "churn-model") == {"champion": 2, "staging": 1}
+    assert model_aliases(MlflowStores(uri, uri), "churn-model") == {"champion": 2, "staging": 1}
 
 
 def test_registered_versions_against_the_server(served_model: Served) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from lineage.adapters import git
+from lineage.adapters.store import CREATED, FAST_FORWARD, MERGED, REF, UP_TO_DATE, Merged, Store
 from lineage.records import canonical_bytes, decode, record_id
-from lineage.store import CREATED, FAST_FORWARD, MERGED, REF, UP_TO_DATE, Merged, Store
 from tests.conftest import sh
 
 WRITER = """\
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from lineage.adapters import git
 from lineage.records import canonical_bytes, record_id
-from lineage.store import Store
+from lineage.adapters.store import Store
 store = Store(git.discover(Path(sys.argv[1])))
 for n in range(int(sys.argv[3])):
     blob = canonical_bytes({"schema": 1, "kind": "note", "writer": sys.argv[2], "n": n})

@@ -413,8 +413,8 @@ def test_record_with_a_path_outside_the_repository_is_refused(
     dvc_repo: Path, mlflow_uri: str
 ) -> None:
     from lineage.adapters import git
+    from lineage.adapters.store import Store
     from lineage.records import canonical_bytes, record_id
-    from lineage.store import Store
 
     sh("lineage", "init", cwd=dvc_repo)
     head = sh("git", "rev-parse", "HEAD", cwd=dvc_repo).stdout.strip()
@@ -457,7 +457,7 @@ with mlflow.start_run():
 def test_a_rerun_writing_into_its_input_cannot_corrupt_the_dvc_cache(
     dvc_repo: Path, mlflow_uri: str
 ) -> None:
-    from lineage.adapters import dvc_store
+    from lineage.adapters import dvc_config, dvc_store
 
     write(dvc_repo, "writer.py", WRITER)
     sh("dvc", "config", "cache.type", "hardlink,symlink,copy", cwd=dvc_repo)
@@ -466,7 +466,7 @@ def test_a_rerun_writing_into_its_input_cannot_corrupt_the_dvc_cache(
     sh("lineage", "run", "--", "python", "writer.py", cwd=dvc_repo)
     sh("dvc", "checkout", "-q", "--force", cwd=dvc_repo)  # undo what the original run did
     md5 = (dvc_repo / "data/raw.csv.dvc").read_text().split("md5: ")[1][:32]
-    cached = dvc_store.object_path(dvc_store.cache_config(dvc_repo).cache_dir, md5)
+    cached = dvc_store.object_path(dvc_config.cache_config(dvc_repo).cache_dir, md5)
     before = repo_state(dvc_repo), (dvc_repo / "data/raw.csv").read_bytes()
 
     run_id = json.loads(sh("lineage", "log", "--json", cwd=dvc_repo).stdout)[0]["run"]

@@ -257,8 +257,8 @@ def test_a_command_that_never_reaches_mlflow_does_not_import_it(project: Path) -
     # (with the default half second, this one-second child would have it imported).
     script = (
         "import sys\n"
-        "from lineage.commands import run\n"
-        "run._MlflowPreloader.GRACE_S = 3600.0\n"
+        "from lineage.session import MlflowPreloader\n"
+        "MlflowPreloader.GRACE_S = 3600.0\n"
         "from lineage.cli import main\n"
         "sys.argv = ['lineage', 'run', '--', 'sleep', '1']\n"
         "try:\n"
@@ -328,7 +328,8 @@ def test_credentials_in_argv_and_environment_never_reach_records_or_index(
     project: Path,
     tmp_path: Path,
 ) -> None:
-    # User info in MLFLOW_TRACKING_URI needs a server: tests/test_mlflow_server.py covers it.
+    # User info in MLFLOW_TRACKING_URI needs a server: tests/adapters/test_mlflow_server.py
+    # covers it.
     # Here: the command line and the environment, where secrets leak most often.
     env = {
         **os.environ,
@@ -459,3 +460,22 @@ def test_plain_command_in_a_pipeline_repo_reads_raw_and_prepared_data_only(proje
         ("data/prepared", "match"),
     ]
     assert record["outputs"] == [] and record["stages"] == []
+
+
+def test_run_before_first_commit_and_without_dvc(tmp_path: Path, mlflow_uri: str) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    sh("git", "init", "-q", cwd=repo)
+    write(repo, "train.py", TRAIN)
+    lineage(repo, "init")
+    lineage(repo, "run", "--", "python", "train.py")
+    [entry] = lineage_json(repo, "log")
+    record = lineage_json(repo, "show", entry["run"])["record"]
+    assert record["code"]["commit"] is None and record["inputs"] == []
+    snap = record["code"]["snapshot"]
+    assert sh("git", "show", f"{snap}:train.py", cwd=repo).stdout == TRAIN
+    assert record["code"]["changed"] == [".lineage/config.toml", "train.py"]
+    assert sh("git", "status", "--porcelain", cwd=repo).stdout.splitlines() == [
+        "?? .lineage/",
+        "?? train.py",
+    ]  # untouched: still nothing staged or committed

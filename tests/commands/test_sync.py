@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lineage.adapters import git
+from lineage.adapters.store import REF, Store
 from lineage.commands.sync import pre_push
-from lineage.store import REF, Store
+from lineage.context import Context
 from tests.conftest import BIN, sh
 from tests.helpers import TRAIN, commit_all, lineage, lineage_json, write
 from tests.scenarios import hermetic_env
@@ -354,36 +356,40 @@ def test_pre_push_refuses_data_missing_from_the_dvc_remote_until_dvc_push(s: Sce
     assert "lineage:" not in again.stderr
 
 
-def test_pre_push_checks_only_the_commits_being_pushed(s: Scenario) -> None:
+@pytest.fixture
+def ctx_a(s: Scenario) -> Iterator[Context]:
+    """What the hook builds in clone a."""
+    with Context(s.a, dict(os.environ)) as ctx:
+        yield ctx
+
+
+def test_pre_push_checks_only_the_commits_being_pushed(s: Scenario, ctx_a: Context) -> None:
     said: list[str] = []
-    paths = git.discover(s.a)
     main = tip(s.a, "main")
     # main is on origin already: no new commit, nothing to check; the records are shared.
-    assert pre_push(paths, "origin", "../origin.git", [_update("main", main)], say=said.append) == 0
+    assert pre_push(ctx_a, "origin", "../origin.git", [_update("main", main)], say=said.append) == 0
     assert said == [f"pushed {n_new(len(names(s.a)))} to origin"]
     # feature's commit is new, and RA2 ran on a snapshot based on it, with data v2.
     said.clear()
     feature = tip(s.a, "feature")
     assert (
-        pre_push(paths, "origin", "../origin.git", [_update("feature", feature)], say=said.append)
+        pre_push(ctx_a, "origin", "../origin.git", [_update("feature", feature)], say=said.append)
         == 1
     )
     assert f"  data/raw.csv {s.raw['v2']}" in said
     # Deleting a branch publishes nothing.
     said.clear()
     deletion = ("(delete)", ZERO, "refs/heads/feature", feature)
-    assert pre_push(paths, "origin", "../origin.git", [deletion], say=said.append) == 0
+    assert pre_push(ctx_a, "origin", "../origin.git", [deletion], say=said.append) == 0
     assert said == []
 
 
-def test_pre_push_lists_data_lost_everywhere_and_caps_the_list(s: Scenario) -> None:
+def test_pre_push_lists_data_lost_everywhere_and_caps_the_list(s: Scenario, ctx_a: Context) -> None:
     said: list[str] = []
     cache = s.a / ".dvc" / "cache" / "files" / "md5" / s.raw["v2"][:2] / s.raw["v2"][2:]
     cache.chmod(0o644)
     cache.unlink()
-    pre_push(
-        git.discover(s.a), "origin", "x", [_update("feature", tip(s.a, "feature"))], say=said.append
-    )
+    pre_push(ctx_a, "origin", "x", [_update("feature", tip(s.a, "feature"))], say=said.append)
     assert (
         f"  data/raw.csv {s.raw['v2']} (not in this clone's DVC cache either: push it from "
         "where it was made)"
@@ -406,11 +412,13 @@ def test_pre_push_does_not_import_dvc_for_a_local_directory_remote(s: Scenario) 
     assert pre_push_in_a_fresh_process(s.a, "feature").stdout == "1 []\n"
 
 
-def test_pre_push_warns_but_allows_when_the_records_cannot_be_pushed(s: Scenario) -> None:
+def test_pre_push_warns_but_allows_when_the_records_cannot_be_pushed(
+    s: Scenario, ctx_a: Context
+) -> None:
     install_hook(s.origin / "hooks" / "pre-receive", "#!/bin/sh\nexit 1\n")
     said: list[str] = []
     update = _update("main", tip(s.a, "main"))
-    assert pre_push(git.discover(s.a), "origin", "../origin.git", [update], say=said.append) == 0
+    assert pre_push(ctx_a, "origin", "../origin.git", [update], say=said.append) == 0
     assert len(said) == 1 and said[0].startswith(
         f"warning: lineage records were not pushed to ../origin.git (origin refused {REF}"
     )
@@ -421,10 +429,11 @@ def test_pre_push_warns_but_allows_when_the_records_cannot_be_pushed(s: Scenario
 PROBE = """\
 import sys
 from pathlib import Path
-from lineage.adapters import git
 from lineage.commands.sync import pre_push
+from lineage.context import Context
 update = (sys.argv[1], sys.argv[2], sys.argv[1], "0" * 40)
-code = pre_push(git.discover(Path.cwd()), "origin", "x", [update])
+with Context(Path.cwd(), {}) as ctx:
+    code = pre_push(ctx, "origin", "x", [update])
 print(code, sorted(m for m in ("mlflow", "dvc", "networkx") if m in sys.modules))
 """
 

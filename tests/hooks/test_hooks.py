@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from lineage import config
-from lineage.adapters import dvc
+from lineage.adapters import dvc, dvc_hash
 from lineage.hooks import quick
 from lineage.hooks.dispatch import parse_push_lines
 from lineage.hooks.install import PREVIOUS, SHIM_MARK, install
 from tests.conftest import sh
 from tests.helpers import lineage, lineage_json, write
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NO_VERIFY = "or commit with --no-verify"
 # A pipeline stage: reads data/raw.csv, writes a DVC-cached model and a git-tracked metrics file.
 TRAIN = """\
@@ -233,7 +233,7 @@ def test_changed_data_with_an_unchanged_pointer_is_refused(hooked: Path) -> None
     sh("git", "add", "src/train.py", cwd=hooked)
     before = head(hooked)
     proc = commit(hooked)
-    actual, _ = dvc.StatCache(hooked / ".git" / "lineage" / "statcache.sqlite").file_md5(
+    actual, _ = dvc_hash.StatCache(hooked / ".git" / "lineage" / "statcache.sqlite").file_md5(
         hooked, "data/raw.csv"
     )
     pointer = dvc.read_dvc_file(hooked, "data/raw.csv.dvc")[0].md5
@@ -398,7 +398,7 @@ def test_post_commit_hook_never_imports_mlflow_dvc_or_networkx(hooked: Path) -> 
 
 
 def test_quick_path_constants_match_the_full_path() -> None:
-    assert quick.RACY_NS == dvc.RACY_NS
+    assert quick.RACY_NS == dvc_hash.RACY_NS
     assert quick.DEFAULT_MAX_FILE_MB == config.DEFAULT_MAX_FILE_MB
 
 

@@ -1,0 +1,76 @@
+"""`lineage audit` of the production models of a history made mostly without lineage
+(tests/history.py): exactly the failing versions fail, each with its reason, in every format."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from tests.history import History
+
+
+def audit_json(h: History, *args: str) -> tuple[int, dict[str, Any]]:
+    proc = h.lineage("audit", *args, "--json")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_audit_flags_exactly_the_failing_versions_with_their_reasons(history: History) -> None:
+    h = history
+    h.lineage("import", "mlflow", check=True)
+    code, out = audit_json(h)
+
+    assert code == 1
+    rows = {v["model"]: v for v in out["versions"]}
+    assert sorted(rows) == [f"churn/{n}" for n in range(1, 8)]
+    assert {m for m, v in rows.items() if v["result"] == "fail"} == {"churn/5", "churn/6"}
+    reasons = {m: {c["name"]: c for c in v["checks"]} for m, v in rows.items()}
+    assert reasons["churn/5"]["code"]["result"] == "fail"
+    assert "is not on main/master (only on experiment)" in reasons["churn/5"]["code"]["reason"]
+    assert reasons["churn/6"]["data"]["result"] == "fail"
+    assert f"data/raw.csv {h.raw['v3'][:10]}" in reasons["churn/6"]["data"]["reason"]
+    # raw v1 is only in the remote now: that is enough.
+    assert reasons["churn/1"]["data"] == {
+        "name": "data",
+        "result": "warn",
+        "reason": "unknown input(s): data/prepared",
+    }
+    assert reasons["churn/2"]["data"]["result"] == "pass"
+    for model in ("churn/1", "churn/2", "churn/3", "churn/4"):
+        assert reasons[model]["lineage"]["result"] == "warn"  # inferred
+        assert (
+            reasons[model]["code"]["reason"] == "dirtiness unknown (MLflow records no dirty flag)"
+        )
+        assert reasons[model]["reproduction"]["result"] == "warn"
+        assert rows[model]["result"] == "warn"
+    assert rows["churn/7"]["result"] == "pass"
+    assert reasons["churn/7"]["reproduction"]["reason"] == "reproduced today"
+    # --strict fails on warnings as well.
+    code, out = audit_json(h, "--strict")
+    assert code == 1 and not out["passed"]
+    assert h.lineage("audit", "churn@production").returncode == 0
+
+
+def test_audit_output_formats_agree(history: History, tmp_path: Path) -> None:
+    h = history
+    h.lineage("import", "mlflow", check=True)
+    junit = tmp_path / "audit.xml"
+    _, out = audit_json(h)
+    text = h.lineage("audit", "--junit", str(junit)).stdout
+    markdown = h.lineage("audit", "--markdown").stdout
+
+    failing = {v["model"] for v in out["versions"] if v["result"] == "fail"}
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "7" and suite.get("failures") == str(len(failing))
+    failed_cases = {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None}
+    assert failed_cases == failing
+    for v in out["versions"]:
+        marks = {"pass": "✓", "warn": "!", "fail": "✗"}
+        expected = [marks[c["result"]] for c in v["checks"]]
+        line = next(ln for ln in text.splitlines() if ln.startswith(v["model"] + " "))
+        assert line.split()[-5:] == expected
+        [row] = [ln for ln in markdown.splitlines() if ln.startswith(f"| `{v['model']}` |")]
+        assert [c.strip() for c in row.strip("|").split("|")][-5:] == expected
+    assert text.splitlines()[-1].startswith("audit FAILED: 7 model version(s)")

@@ -1,0 +1,142 @@
+"""`lineage show REF`: every REF form on a recorded project, the one-line errors of bad ones, and
+answers that survive a deleted index and a corrupted record."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import sh
+from tests.scenarios import Recorded
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("churn/7", "model 'churn' has no recorded version 7; recorded versions: 1, 2"),
+        (
+            "models:/churn",
+            "malformed model URI 'models:/churn'; use models:/NAME/VERSION or models:/NAME@ALIAS",
+        ),
+        (
+            "churn",
+            "'churn' names a model; give a version or an alias: churn/1, churn/2 or churn@ALIAS",
+        ),
+        (
+            "ffff0000",
+            "nothing recorded matches 'ffff0000': no run, commit, data md5 or record starts "
+            "with it; `lineage log` lists recorded runs",
+        ),
+        ("data/raw.csv@0000", None),
+    ],
+)
+def test_bad_refs_get_one_line_errors(recorded: Recorded, ref: str, message: str | None) -> None:
+    proc = recorded.lineage("show", ref, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("lineage: error: ")
+    if message:
+        assert proc.stderr == f"lineage: error: {message}\n"
+    else:
+        assert proc.stderr.startswith(
+            "lineage: error: data/raw.csv has no recorded version starting '0000'; "
+            "recorded versions: "
+        )
+
+
+def test_unknown_alias_and_unknown_model_come_from_the_registry(recorded: Recorded) -> None:
+    proc = recorded.lineage("show", "churn@nope", check=False)
+    assert proc.returncode == 1 and proc.stderr.startswith(
+        "lineage: error: model 'churn' has no alias 'nope'"
+    )
+    proc = recorded.lineage("show", "chrun/1", check=False)
+    assert proc.returncode == 1 and "no registered model named 'chrun'" in proc.stderr
+    assert "churn" in proc.stderr
+
+
+def test_show_of_commit_data_and_path_at_md5(recorded: Recorded) -> None:
+    head = sh("git", "rev-parse", "HEAD", cwd=recorded.repo).stdout.strip()
+    commit = recorded.json("show", head[:8])
+    assert commit["node"]["kind"] == "commit" and commit["node"]["subject"] == "train"
+    assert [n["rel"] for n in commit["neighbours"]] == ["code", "code"]
+    md5 = recorded.json("log")[0]
+    data_md5 = recorded.json("show", md5["run"])["record"]["inputs"][0]["md5"]
+    by_md5 = recorded.json("show", data_md5)
+    by_path = recorded.json("show", f"data/raw.csv@{data_md5[:6]}")
+    assert by_md5["node"]["id"] == by_path["node"]["id"] == data_md5
+    assert len(by_md5["neighbours"]) == 2
+    text = recorded.lineage("show", f"data/raw.csv@{data_md5[:6]}").stdout
+    assert text.startswith(f"data {data_md5}   at data/raw.csv\n")
+
+
+def test_a_run_id_as_log_prints_it_resolves_like_a_short_sha(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    recorded = recorded.copy(tmp_path)  # this test changes it
+    recorded.lineage("run", "--", "true")
+    [line] = recorded.lineage("log", "-n", "1").stdout.splitlines()
+    printed = line.split()[2]
+    full = recorded.json("log")[0]["run"]
+    assert printed.startswith("local-") and full.startswith(printed) and printed != full
+    assert recorded.json("show", printed)["node"]["id"] == full
+    assert recorded.json("show", printed.upper())["node"]["id"] == full
+
+    unknown = "local-0000" if not full.startswith("local-0000") else "local-ffff"
+    proc = recorded.lineage("show", unknown, check=False)
+    assert proc.returncode == 1 and proc.stderr == (
+        f"lineage: error: no recorded run starts with '{unknown}'; "
+        "`lineage log` lists recorded runs\n"
+    )
+
+
+def test_index_deleted_and_rebuilt_gives_identical_answers(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    recorded = recorded.copy(tmp_path)  # this test changes it
+    run = recorded.json("log")[0]["run"]
+    before = [recorded.lineage("show", ref, "--json").stdout for ref in (run, "churn/1")]
+    log_before = recorded.lineage("log", "--json").stdout
+    (recorded.repo / ".git" / "lineage" / "index.sqlite").unlink()
+    after = [recorded.lineage("show", ref, "--json").stdout for ref in (run, "churn/1")]
+    assert after == before and recorded.lineage("log", "--json").stdout == log_before
+
+
+def test_corrupted_record_is_reported_and_skipped(recorded: Recorded, tmp_path: Path) -> None:
+    recorded = recorded.copy(tmp_path)  # this test changes it
+    # Put a blob whose content does not hash to its name into the store, as a bad merge might.
+    bad = "ab" + "0" * 62
+    blob = sh(
+        "git", "hash-object", "-w", "--stdin", cwd=recorded.repo, input='{"schema":1}'
+    ).stdout.strip()
+    tip = sh("git", "rev-parse", "refs/lineage/records", cwd=recorded.repo).stdout.strip()
+    sh("git", "read-tree", "--index-output=.git/tmp-index", tip, cwd=recorded.repo)
+    env = {**os.environ, "GIT_INDEX_FILE": ".git/tmp-index"}
+    sh(
+        "git",
+        "update-index",
+        "--add",
+        "--cacheinfo",
+        f"100644,{blob},ab/{bad[2:]}.json",
+        cwd=recorded.repo,
+        env=env,
+    )
+    tree = sh("git", "write-tree", cwd=recorded.repo, env=env).stdout.strip()
+    commit = sh(
+        "git", "commit-tree", tree, "-p", tip, "-m", "bad", cwd=recorded.repo
+    ).stdout.strip()
+    sh("git", "update-ref", "refs/lineage/records", commit, cwd=recorded.repo)
+    proc = recorded.lineage("log")
+    assert len(proc.stdout.splitlines()) == 2  # the good records still answer
+    assert proc.stderr == (
+        f"lineage: warning: record {bad[:12]} in refs/lineage/records is corrupted (its content "
+        "does not match its name) and was skipped; fetch a good copy from a clone that has it\n"
+    )
+
+
+def test_json_output_is_valid_and_paths_are_repository_relative(recorded: Recorded) -> None:
+    out = recorded.lineage("-C", "data", "show", "churn/2", "--json").stdout
+    doc = json.loads(out)
+    assert doc["record"]["command"]["cwd"] == "."
+    assert str(recorded.repo) not in out
