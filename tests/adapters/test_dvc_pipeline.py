@@ -1,0 +1,110 @@
+"""lineage.adapters.dvc_pipeline: DVC's pipeline rules as pure functions: which commands run a
+pipeline, how recorded stages are rerun, what a command may read, and what a past commit's
+pipeline files say (its stage addresses, declared paths and params)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lineage.adapters import dvc_pipeline
+from lineage.adapters.dvc import PointerEntry
+
+
+@pytest.mark.parametrize(
+    ("argv", "pipeline", "targets"),
+    [
+        (["dvc", "repro"], True, []),
+        (["dvc", "repro", "-q", "train", "evaluate"], True, ["train", "evaluate"]),
+        (["/venv/bin/dvc", "repro", "--force"], True, []),
+        (["dvc", "exp", "run"], True, []),
+        (["dvc", "-v", "exp", "run", "-S", "lr=0.1"], True, []),
+        (["dvc", "push"], False, []),
+        (["dvc"], False, []),
+        (["python", "repro"], False, []),
+        ([], False, []),
+    ],
+)
+def test_which_commands_run_a_dvc_pipeline_and_which_stages_they_name(
+    argv: list[str], pipeline: bool, targets: list[str]
+) -> None:
+    assert dvc_pipeline.is_pipeline_command(argv) is pipeline
+    assert dvc_pipeline.repro_targets(argv) == targets
+
+
+@pytest.mark.parametrize(
+    ("argv", "stages", "rerun"),
+    [
+        # exactly the stages that ran, forced, without their upstream stages
+        (
+            ["dvc", "repro"],
+            ["prepare", "train"],
+            ["dvc", "repro", "--force", "--single-item", "prepare", "train"],
+        ),
+        (
+            ["dvc", "repro", "-q", "train"],
+            [],
+            ["dvc", "repro", "-q", "--force", "--single-item", "train"],
+        ),
+        (["dvc", "repro", "-v"], [], ["dvc", "repro", "-v", "--force"]),
+        (
+            ["dvc", "exp", "run", "-q"],
+            ["train"],
+            ["dvc", "repro", "-q", "--force", "--single-item", "train"],
+        ),
+        (["dvc", "exp", "run"], [], ["dvc", "repro", "--force"]),
+        # arguments that change what `dvc exp run` runs cannot be rerun as `dvc repro`
+        (["dvc", "exp", "run", "-S", "lr=0.1"], ["train"], None),
+        (["dvc", "exp", "run", "--queue"], ["train"], None),
+    ],
+)
+def test_a_recorded_pipeline_command_is_rerun_as_forced_single_items(
+    argv: list[str], stages: list[str], rerun: list[str] | None
+) -> None:
+    assert dvc_pipeline.forced_rerun(argv, stages) == rerun
+
+
+def test_a_path_overlaps_itself_what_it_holds_and_what_holds_it() -> None:
+    assert dvc_pipeline.overlaps("data/prepared", ["data/prepared"])
+    assert dvc_pipeline.overlaps("data/prepared", ["data/prepared/train.csv"])
+    assert dvc_pipeline.overlaps("data/prepared/train.csv", ["data"])
+    assert not dvc_pipeline.overlaps("data/prepared", ["data/prepared2", "data/prep"])
+
+
+def test_pipelines_at_a_commit_declared_paths_lock_params_and_params_files() -> None:
+    files = {
+        "dvc.yaml": "stages:\n  train:\n    wdir: src\n    cmd: python t.py\n"
+        "    deps: [../data/prepared, t.py]\n    outs: [{../model.pkl: {cache: true}}]\n"
+        "  grid:\n    foreach: [1, 2]\n    do: {cmd: x, outs: ['m-${item}']}\n",
+        "sub/dvc.lock": "schema: '2.0'\nstages:\n  report:\n    cmd: wc\n"
+        "    params:\n      params.yaml:\n        report.top: 5\n",
+        "sub/params.yaml": "report:\n  top: 5\n",
+        "broken/dvc.yaml": "stages: [unclosed\n",
+    }
+
+    def read(path: str) -> str | None:
+        return files.get(path)
+
+    outs, deps = dvc_pipeline.declared_paths(read, list(files))
+    assert outs == {"model.pkl"} and deps == {"data/prepared", "src/t.py"}  # broken: skipped
+    recorded = dvc_pipeline.lock_params(read, list(files))
+    assert recorded == {"sub/dvc.yaml:report": {"sub/params.yaml": {"report.top": 5}}}
+    assert dvc_pipeline.params_match(read, recorded["sub/dvc.yaml:report"])
+    files["sub/params.yaml"] = "report:\n  top: 6\n"
+    assert not dvc_pipeline.params_match(read, recorded["sub/dvc.yaml:report"])
+    assert not dvc_pipeline.params_match(read, {"absent.yaml": {"a": 1}})
+
+
+def test_a_command_outside_the_pipeline_may_read_added_data_and_consumed_outputs() -> None:
+    def entry(path: str, stage: str | None, role: str) -> PointerEntry:
+        pointer = "dvc.lock" if stage else f"{path}.dvc"
+        return PointerEntry(path, "0" * 32, None, None, pointer, stage, role)
+
+    raw = entry("data/raw.csv", None, "out")
+    prepared = entry("data/prepared", "prepare", "out")
+    consumed = entry("data/prepared", "train", "dep")
+    model = entry("model.pkl", "train", "out")
+    assert dvc_pipeline.candidate_inputs([raw, prepared, consumed, model]) == [
+        raw,
+        prepared,
+        consumed,
+    ]

@@ -1,0 +1,140 @@
+"""lineage.compare: how a rerun's values are judged against the original's, as pure functions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from lineage.compare import compare_values, counterpart, judge, same_value
+from lineage.records import Check, Code, Data, MlflowRun, Provenance, RunRecord
+
+
+def test_exact_means_the_same_bits() -> None:
+    assert same_value(0.1 + 0.2, 0.30000000000000004)
+    assert not same_value(0.1 + 0.2, 0.3)
+    assert not same_value(0.0, -0.0)  # equal as numbers, different bits
+    assert not same_value(1, 1.0)  # an int and a float are different values to record
+    assert same_value("NaN", "NaN")  # records spell non-finite metrics as strings
+
+
+def test_each_value_is_exact_within_tolerance_differing_missing_or_new() -> None:
+    original = {"auc": 0.91, "loss": 0.25, "f1": 0.8, "gone": 1.0}
+    rerun = {"auc": 0.91, "loss": 0.2500001, "f1": 0.7, "extra": 3.0}
+
+    assert compare_values(original, rerun, rtol=1e-5) == [
+        Check("auc", 0.91, 0.91, "exact"),
+        Check("f1", 0.8, 0.7, "differs"),
+        Check("gone", 1.0, None, "missing"),
+        Check("loss", 0.25, 0.2500001, "within"),
+        Check("extra", None, 3.0, "new"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rtol", "atol", "status"),
+    [
+        (100.0, 100.5, 0.0, 0.0, "differs"),
+        (100.0, 100.5, 0.005, 0.0, "within"),  # |0.5| <= 0.005 * 100
+        (100.0, 100.6, 0.005, 0.0, "differs"),
+        (0.0, 1e-9, 0.5, 0.0, "differs"),  # relative to zero is nothing
+        (0.0, 1e-9, 0.0, 1e-8, "within"),
+        (1.0, "NaN", 1.0, 1.0, "differs"),  # non-finite is never within a tolerance
+        ("NaN", "NaN", 0.0, 0.0, "exact"),
+        (math.inf, math.inf, 1.0, 1.0, "exact"),
+        (3, 3.0, 0.0, 0.0, "within"),  # same number, other type: not exact
+        ("a", "b", 1.0, 1.0, "differs"),
+    ],
+)
+def test_tolerance_is_atol_plus_rtol_times_the_original(
+    a: float | str, b: float | str, rtol: float, atol: float, status: str
+) -> None:
+    (check,) = compare_values({"m": a}, {"m": b}, rtol=rtol, atol=atol)
+    assert check.status == status
+
+
+def run(
+    run_id: str, params: dict[str, str], *, name: str = "", parent: str | None = None
+) -> RunRecord:
+    return RunRecord(
+        evidence="observed",
+        session="s",
+        code=Code(commit=None, dirty=False),
+        created=Provenance(at="2026-01-01T00:00:00.000Z", name="a", email="a@b", tool="t"),
+        run=MlflowRun(
+            run_id=run_id,
+            tracking_uri="sqlite:///x",
+            experiment_id="1",
+            experiment_name="e",
+            name=name,
+            status="FINISHED",
+            start_ms=None,
+            end_ms=None,
+            parent_run_id=parent,
+            params=params,
+        ),
+    )
+
+
+def test_the_counterpart_of_a_grid_search_run_has_the_same_params() -> None:
+    grid = [run(f"r{i}", {"depth": str(d)}) for i, d in enumerate((2, 4, 6))]
+    original = run("orig", {"depth": "4"}).run
+    assert counterpart(original, grid) == grid[1]
+
+
+def test_the_counterpart_prefers_the_same_nesting_then_the_same_name() -> None:
+    parent = run("p", {"cv": "3"}, name="search")
+    folds = [run(f"f{i}", {"cv": "3"}, name=f"fold-{i}", parent="p") for i in range(2)]
+    assert counterpart(run("o", {"cv": "3"}, name="search").run, [*folds, parent]) == parent
+    original_fold = run("o1", {"cv": "3"}, name="fold-1", parent="op").run
+    assert counterpart(original_fold, [parent, *folds]) == folds[1]
+
+
+def test_a_single_rerun_is_the_counterpart_and_none_means_no_run() -> None:
+    only = run("r", {"x": "1"})
+    assert counterpart(run("o", {"x": "2"}).run, [only]) == only
+    assert counterpart(run("o", {}).run, []) is None
+
+
+def with_outputs(record: RunRecord, **md5s: str) -> RunRecord:
+    return replace(record, outputs=tuple(Data(p.replace("_", "/"), m) for p, m in md5s.items()))
+
+
+def test_the_verdict_weighs_metrics_params_and_outputs() -> None:
+    original = with_outputs(run("o", {"depth": "3"}), models_m="a" * 32)
+    same = with_outputs(run("r", {"depth": "3"}), models_m="a" * 32)
+    assert judge(original, same, 0).verdict == "reproduced"
+    other_model = with_outputs(run("r", {"depth": "3"}), models_m="b" * 32)
+    differs = judge(original, other_model, 0)
+    assert (differs.verdict, differs.exit_code) == ("differs", 4)
+    assert differs.outputs == [Check("models/m", "a" * 32, "b" * 32, "differs")]
+    other_param = with_outputs(run("r", {"depth": "4"}), models_m="a" * 32)
+    assert judge(original, other_param, 0).verdict == "differs"
+
+
+def test_a_failed_or_empty_rerun_is_failed_and_says_why() -> None:
+    original = run("o", {})
+    assert (judge(original, run("r", {}), 1).verdict, judge(original, None, 1).exit_code) == (
+        "failed",
+        5,
+    )
+    nothing = judge(original, None, 0)
+    assert nothing.verdict == "failed" and nothing.notes == [
+        "the rerun exited 0 but started no MLflow run, so there is nothing to compare"
+    ]
+    bare = judge(original, run("r", {}), 0)
+    assert bare.verdict == "reproduced" and "the only evidence" in bare.notes[0]
+
+
+def test_only_the_judged_metrics_decide_the_verdict() -> None:
+    def scored(run_id: str, auc: float, loss: float) -> RunRecord:
+        record = run(run_id, {})
+        assert record.run is not None
+        return replace(record, run=replace(record.run, metrics={"auc": auc, "loss": loss}))
+
+    original, rerun = scored("o", 0.9, 0.1), scored("r", 0.9, 0.2)
+    assert judge(original, rerun, 0).verdict == "differs"
+    judged = judge(original, rerun, 0, judged_metrics=["auc"])
+    assert judged.verdict == "reproduced"
+    assert [c.status for c in judged.metrics] == ["exact", "ignored"]

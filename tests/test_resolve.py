@@ -1,0 +1,167 @@
+"""lineage.resolve: REFs to graph nodes against a real index of real records in a real git
+repository, in process. The registry is a SQLite store that does not exist, which lineage reads
+as empty without creating it (or importing MLflow)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lineage.context import Context
+from lineage.errors import BadReferenceError, LineageError
+from lineage.records import (
+    Code,
+    Data,
+    MlflowRun,
+    ModelVersion,
+    Provenance,
+    RunRecord,
+    encode,
+)
+from lineage.resolve import Node, resolve, run_of
+from tests.conftest import sh
+
+CREATED = Provenance(at="2026-11-27T10:00:00.000Z", name="Ada", email="ada@x", tool="test")
+RUN_A = "aaaa1111" + "0" * 24
+RUN_B = "aaaa2222" + "0" * 24
+RUN_C = "bbbb3333" + "0" * 24
+RAW_V1 = "1234abcd" + "1" * 24
+RAW_V2 = "1234abff" + "2" * 24
+SPACED = "feedbeef" + "3" * 24
+
+
+def record(
+    run_id: str, commit: str, inputs: tuple[Data, ...], models: tuple[ModelVersion, ...]
+) -> RunRecord:
+    return RunRecord(
+        evidence="observed",
+        session=run_id[:8],
+        code=Code(commit=commit, dirty=False),
+        created=CREATED,
+        run=MlflowRun(run_id, "sqlite:///x", "1", "e", None, "FINISHED", 1, 2),
+        inputs=inputs,
+        models=models,
+    )
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    """Three recorded runs: two read data/raw.csv (two versions), one a file with a space in
+    its name and a root-level raw.csv; they made churn/1, churn/2 and 'Project - RF'/1."""
+    from lineage.adapters import git
+    from lineage.adapters.store import Store
+
+    commit = sh("git", "rev-parse", "HEAD", cwd=git_repo).stdout.strip()
+    records = [
+        record(RUN_A, commit, (Data("data/raw.csv", RAW_V1),), (ModelVersion("churn", 1),)),
+        record(RUN_B, commit, (Data("data/raw.csv", RAW_V2),), (ModelVersion("churn", 2),)),
+        record(
+            RUN_C,
+            commit,
+            (Data("data/my file.csv", SPACED), Data("raw.csv", RAW_V1)),
+            (ModelVersion("Project - RF", 1),),
+        ),
+    ]
+    local = RunRecord("observed", "s1", Code(commit, False), CREATED)  # no MLflow run
+    local_hex = RunRecord("observed", "e118b89ad46c" + "0" * 20, Code(commit, False), CREATED)
+    Store(git.discover(git_repo)).append([encode(r) for r in [*records, local, local_hex]])
+    return git_repo
+
+
+@pytest.fixture
+def ctx(repo: Path, tmp_path: Path) -> Iterator[Context]:
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/none/mlflow.db"}
+    with Context(repo, environ) as context:
+        yield context
+
+
+def test_a_recorded_model_version_resolves_typed(ctx: Context) -> None:
+    node = resolve(ctx, "churn/2")
+    assert node == Node.of_model(ModelVersion("churn", 2))
+    assert node.key == "model:churn/2"
+    assert resolve(ctx, "models:/churn/2") == node
+    assert resolve(ctx, "Project - RF/1").model == ModelVersion("Project - RF", 1)
+
+
+def test_an_unrecorded_version_names_the_recorded_ones(ctx: Context) -> None:
+    with pytest.raises(
+        BadReferenceError, match="model 'churn' has no recorded version 7; recorded versions: 1, 2"
+    ):
+        resolve(ctx, "churn/7")
+
+
+def test_an_alias_asks_the_registry_which_says_what_it_has(ctx: Context, tmp_path: Path) -> None:
+    with pytest.raises(LineageError) as caught:
+        resolve(ctx, "Project - RF@champion")
+    assert str(caught.value) == (
+        "no registered model named 'Project - RF'; the registry "
+        f"sqlite:///{tmp_path}/none/mlflow.db has no registered models yet"
+    )
+    assert not (tmp_path / "none").exists()
+
+
+def test_runs_by_id_and_unique_prefix_and_ambiguity_named(ctx: Context) -> None:
+    assert resolve(ctx, RUN_C) == Node("run", RUN_C)
+    assert resolve(ctx, "bbbb") == Node("run", RUN_C)
+    assert resolve(ctx, RUN_A.upper()) == Node("run", RUN_A)
+    with pytest.raises(BadReferenceError) as caught:
+        resolve(ctx, "aaaa")
+    assert str(caught.value) == (
+        f"'aaaa' is ambiguous: it matches run {RUN_A}, run {RUN_B}; give more characters"
+    )
+
+
+def test_runs_without_mlflow_by_their_whole_key_or_a_hex_prefix(ctx: Context) -> None:
+    assert resolve(ctx, "local-s1") == Node("run", "local-s1")
+    whole = "local-e118b89ad46c" + "0" * 20
+    assert resolve(ctx, "local-e118b89ad46c") == Node("run", whole)  # as `lineage log` prints it
+    assert resolve(ctx, "LOCAL-E118") == Node("run", whole)
+    with pytest.raises(BadReferenceError, match="no recorded run starts with 'local-ffff'"):
+        resolve(ctx, "local-ffff")
+    with pytest.raises(BadReferenceError, match="nothing recorded matches 'local-s2'"):
+        resolve(ctx, "local-s2")
+
+
+def test_data_by_md5_and_by_path_at_prefix(ctx: Context) -> None:
+    assert resolve(ctx, RAW_V1) == Node("data", RAW_V1)
+    assert resolve(ctx, "data/raw.csv@1234abf") == Node("data", RAW_V2, path="data/raw.csv")
+    assert resolve(ctx, "data/my file.csv@feed") == Node("data", SPACED, path="data/my file.csv")
+    with pytest.raises(BadReferenceError, match=r"data/raw.csv@1234ab is ambiguous: it matches "):
+        resolve(ctx, "data/raw.csv@1234ab")
+    with pytest.raises(BadReferenceError, match=r"data/raw\.csv has no recorded version starting"):
+        resolve(ctx, "data/raw.csv@0000")
+
+
+def test_a_recorded_path_wins_over_a_model_alias_of_the_same_name(ctx: Context) -> None:
+    assert resolve(ctx, "raw.csv@1234") == Node("data", RAW_V1, path="raw.csv")
+
+
+def test_commits_by_revision_and_what_matches_nothing(ctx: Context, repo: Path) -> None:
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    assert resolve(ctx, "HEAD") == Node("commit", head, resolved_from="HEAD")
+    assert resolve(ctx, "main").ident == head  # conftest's git config names the branch main
+    with pytest.raises(
+        BadReferenceError,
+        match=re.escape(
+            "'churn' names a model; give a version or an alias: churn/1, churn/2 or churn@ALIAS"
+        ),
+    ):
+        resolve(ctx, "churn")
+    with pytest.raises(BadReferenceError, match="nothing recorded matches 'ffff0000'"):
+        resolve(ctx, "ffff0000")
+    with pytest.raises(BadReferenceError, match=re.escape("nothing recorded matches 'HEAD@{9}'")):
+        resolve(ctx, "HEAD@{9}")
+
+
+def test_run_of_follows_a_model_version_to_the_run_that_made_it(ctx: Context) -> None:
+    assert run_of("churn/1", resolve(ctx, "churn/1"), ctx.index, verb="show") == (
+        RUN_A,
+        ModelVersion("churn", 1),
+    )
+    assert run_of(RUN_B, resolve(ctx, RUN_B), ctx.index, verb="show") == (RUN_B, None)
+    with pytest.raises(LineageError, match="is a data; diff takes a model version"):
+        run_of(RAW_V1, resolve(ctx, RAW_V1), ctx.index, verb="diff")
