@@ -8,7 +8,7 @@ its pointer through the stat cache (an unchanged file is never hashed again).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lineage import child
@@ -33,9 +33,12 @@ class Before:
     session: Session  # one id for every MLflow run the command starts
 
 
-def capture(ctx: Context, argv: Sequence[str]) -> Before:
+def capture(
+    ctx: Context, argv: Sequence[str], *, on_code: Callable[[Code], None] | None = None
+) -> Before:
     """Everything known before the command runs; raises (nothing run, nothing written) when the
-    tracking store cannot be reached or the command does not exist."""
+    tracking store cannot be reached or the command does not exist. ``on_code`` hears about the
+    code as soon as it is known, before the data, which may take a while to check."""
     if not argv:
         raise LineageError(
             "no command given; put it after `--`, e.g. `lineage run -- python train.py`"
@@ -48,6 +51,8 @@ def capture(ctx: Context, argv: Sequence[str]) -> Before:
         ) from None
     executable = child.resolve_executable(argv[0], ctx.cwd, ctx.environ)
     code = _capture_code(ctx.paths)
+    if on_code is not None:
+        on_code(code)
     inputs = _capture_data(ctx)
     lock = ctx.paths.root / dvc.LOCK
     return Before(
@@ -65,6 +70,16 @@ def dirty_note(code: Code) -> str:
         f"working tree is dirty ({len(code.changed)} paths); recorded snapshot "
         f"{(code.snapshot or '')[:10]} of the exact tree"
     )
+
+
+def say_when_dirty(notify: Callable[[str], None]) -> Callable[[Code], None]:
+    """An ``on_code`` for :func:`capture` that tells the user about a dirty tree at once."""
+
+    def on_code(code: Code) -> None:
+        if code.dirty:
+            notify(dirty_note(code))
+
+    return on_code
 
 
 def data_notes(inputs: Sequence[Data]) -> list[str]:

@@ -15,25 +15,28 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from lineage import __version__
-from lineage.context import Context
 from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
+
+if TYPE_CHECKING:
+    from lineage.commands import reproduce_plan
+    from lineage.context import Context
 
 
 def _warn(message: str) -> None:
     click.echo(f"lineage: warning: {message}", err=True)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(obj: Context, name: str | Path, data: bytes) -> None:
     """An output file the user asked for (-o, --report, --junit), relative to -C's directory."""
     try:
-        path.write_bytes(data)
+        (obj.cwd / name).write_bytes(data)
     except OSError as exc:
-        raise LineageError(f"cannot write {path} ({exc.strerror or exc}); check the path") from None
+        raise LineageError(f"cannot write {name} ({exc.strerror or exc}); check the path") from None
 
 
 def _print_json(value: Any) -> None:
@@ -61,6 +64,8 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     Start with `lineage init`, then wrap training in `lineage run -- python train.py`.
     Exit codes: 0 ok, 1 error, 2 usage, 3 bug, 130 interrupted.
     """
+    from lineage.context import Context  # not for --help
+
     cwd = Path(directory).resolve() if directory else Path.cwd()
     ctx.obj = Context(cwd, dict(os.environ), warn=_warn)
     ctx.call_on_close(ctx.obj.close)
@@ -250,6 +255,7 @@ def reproduce_cmd(
     from lineage.commands import reproduce_report as report_
 
     plan = reproduce_plan.plan(obj, ref=ref)
+    obj.close()  # the index is not needed again: do not hold it through the rerun
     recorded = plan.record.run.metrics if plan.record.run else {}
     unknown = [m for m in metrics if m not in recorded]
     if unknown:
@@ -282,7 +288,7 @@ def reproduce_cmd(
         notify=lambda message: click.echo(f"lineage: {message}", err=True),
     )
     if report is not None:
-        _write(obj.cwd / report, report_.render_markdown(result).encode())
+        _write(obj, report, report_.render_markdown(result).encode())
     if as_json:
         _print_json(report_.to_json(result, plan))
     else:
@@ -292,10 +298,10 @@ def reproduce_cmd(
     sys.exit(result.exit_code)
 
 
-def _stop_after_plan(plan: Any, as_json: bool) -> None:
+def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:
     """--dry-run, or a plan with problems: say so; nothing was run or written."""
-    from lineage.commands import reproduce_plan
     from lineage.commands import reproduce_report as report_
+    from lineage.commands.reproduce_plan import ReproductionBlocked
 
     if as_json:
         _print_json(report_.to_json(None, plan))
@@ -303,7 +309,7 @@ def _stop_after_plan(plan: Any, as_json: bool) -> None:
         for problem in plan.problems:
             click.echo(f"  problem   {problem}")
     if plan.problems:
-        raise reproduce_plan.ReproductionBlocked(plan.blocked_message())
+        raise ReproductionBlocked(plan.blocked_message())
     if not as_json:
         click.echo("dry run: nothing was run or written")
 
@@ -390,7 +396,7 @@ def graph_cmd(
     if output is None:
         click.echo(data.decode(), nl=False)
         return
-    _write(obj.cwd / output, data)
+    _write(obj, output, data)
     click.echo(
         f"lineage: wrote {len(drawn.graph.nodes)} nodes and {len(drawn.graph.edges)} edges to "
         f"{output} ({chosen})",
@@ -539,7 +545,7 @@ def audit_cmd(
         raise click.UsageError("give --json or --markdown, not both")
     result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
     if junit is not None:
-        _write(obj.cwd / junit, render_junit(result).encode())
+        _write(obj, junit, render_junit(result).encode())
     if as_json:
         _print_json(to_json(result))
     elif markdown:

@@ -3,7 +3,6 @@ the moments `--as-of` takes."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 
@@ -22,8 +21,8 @@ def iso_from_ms(ms: int | None) -> str:
     return "" if ms is None else iso(datetime.fromtimestamp(ms / 1000, tz=UTC))
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"T(?P<h>\d{2})(:(?P<m>\d{2})(:(?P<s>\d{2})(?P<frac>[.,]\d+)?)?)?")
+_DATE = r"^\d{4}-\d{2}-\d{2}"
+_TIME = r"T(?P<h>\d{2})(:(?P<m>\d{2})(:(?P<s>\d{2})(?P<frac>[.,]\d+)?)?)?"
 
 
 def moment_bound(text: str) -> str | None:
@@ -33,13 +32,15 @@ def moment_bound(text: str) -> str | None:
     The moment given is included to its precision: a date means the whole day, a time without
     seconds the whole minute. A date or time without a zone is local time.
     """
-    if not _DATE.match(text):
+    import re  # only --as-of needs it
+
+    if not re.match(_DATE, text):
         return None
     try:
         moment = datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         return None
-    time = _TIME.search(text.replace(" ", "T", 1))
+    time = re.search(_TIME, text.replace(" ", "T", 1))
     if time is None:
         step = timedelta(days=1)
     elif time["m"] is None:

@@ -6,10 +6,12 @@ Pure: the index stores exactly these (``lineage/index.py``), and nothing else sp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.documents import run_key_of
-from lineage.refs import ModelVersion
+
+if TYPE_CHECKING:
+    from lineage.model_version import ModelVersion
 
 
 def node_key(kind: str, ident: str) -> str:
@@ -18,16 +20,16 @@ def node_key(kind: str, ident: str) -> str:
     return f"{kind}:{ident}"
 
 
-def model_key(model: ModelVersion | dict[str, Any]) -> str:
-    """The key of a model version, typed or as a record stores it (``{name, version}``)."""
-    if isinstance(model, dict):
-        model = ModelVersion(model["name"], int(model["version"]))
-    return node_key("model", str(model))
+def model_key(name: str, version: int) -> str:
+    """The key of a model version (``ModelVersion`` prints the same ``name/version``)."""
+    return node_key("model", f"{name}/{int(version)}")
 
 
 def model_of_key(key: str) -> ModelVersion:
     """The model version a ``model:<name>/<version>`` key stands for (MLflow's model names
     never hold a ``/``)."""
+    from lineage.model_version import ModelVersion
+
     name, _, version = key.partition(":")[2].rpartition("/")
     return ModelVersion(name, int(version))
 
@@ -60,7 +62,7 @@ def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, s
     for data in doc.get("outputs") or ():
         out.append((run, "output", node_key("data", data["md5"]), data["path"]))
     for model in doc.get("models") or ():
-        out.append((run, "produced", model_key(model), None))
+        out.append((run, "produced", model_key(model["name"], model["version"]), None))
     parent = (doc.get("run") or {}).get("parent_run_id")
     if parent:
         out.append((node_key("run", parent), "parent", run, None))

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from lineage.edges import model_key, node_key
-from lineage.refs import ModelVersion
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
@@ -70,7 +69,7 @@ class ModelNode:
 
     @property
     def key(self) -> str:
-        return model_key(ModelVersion(self.name, self.version))
+        return model_key(self.name, self.version)
 
 
 GraphNode = CommitNode | DataNode | RunNode | ModelNode

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage.adapters.store import Store
 from lineage.documents import run_key_of, run_rank, started_ms
-from lineage.edges import edges_of, node_key
+from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, open_shared
-from lineage.refs import ModelVersion
 
 SCHEMA_VERSION = 4
 _TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions")
@@ -63,8 +61,12 @@ def _migrate(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-@dataclass(frozen=True)
-class Edge:
+# Rows read back, as named tuples: the functional form takes evaluated types, so creating them
+# costs a process microseconds (a frozen dataclass costs ~1 ms, and every query pays it).
+
+
+# src was used to make dst (rel: code, snapshot, input, output, produced, parent, reproduced).
+class Edge(NamedTuple):
     src: str
     rel: str
     dst: str
@@ -73,28 +75,27 @@ class Edge:
     evidence: str | None
 
 
-@dataclass(frozen=True)
-class Reproduction:
-    """A `lineage reproduce` of a run: the rerun it made (if any) and the verdict."""
-
+# A `lineage reproduce` of a run: the rerun it made (if any), the model version reproduced
+# ("name/version", if one was), the verdict (reproduced, differs, failed), when (ISO 8601 UTC).
+class Reproduction(NamedTuple):
     record_id: str
-    original: str  # run key
-    rerun: str | None  # run key
-    model: str | None  # name/version, when a model version was reproduced
-    verdict: str  # reproduced, differs, failed
-    created: str  # ISO 8601 UTC
+    original: str
+    rerun: str | None
+    model: str | None
+    verdict: str
+    created: str
 
 
-@dataclass
 class _Rows:
     """The index rows some records make, table by table."""
 
-    records: list[tuple[Any, ...]] = field(default_factory=list)
-    edges: list[tuple[Any, ...]] = field(default_factory=list)
-    nodes: set[str] = field(default_factory=set)
-    runs: list[tuple[Any, ...]] = field(default_factory=list)
-    reproductions: list[tuple[Any, ...]] = field(default_factory=list)
-    corrupt: list[tuple[str, str]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.records: list[tuple[Any, ...]] = []
+        self.edges: list[tuple[Any, ...]] = []
+        self.nodes: set[str] = set()
+        self.runs: list[tuple[Any, ...]] = []
+        self.reproductions: list[tuple[Any, ...]] = []
+        self.corrupt: list[tuple[str, str]] = []
 
 
 def _rows(records: Iterable[tuple[str, bytes]]) -> _Rows:
@@ -105,29 +106,38 @@ def _rows(records: Iterable[tuple[str, bytes]]) -> _Rows:
     out = _Rows()
     for name, blob in records:
         try:
-            doc = decode(name, blob)
+            _add(out, name, decode(name, blob), blob)
         except CorruptRecordError as exc:
             out.corrupt.append((name, exc.reason))
-            continue
-        created = (doc.get("created") or {}).get("at")
-        run_key = run_key_of(doc) if doc["kind"] == "run" else None
-        start = started_ms(doc) if doc["kind"] == "run" else None
-        body = blob.decode("utf-8")
-        out.records.append((name, doc["kind"], doc.get("evidence"), created, run_key, start, body))
-        for src, rel, dst, path in edges_of(name, doc):
-            out.edges.append((src, rel, dst, path, name, doc.get("evidence")))
-            out.nodes.update((src, dst))
-        if run_key is not None:
-            out.nodes.add(node_key("run", run_key))
-            out.runs.append((run_key, name, run_rank(doc, name), start))
-        if doc["kind"] == "reproduction":
-            model = doc.get("model")
-            version = str(ModelVersion(model["name"], int(model["version"]))) if model else None
-            original, rerun = doc["original_run"], doc.get("rerun_run")
-            out.reproductions.append(
-                (name, original, rerun, version, doc["verdict"], created or "")
-            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # Valid JSON under its name, but not a record this lineage can read (a hand-made
+            # or foreign one): skipped like a corrupted one, never a crash of every command.
+            out.corrupt.append((name, f"malformed {type(exc).__name__}: {exc}"[:200]))
     return out
+
+
+def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
+    """The rows of one record; raises before adding any when the record cannot be read."""
+    kind = doc["kind"]
+    created = (doc.get("created") or {}).get("at")
+    run_key = run_key_of(doc) if kind == "run" else None
+    start = started_ms(doc) if kind == "run" else None
+    edges = edges_of(name, doc)
+    reproduction = None
+    if kind == "reproduction":
+        model = doc.get("model")
+        version = model_key(model["name"], model["version"]).partition(":")[2] if model else None
+        rerun = doc.get("rerun_run")
+        reproduction = (name, doc["original_run"], rerun, version, doc["verdict"], created or "")
+    out.records.append((name, kind, doc.get("evidence"), created, run_key, start, blob.decode()))
+    for src, rel, dst, path in edges:
+        out.edges.append((src, rel, dst, path, name, doc.get("evidence")))
+        out.nodes.update((src, dst))
+    if run_key is not None:
+        out.nodes.add(node_key("run", run_key))
+        out.runs.append((run_key, name, run_rank(doc, name), start))
+    if reproduction is not None:
+        out.reproductions.append(reproduction)
 
 
 class Index:
@@ -301,17 +311,6 @@ class Index:
             (key, key),
         )
         return [Edge(*r) for r in rows]
-
-    def data_paths(self) -> dict[str, list[str]]:
-        """Every recorded data path with the md5s it has had."""
-        paths: dict[str, dict[str, None]] = {}
-        for src, dst, path in self.db.execute(
-            "SELECT DISTINCT src, dst, path FROM edges WHERE rel IN ('input', 'output') "
-            "ORDER BY path"
-        ):
-            md5 = (src if src.startswith("data:") else dst).partition(":")[2]
-            paths.setdefault(path, {})[md5] = None
-        return {path: list(md5s) for path, md5s in paths.items()}
 
     def md5s_at_path(self, path: str) -> list[str]:
         """The md5s recorded at one data path, oldest record first (an indexed lookup)."""

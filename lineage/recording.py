@@ -112,8 +112,9 @@ def child_environment(
     experiment: str | None = None,
     run_name: str | None = None,
 ) -> dict[str, str]:
-    """The child's environment: the invocation's, plus the tracking store made explicit (so a
-    relative one means what it meant here) and the session for lineage's MLflow plugin."""
+    """The child's environment: the invocation's, plus the tracking store (and a registry set
+    apart from it) made explicit and absolute, so a relative one means in the child what it
+    meant here, and the session for lineage's MLflow plugin."""
     env = {
         **ctx.environ,
         "MLFLOW_TRACKING_URI": ctx.mlflow.tracking,
@@ -122,6 +123,8 @@ def child_environment(
         "LINEAGE_SNAPSHOT": before.code.snapshot or "",
         "LINEAGE_DIRTY": "true" if before.code.dirty else "false",
     }
+    if ctx.environ.get("MLFLOW_REGISTRY_URI"):
+        env["MLFLOW_REGISTRY_URI"] = ctx.mlflow.registry  # absolute, like the tracking store
     if experiment:
         env["MLFLOW_EXPERIMENT_NAME"] = experiment
     if run_name:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lineage.errors import CorruptRecordError, UnsafePathError
-from lineage.refs import ModelVersion as ModelVersion  # records store it as {name, version}
+from lineage.model_version import ModelVersion as ModelVersion  # stored as {name, version}
 
 SCHEMA = 1
 OBSERVED = "observed"

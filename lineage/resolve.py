@@ -8,6 +8,7 @@ REFs raise a one-line error listing what would match.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lineage import refs
 from lineage.context import Context
@@ -15,7 +16,9 @@ from lineage.documents import run_key_of
 from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
 from lineage.index import Index
-from lineage.refs import ModelVersion
+
+if TYPE_CHECKING:  # a run or commit REF never builds one (its dataclass costs ~1 ms to create)
+    from lineage.model_version import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,22 @@ class Node:
     model: ModelVersion | None = None  # kind "model": the version, typed
 
     @classmethod
-    def of_model(cls, model: ModelVersion, **facts: object) -> Node:
-        return cls("model", str(model), model=model, **facts)  # type: ignore[arg-type]
+    def of_model(
+        cls,
+        model: ModelVersion,
+        *,
+        resolved_from: str | None = None,
+        aliases: dict[str, int] | None = None,
+        registry_run_id: str | None = None,
+    ) -> Node:
+        return cls(
+            "model",
+            str(model),
+            resolved_from=resolved_from,
+            aliases=aliases or {},
+            registry_run_id=registry_run_id,
+            model=model,
+        )
 
     @property
     def key(self) -> str:
@@ -58,6 +75,7 @@ def resolve(ctx: Context, ref: str) -> Node:
 
 def _revision(ctx: Context, text: str) -> Node:
     from lineage.adapters import git
+    from lineage.model_version import ModelVersion
 
     commit = git.resolve_commit_prefix(ctx.paths, text) if not text.startswith("-") else None
     if commit:
@@ -145,6 +163,8 @@ def _data_at(path: str, prefix: str, md5s: list[str]) -> Node:
 
 def model_node(ctx: Context, ref: refs.ModelRef) -> Node:
     """The model version a version or alias names now (an alias always asks the registry)."""
+    from lineage.model_version import ModelVersion
+
     if ref.alias is not None:
         return _model_alias(ctx, ref.name, ref.alias)
     if ref.version is None:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from lineage.clock import iso_from_ms
 from lineage.documents import main_metric, run_key_of, started_ms
-from lineage.refs import ModelVersion
+from lineage.model_version import ModelVersion
 
 
-@dataclass(frozen=True)
-class LogEntry:
+# The facts of one run's line (a named tuple in its functional form: cheap to create, and
+# `lineage log` pays for it on every call). metric: the main metric (name, value).
+class LogEntry(NamedTuple):
     record_id: str
     run_key: str
     started_ms: int | None
@@ -48,7 +47,7 @@ def to_json(entry: LogEntry) -> dict[str, Any]:
     return {
         "record_id": entry.record_id,
         "run": entry.run_key,
-        "started": iso_from_ms(entry.started_ms) if entry.started_ms is not None else None,
+        "started": _iso_from_ms(entry.started_ms),
         "status": entry.status,
         "commit": entry.commit,
         "dirty": entry.dirty,
@@ -77,3 +76,9 @@ def render_line(entry: LogEntry) -> str:
         f"{when}  {run:<12}  {entry.status:<9} {commit} {metric:<22} "
         f"{' '.join(map(str, entry.models))}{inferred}"
     ).rstrip()
+
+
+def _iso_from_ms(ms: int | None) -> str | None:
+    from lineage.clock import iso_from_ms  # only --json prints it
+
+    return iso_from_ms(ms) if ms is not None else None

@@ -90,3 +90,27 @@ def test_deleted_or_damaged_index_is_rebuilt_with_the_same_answers(git_repo: Pat
     rebuilt.refresh()
     assert list(rebuilt.runs()) == before
     rebuilt.close()
+
+
+def test_a_record_this_lineage_cannot_read_is_skipped_like_a_corrupted_one(
+    git_repo: Path,
+) -> None:
+    from lineage.records import canonical_bytes, record_id
+
+    foreign = canonical_bytes(
+        {"schema": 1, "kind": "run", "session": "x", "models": [{"name": "m", "version": "v2"}]}
+    )
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1), (record_id(foreign), foreign)])
+    index = Index(store)
+    try:
+        index.refresh()
+        assert [doc["session"] for _, doc in index.runs()] == ["s1"]  # the good one answers
+        assert index.corrupt == [
+            (
+                record_id(foreign),
+                "malformed ValueError: invalid literal for int() with base 10: 'v2'",
+            )
+        ]
+    finally:
+        index.close()

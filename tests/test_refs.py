@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 
 from lineage.errors import BadReferenceError
+from lineage.model_version import ModelVersion
 from lineage.refs import (
     AtRef,
     HexRef,
     LocalRunRef,
     ModelRef,
-    ModelVersion,
     Ref,
     RevisionRef,
     is_model_name,
@@ -20,6 +20,11 @@ from lineage.refs import (
 )
 
 MD5 = "5ff7a1e3c0d94b8b8f1f6c0e2a9d7b31"
+
+
+def same(a: Ref, b: Ref) -> bool:
+    """The same REF: named tuples compare by value alone, so the type is compared too."""
+    return type(a) is type(b) and a == b
 
 
 @pytest.mark.parametrize(
@@ -62,6 +67,8 @@ MD5 = "5ff7a1e3c0d94b8b8f1f6c0e2a9d7b31"
         ("local-e118b89ad46c", LocalRunRef("local-e118b89ad46c")),
         ("LOCAL-E118", LocalRunRef("LOCAL-E118")),
         ("local-mlflow-import", LocalRunRef("local-mlflow-import")),
+        ("local-churn/3", ModelRef("local-churn", version=3)),  # a model's name may start so
+        ("local-churn@champion", AtRef("local-churn", "champion")),
         # git revisions and bare names
         ("HEAD", RevisionRef("HEAD")),
         ("HEAD~3", RevisionRef("HEAD~3")),
@@ -72,7 +79,7 @@ MD5 = "5ff7a1e3c0d94b8b8f1f6c0e2a9d7b31"
     ],
 )
 def test_every_form_parses_to_its_typed_value(text: str, expected: Ref) -> None:
-    assert parse(text) == expected
+    assert same(parse(text), expected)
 
 
 @pytest.mark.parametrize(
@@ -90,7 +97,7 @@ def test_every_form_parses_to_its_typed_value(text: str, expected: Ref) -> None:
 )
 def test_a_parsed_ref_formats_back_to_what_was_typed(text: str) -> None:
     assert str(parse(text)) == text
-    assert parse(str(parse(text))) == parse(text)
+    assert same(parse(str(parse(text))), parse(text))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +117,7 @@ def test_a_parsed_ref_formats_back_to_what_was_typed(text: str) -> None:
     ],
 )
 def test_what_cannot_be_an_id_or_a_version_is_left_to_git(text: str, why: Ref) -> None:
-    assert parse(text) == why
+    assert same(parse(text), why)
 
 
 @pytest.mark.parametrize(
@@ -145,7 +152,7 @@ def test_a_local_run_is_looked_up_whole_and_as_a_prefix_only_when_hex() -> None:
 def test_an_at_ref_carries_both_readings() -> None:
     both = parse("churn@beef")
     assert isinstance(both, AtRef)
-    assert both.model == ModelRef("churn", alias="beef")
+    assert both.model is not None and same(both.model, ModelRef("churn", alias="beef"))
     assert both.path == "churn"
 
     path_only = parse("data/raw.csv@beef")
@@ -164,10 +171,12 @@ def test_an_at_ref_carries_both_readings() -> None:
         ("churn-model@champion", ModelRef("churn-model", alias="champion")),
         ("models:/churn-model@champion", ModelRef("churn-model", alias="champion", uri=True)),
         ("beef", ModelRef("beef")),  # looks like hex, names a model here
+        ("models:/churn-model", ModelRef("churn-model", uri=True)),
+        ("local-churn/3", ModelRef("local-churn", version=3)),
     ],
 )
 def test_parse_model_takes_a_whole_model_too(text: str, expected: ModelRef) -> None:
-    assert parse_model(text) == expected
+    assert same(parse_model(text), expected)
 
 
 @pytest.mark.parametrize("text", ["data/raw.csv@5ff7", "origin/main", "a:b", "", " churn"])
@@ -186,5 +195,6 @@ def test_model_names_follow_mlflows_rules() -> None:
 
 def test_model_versions_are_typed_ordered_and_print_as_name_slash_version() -> None:
     versions = [ModelVersion("b", 1), ModelVersion("a", 10), ModelVersion("a", 2)]
-    assert sorted(versions) == [ModelVersion("a", 2), ModelVersion("a", 10), ModelVersion("b", 1)]
+    ordered = [ModelVersion("a", 2), ModelVersion("a", 10), ModelVersion("b", 1)]
+    assert sorted(versions, key=lambda v: v.sort_key) == ordered
     assert str(ModelVersion("my model", 3)) == "my model/3"

@@ -100,9 +100,14 @@ def checked_ids(ids: Sequence[str], what: str = "run id") -> list[str]:
 
 
 def name_filter(name: str) -> str:
-    """A search filter for one registered model name."""
-    quote = "'" if "'" not in name else '"'
-    return f"name = {quote}{name}{quote}"
+    """A search filter for one registered model name. MLflow's filter strings take no escapes
+    (checked on 3.17), so a name holding both kinds of quote is matched with LIKE, which can
+    also match other names: callers keep only the exact name."""
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    return "name LIKE '{}'".format(name.replace("'", "_").replace('"', "_"))
 
 
 def first_line(exc: BaseException) -> str:
@@ -199,7 +204,10 @@ def registered_versions(
             ):
                 if mv.run_id in found:
                     found[mv.run_id].append(ModelVersion(mv.name, int(mv.version)))
-    return {run_id: sorted(set(versions)) for run_id, versions in found.items()}
+    return {
+        run_id: sorted(set(versions), key=lambda v: v.sort_key)
+        for run_id, versions in found.items()
+    }
 
 
 def set_tags(uri: str, run_id: str, tags: Mapping[str, str]) -> None:

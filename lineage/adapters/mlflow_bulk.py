@@ -68,6 +68,8 @@ def registered_versions(stores: MlflowStores, names: Sequence[str] = ()) -> list
             for mv in tracking.paged(
                 mlflow_client.search_model_versions, filter_string=tracking.name_filter(name)
             ):
+                if mv.name != name:
+                    continue
                 version = int(mv.version)
                 stage = mv.current_stage if mv.current_stage not in (None, "None") else None
                 found.append(
@@ -81,7 +83,7 @@ def registered_versions(stores: MlflowStores, names: Sequence[str] = ()) -> list
                         updated_ms=mv.last_updated_timestamp,
                     )
                 )
-    return sorted(found, key=lambda v: v.version)
+    return sorted(found, key=lambda v: v.version.sort_key)
 
 
 def runs(

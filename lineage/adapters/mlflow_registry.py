@@ -24,8 +24,8 @@ from lineage.adapters.mlflow_uri import (
     rest_usable,
 )
 from lineage.errors import LineageError, TrackingUnreachableError
+from lineage.model_version import ModelVersion
 from lineage.redact import redact_uri
-from lineage.refs import ModelVersion
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -123,6 +123,7 @@ class _RestRegistry:
             for v in self._pages(
                 "/model-versions/search", "model_versions", filter=tracking.name_filter(name)
             )
+            if v["name"] == name
         ]
 
 
@@ -174,6 +175,7 @@ class _ClientRegistry:
                 for v in tracking.paged(
                     self.client.search_model_versions, filter_string=tracking.name_filter(name)
                 )
+                if v.name == name
             ]
 
 

@@ -46,10 +46,6 @@ class MlflowStores:
         registry = environ.get("MLFLOW_REGISTRY_URI")
         return cls(tracking, absolute(registry, cwd) if registry else _registry_for(tracking))
 
-    @property
-    def registry_is_tracking(self) -> bool:
-        return self.registry == self.tracking
-
 
 def _tracking_uri(environ: Mapping[str, str], cwd: Path) -> str:
     uri = environ.get("MLFLOW_TRACKING_URI")

@@ -30,7 +30,8 @@ from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.index import Index
-from lineage.refs import ModelVersion, parse_model
+from lineage.model_version import ModelVersion
+from lineage.refs import parse_model
 from lineage.resolve import model_node
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -160,7 +161,7 @@ def _unique(versions: list[mlflow_bulk.RegisteredVersion]) -> list[mlflow_bulk.R
     seen: dict[ModelVersion, mlflow_bulk.RegisteredVersion] = {}
     for v in versions:
         seen.setdefault(v.version, v)
-    return sorted(seen.values(), key=lambda v: v.version)
+    return sorted(seen.values(), key=lambda v: v.version.sort_key)
 
 
 # -- gathering -----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from lineage.adapters import dvc_config, dvc_store, git_content
 from lineage.context import Context
 from lineage.index import Index
-from lineage.refs import ModelVersion
+from lineage.model_version import ModelVersion
 from lineage.resolve import resolve, run_of
 
 

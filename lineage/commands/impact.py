@@ -12,7 +12,6 @@ from lineage.context import Context
 from lineage.edges import model_key, node_key
 from lineage.graph import DOWNSTREAM, ModelNode, RunNode
 from lineage.index import Index
-from lineage.refs import ModelVersion
 from lineage.resolve import Node, resolve
 from lineage.subgraph import build
 from lineage.summary import LogEntry, log_entry, render_line
@@ -28,7 +27,7 @@ class ImpactedModel:
 
     @property
     def key(self) -> str:
-        return model_key(ModelVersion(self.name, self.version))
+        return model_key(self.name, self.version)
 
 
 @dataclass(frozen=True)

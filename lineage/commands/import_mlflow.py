@@ -114,7 +114,7 @@ def import_mlflow(
         if any(doc.get("evidence") == "observed" for _, doc in existing):
             result.observed += 1
             continue
-        produced = sorted(set(made.get(item.run.run_id, [])))
+        produced = sorted(set(made.get(item.run.run_id, [])), key=lambda v: v.sort_key)
         record = inferrer.record(item, produced, created)
         if any(_same_fact(doc, record) for _, doc in existing):
             result.unchanged += 1

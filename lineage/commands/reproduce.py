@@ -157,20 +157,19 @@ def _rerun(
     rerun_ctx = ctx.derive(
         cwd=worktree / prepared.cwd, environ=environ, paths=git.discover(worktree)
     )
-    before = capture.capture(rerun_ctx, prepared.argv)
-    if before.code.dirty:
-        notify(capture.dirty_note(before.code))
-    env = recording.child_environment(rerun_ctx, before)
-    env["LINEAGE_REPRODUCES"] = prepared.record.run_key  # the plugin's lineage.reproduces tag
+    extra = {"LINEAGE_REPRODUCES": prepared.record.run_key}  # the plugin's lineage.reproduces tag
     if not register:
         # The training script may register its model: keep that out of the real registry,
         # where a new "latest" version could be picked up by a deployment.
-        env["MLFLOW_REGISTRY_URI"] = f"sqlite:///{scratch / 'registry.db'}"
+        extra["MLFLOW_REGISTRY_URI"] = f"sqlite:///{scratch / 'registry.db'}"
         notify(
             "model versions the rerun registers go to a throwaway registry "
             "(--register keeps them, tagged as reproductions)"
         )
     notify(f"running `{' '.join(prepared.argv)}`")
+
+    before = capture.capture(rerun_ctx, prepared.argv, on_code=capture.say_when_dirty(notify))
+    env = {**recording.child_environment(rerun_ctx, before), **extra}
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = recording.execute(rerun_ctx, before, env, tail=tail)
     after = recording.collect(rerun_ctx, before, ran)

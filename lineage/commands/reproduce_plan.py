@@ -222,7 +222,7 @@ def command_for(record: RunRecord) -> tuple[list[str], str, str | None]:
                 "arguments is); rerun it yourself in a worktree",
             )
         return rerun, "dvc.yaml", None
-    if os.path.basename(argv[0]) == "mlflow" and argv[1:2] == ["run"]:
+    if argv and os.path.basename(argv[0]) == "mlflow" and argv[1:2] == ["run"]:
         return argv, "MLproject", None
     return argv, "record", None
 

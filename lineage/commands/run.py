@@ -28,9 +28,8 @@ def run(
     """Run ``argv`` in ``ctx.cwd`` and record it; ``experiment`` and ``run_name`` apply to the
     MLflow runs it starts without choosing their own."""
     ctx.require_initialized()  # a missing or broken config.toml is said before anything runs
-    before = capture.capture(ctx, argv)
-    if before.code.dirty:
-        notify(capture.dirty_note(before.code))
+
+    before = capture.capture(ctx, argv, on_code=capture.say_when_dirty(notify))
     for note in capture.data_notes(before.inputs):
         notify(note)
     env = recording.child_environment(ctx, before, experiment=experiment, run_name=run_name)

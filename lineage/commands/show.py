@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.adapters import git_content
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.formatting import human_size
@@ -70,6 +69,8 @@ def show(ctx: Context, *, ref: str) -> Shown:
             record_id, record = found[0]
     subject = None
     if node.kind == "commit":
+        from lineage.adapters import git_content  # only a commit needs it
+
         summary = git_content.commit_summary(ctx.paths, node.ident)
         subject = summary[0] if summary else None
     environment = None

@@ -171,7 +171,9 @@ def pre_push(
     named = remote if remote in git_remote.remotes(paths) else None
     known = [u[3] for u in published if not _zero(u[3])]
     commits = git_remote.new_commits(paths, [u[1] for u in published], known, named)
-    if commits and _refuse(paths, ctx.index.data_on_commits(commits), say):
+    data = ctx.index.data_on_commits(commits) if commits else {}
+    ctx.close()  # the index is not needed again: do not hold it through network calls
+    if data and _refuse(paths, data, say):
         return 1
     if not remote or any(u[2] == REF for u in updates):
         return 0  # no remote named, or the user is pushing the records themselves

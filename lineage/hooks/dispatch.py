@@ -75,7 +75,7 @@ def run_hook(
     from lineage.context import Context
 
     paths = RepoPaths(root=where[0], git_dir=where[1], common_dir=where[2])
-    with Context(where[0], environ, paths=paths, warn=_warn) as ctx:
+    with Context(where[0], environ, paths=paths) as ctx:  # a hook stays quiet about the index
         if hook == "pre-commit":
             return _pre_commit(ctx)
         if hook == "post-commit":
@@ -83,10 +83,6 @@ def run_hook(
         if hook == "pre-push":
             return _pre_push(ctx, args, stdin)
         return _post_checkout(ctx, args)
-
-
-def _warn(message: str) -> None:
-    sys.stderr.write(f"lineage: warning: {message}\n")
 
 
 def locate(cwd: Path, environ: Mapping[str, str]) -> tuple[Path, Path, Path] | None:

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from lineage.adapters.mlflow_bulk import registered_versions, runs
 from lineage.adapters.mlflow_uri import MlflowStores
 from lineage.errors import LineageError
-from lineage.refs import ModelVersion
+from lineage.model_version import ModelVersion
 
 pytestmark = [
     pytest.mark.filterwarnings(
@@ -89,3 +89,13 @@ def test_a_store_that_does_not_exist_is_empty_and_stays_absent(tmp_path: Path) -
     assert registered_versions(MlflowStores(uri, uri)) == []
     assert list(runs(uri, experiments=["train"])) == []
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_name_with_both_kinds_of_quote_is_found_and_nothing_like_it(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    for name in ('it\'s "churn"', "it_s _churn_"):  # the second matches the first's LIKE
+        client.create_registered_model(name)
+        client.create_model_version(name, "runs:/0/m")
+    found = registered_versions(MlflowStores(uri, uri), ['it\'s "churn"'])
+    assert [v.version for v in found] == [ModelVersion('it\'s "churn"', 1)]

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from lineage.adapters.mlflow_registry import ModelNotFoundError, model_aliases, resolve_model
 from lineage.adapters.mlflow_uri import MlflowStores
-from lineage.refs import ModelVersion
+from lineage.model_version import ModelVersion
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
