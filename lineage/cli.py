@@ -31,6 +31,16 @@ def _warn(message: str) -> None:
     click.echo(f"lineage: warning: {message}", err=True)
 
 
+def _catch_up(obj: Context) -> None:
+    """Before a command that shows models: record versions registered since their runs were
+    (``lineage/registrations.py``)."""
+    from lineage.registrations import catch_up
+
+    caught = catch_up(obj)
+    if caught.note:
+        _warn(caught.note)
+
+
 def _write(obj: Context, name: str | Path, data: bytes) -> None:
     """An output file the user asked for (-o, --report, --junit), relative to -C's directory."""
     try:
@@ -167,6 +177,7 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     """
     from lineage.commands.show import render_text, show, to_json
 
+    _catch_up(obj)
     shown = show(obj, ref=ref)
     if as_json:
         _print_json(to_json(shown))
@@ -190,6 +201,18 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     "--yes",
     is_flag=True,
     help="Run a command taken from a record this clone did not write without asking.",
+)
+@click.option(
+    "--command",
+    metavar="'CMD ...'",
+    help="Run this command line instead of the recorded one (for a record whose arguments "
+    "are unknown, e.g. imported from MLflow).",
+)
+@click.option(
+    "--env-manager",
+    type=click.Choice(["local", "virtualenv", "uv", "conda"]),
+    help="Rerun an `mlflow run` in this environment manager instead of the recorded one "
+    "(`local` uses the current environment and needs no download).",
 )
 @click.option(
     "--register",
@@ -235,6 +258,8 @@ def reproduce_cmd(
     workdir: Path | None,
     keep: bool,
     yes: bool,
+    command: str | None,
+    env_manager: str | None,
     register: bool,
     rtol: float,
     atol: float,
@@ -254,7 +279,7 @@ def reproduce_cmd(
     from lineage.commands import reproduce_plan
     from lineage.commands import reproduce_report as report_
 
-    plan = reproduce_plan.plan(obj, ref=ref)
+    plan = reproduce_plan.plan(obj, ref=ref, command=command, env_manager=env_manager)
     obj.close()  # the index is not needed again: do not hold it through the rerun
     recorded = plan.record.run.metrics if plan.record.run else {}
     unknown = [m for m in metrics if m not in recorded]
@@ -355,7 +380,11 @@ def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:
     type=click.Path(dir_okay=False),
     help="Write to FILE (.svg .png .pdf .dot .gv .mmd .json .txt) instead of stdout.",
 )
-@click.option("--no-aliases", is_flag=True, help="Do not ask the model registry for aliases.")
+@click.option(
+    "--no-aliases",
+    is_flag=True,
+    help="Do not ask the model registry (aliases, versions registered later): answer offline.",
+)
 @click.pass_obj
 def graph_cmd(
     obj: Context,
@@ -387,6 +416,8 @@ def graph_cmd(
         from lineage.adapters import graphviz
 
         graphviz.find_dot(chosen)  # say it is missing before doing any work
+    if not no_aliases:
+        _catch_up(obj)
     drawn = graph_.graph(
         obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=not no_aliases
     )
@@ -407,7 +438,11 @@ def graph_cmd(
 @cli.command("impact")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
-@click.option("--no-aliases", is_flag=True, help="Do not ask the model registry for aliases.")
+@click.option(
+    "--no-aliases",
+    is_flag=True,
+    help="Do not ask the model registry (aliases, versions registered later): answer offline.",
+)
 @click.pass_obj
 def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
     """List every run and model version made from REF, directly or through other runs.
@@ -419,6 +454,8 @@ def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
     """
     from lineage.commands.impact import impact, render_text, to_json
 
+    if not no_aliases:
+        _catch_up(obj)
     found = impact(obj, ref=ref, aliases=not no_aliases)
     for warning in found.warnings:
         _warn(warning)
@@ -443,6 +480,7 @@ def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
     from lineage.commands.diff import diff
     from lineage.commands.diff_report import render_text, to_json
 
+    _catch_up(obj)
     result = diff(obj, a=a, b=b)
     if as_json:
         _print_json(to_json(result))
@@ -543,6 +581,7 @@ def audit_cmd(
 
     if as_json and markdown:
         raise click.UsageError("give --json or --markdown, not both")
+    _catch_up(obj)
     result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
     if junit is not None:
         _write(obj, junit, render_junit(result).encode())

@@ -38,7 +38,11 @@ def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, s
     """The graph a record describes, as (src, rel, dst, path): src was used to make dst.
 
     A reproduction adds ``reproduced`` from the original run to the rerun; an attachment adds
-    ``code`` from the commit that now holds a dirty-tree run's code to the run."""
+    ``code`` from the commit that now holds a dirty-tree run's code to the run; a registration
+    adds ``produced`` from a run to a version registered from it later."""
+    if doc.get("kind") == "registration":
+        model = model_key(doc["model"]["name"], doc["model"]["version"])
+        return [(node_key("run", doc["run"]), "produced", model, None)]
     if doc.get("kind") == "attachment":
         return [(node_key("commit", doc["commit"]), "code", node_key("run", doc["run"]), None)]
     if doc.get("kind") == "reproduction":

@@ -358,6 +358,27 @@ class Index:
             )
         ]
 
+    def has_runs(self) -> bool:
+        return self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
+
+    def unlinked(self, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Of ``pairs`` (run key, model key), those whose run is recorded but whose model has
+        no ``produced`` edge from it yet (one query)."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS pairs(run_key TEXT, model TEXT)")
+        db.execute("DELETE FROM pairs")
+        db.executemany("INSERT INTO pairs VALUES(?, ?)", list(pairs))
+        rows = db.execute(
+            """
+            SELECT DISTINCT run_key, model FROM pairs
+            WHERE EXISTS (SELECT 1 FROM runs WHERE runs.run_key = pairs.run_key)
+              AND NOT EXISTS (SELECT 1 FROM edges WHERE src = 'run:' || pairs.run_key
+                              AND dst = pairs.model AND rel = 'produced')
+            ORDER BY run_key, model
+            """
+        ).fetchall()
+        return [(run, model) for run, model in rows]
+
     def data_on_commits(self, commits: Sequence[str]) -> dict[str, list[str]]:
         """md5 -> paths of every input and output of the runs recorded on ``commits``,
         directly or through a snapshot of a dirty tree based on one of them (one query)."""

@@ -5,22 +5,31 @@ every ``mlflow.start_run``: grid searches, parents and nested runs alike. Under 
 wrapper passes the session, commit and snapshot in ``LINEAGE_*`` variables; in a repository where
 lineage is set up but the wrapper was not used, the run still gets the commit and a dirty flag.
 
+Under ``lineage run`` it also tells the wrapper where each run went (``lineage/session.py``): the
+store of every run it is asked about, and, when MLflow registers the provider (at
+``import mlflow``), a run the process will resume through ``MLFLOW_RUN_ID``. That is how
+`mlflow run` hands its run to the entry point, and MLflow asks no provider about such a run.
+
 Nothing here may raise: an exception from a context provider would break the user's training.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 # Only MLflow imports this module (entry point), so mlflow is loaded already: no cost to lineage.
 from mlflow.tracking.context.abstract_context import RunContextProvider
 
 _GIT_TIMEOUT = 10.0
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _toplevel: dict[str, str | None] = {}  # cwd -> work tree root, once per process
 _environment_written_by: int | None = None  # pid that wrote environment-<pid>.json
+_runs_started = 0  # runs this process started, numbering its store-<pid>-<n>.json files
 
 
 def _git(args: list[str], cwd: str) -> str | None:
@@ -80,6 +89,54 @@ def _observed_tags(cwd: str) -> dict[str, str]:
     return tags
 
 
+def _write_atomically(directory: str, name: str, text: str) -> None:
+    fd, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(temporary, os.path.join(directory, name))
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _store(uri: str | None) -> str | None:
+    """The store as the wrapper must read it: absolute (the child may run elsewhere) and
+    without credentials, which never leave the child."""
+    if not uri:
+        return None
+    from lineage.adapters.mlflow_uri import absolute
+    from lineage.redact import redact_uri
+
+    return redact_uri(absolute(uri, Path(os.getcwd())))
+
+
+def _note_started_run(directory: str) -> None:
+    """Leave the store this run goes to: the script may have chosen its own."""
+    global _runs_started
+    import mlflow
+
+    from lineage.session import StoreUse, store_name
+
+    _runs_started += 1
+    use = StoreUse(_store(mlflow.get_tracking_uri()), _store(mlflow.get_registry_uri()))
+    _write_atomically(directory, store_name(os.getpid(), _runs_started), use.to_json())
+
+
+def _note_resumed_run(directory: str, environ: Mapping[str, str]) -> None:
+    """A run this process will resume (``MLFLOW_RUN_ID``), and the store it lives in."""
+    from lineage.session import StoreUse, resumed_name
+
+    run_id = environ["MLFLOW_RUN_ID"]
+    if not _RUN_ID.fullmatch(run_id):
+        return  # not an id MLflow makes: it could not name a file safely either
+    _write_environment(directory)  # no tags() call will come for this run
+    use = StoreUse(
+        _store(environ.get("MLFLOW_TRACKING_URI")), _store(environ.get("MLFLOW_REGISTRY_URI"))
+    )
+    _write_atomically(directory, resumed_name(run_id), use.to_json())
+
+
 def _write_environment(directory: str) -> None:
     """Leave the training interpreter's environment where `lineage run` will read it."""
     global _environment_written_by
@@ -95,18 +152,20 @@ def _write_environment(directory: str) -> None:
         pass
     from lineage.environment import capture, to_json
 
-    text = to_json(capture())
-    fd, temporary = tempfile.mkstemp(prefix=f".environment-{pid}-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, os.path.join(directory, environment_name(pid)))
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    _write_atomically(directory, environment_name(pid), to_json(capture()))
 
 
 class LineageRunContextProvider(RunContextProvider):
+    def __init__(self) -> None:
+        # MLflow makes one provider per process, when it registers the entry points.
+        super().__init__()
+        try:
+            directory = os.environ.get("LINEAGE_SESSION_DIR")
+            if directory and os.environ.get("MLFLOW_RUN_ID"):
+                _note_resumed_run(directory, os.environ)
+        except Exception:
+            pass
+
     def in_context(self) -> bool:
         try:
             return bool(os.environ.get("LINEAGE_SESSION")) or _lineage_initialised(os.getcwd())
@@ -117,6 +176,7 @@ class LineageRunContextProvider(RunContextProvider):
         try:
             if directory := os.environ.get("LINEAGE_SESSION_DIR"):
                 _write_environment(directory)
+                _note_started_run(directory)
         except Exception:
             pass
         try:

@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from lineage import child, environment
-from lineage.adapters import dvc, dvc_pipeline, git
+from lineage import child, environment, session_runs
+from lineage.adapters import dvc, dvc_pipeline, git, mlflow_project
 from lineage.adapters import mlflow as mlflow_adapter
 from lineage.capture import Before
 from lineage.clock import iso, utc_now
@@ -37,6 +37,7 @@ from lineage.records import (
     Command,
     Data,
     Environment,
+    MlflowProject,
     MlflowRun,
     ModelVersion,
     RunRecord,
@@ -44,7 +45,7 @@ from lineage.records import (
     encode,
     split_environment,
 )
-from lineage.redact import redact_argv
+from lineage.redact import redact_argv, redact_uri, redact_value
 from lineage.session import MlflowPreloader
 
 TAG_VALUE_LIMIT = 5000
@@ -82,6 +83,7 @@ class After:
     runs: tuple[MlflowRun, ...]
     versions: Mapping[str, Sequence[ModelVersion]]  # run id -> versions registered from it
     environment: Environment
+    project: MlflowProject | None = None
     warnings: tuple[str, ...] = ()
 
 
@@ -161,29 +163,22 @@ def execute(
 
 def collect(ctx: Context, before: Before, ran: Ran) -> After:
     """The command's data, MLflow runs, registered versions and environment. MLflow that cannot
-    be read is a warning: the command is still recorded, without its runs."""
+    be read is a warning: the command is still recorded, without those runs."""
     try:
         inputs, outputs, stages = _pipeline_data(ctx, before)
-        runs: list[MlflowRun] = []
-        versions: dict[str, list[ModelVersion]] = {}
-        warnings: list[str] = []
+        project, warnings = _project(ctx, before)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Probing another interpreter's environment is a subprocess: overlap it with MLflow.
             probe = pool.submit(_environment, ctx, before, ran.env)
-            try:
-                # No process of the session reached lineage's MLflow plugin: no run can carry
-                # the session tag, so do not pay for an MLflow client to find none.
-                if before.session.reached_mlflow():
-                    runs = mlflow_adapter.find_session_runs(ctx.mlflow.tracking, before.session.id)
-                if runs:
-                    versions = mlflow_adapter.registered_versions(
-                        ctx.mlflow.tracking, ctx.mlflow.registry, [r.run_id for r in runs]
-                    )
-            except LineageError as exc:
-                warnings.append(
-                    f"the MLflow runs could not be read back ({exc}); the command was recorded "
-                    "without them"
-                )
+            # No process of the session reached lineage's MLflow plugin (and no `mlflow run`
+            # could have made a run without it): no MLflow client is paid for to find none.
+            found = session_runs.find(
+                ctx,
+                before.session,
+                before.argv,
+                started_ms=int(ran.started.timestamp() * 1000),
+                ended_ms=int(ran.ended.timestamp() * 1000),
+            )
             env = probe.result()
     finally:
         before.session.close()
@@ -191,10 +186,45 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
         inputs=tuple(inputs),
         outputs=tuple(outputs),
         stages=tuple(stages),
-        runs=tuple(runs),
-        versions=versions,
+        runs=found.runs,
+        versions=found.versions,
         environment=env,
-        warnings=tuple(warnings),
+        project=project,
+        warnings=(*warnings, *found.warnings),
+    )
+
+
+def _project(ctx: Context, before: Before) -> tuple[MlflowProject | None, list[str]]:
+    """For `mlflow run`: the project, entry point and every parameter MLflow passed it."""
+    invocation = mlflow_project.parse_invocation(before.argv, ctx.environ)
+    if invocation is None:
+        if mlflow_project.is_mlflow_run(before.argv):
+            return None, [
+                "this `mlflow run` command line has options lineage does not know; its project "
+                "and parameters were not recorded, so `lineage reproduce` will rerun it as it is"
+            ]
+        return None, []
+    parameters = dict(invocation.parameters)
+    warnings = []
+    if invocation.local:
+        try:
+            project = mlflow_project.load(str(ctx.cwd / invocation.uri))
+        except LineageError as exc:
+            project, warnings = None, [f"{exc}; the entry point's defaults were not recorded"]
+        if project is not None:
+            parameters = project.effective_parameters(invocation.entry_point, parameters)
+    return (
+        MlflowProject(
+            uri=redact_uri(invocation.uri),
+            entry_point=invocation.entry_point,
+            parameters={k: redact_value(k, v) for k, v in parameters.items()},
+            version=invocation.version,
+            env_manager=invocation.env_manager,
+            experiment_name=invocation.experiment_name,
+            experiment_id=invocation.experiment_id,
+            backend=invocation.backend,
+        ),
+        warnings,
     )
 
 
@@ -255,6 +285,7 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         outputs=after.outputs,
         stages=after.stages,
         environment=env_ref,
+        project=after.project,
     )
     records = [
         replace(base, run=r, models=tuple(after.versions.get(r.run_id, ()))) for r in after.runs
@@ -280,7 +311,7 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         if rec.run is None:
             continue
         try:
-            mlflow_adapter.set_tags(ctx.mlflow.tracking, rec.run.run_id, _mirror_tags(rid, rec))
+            session_runs.set_tags(ctx, rec.run, _mirror_tags(rid, rec))
         except LineageError as exc:
             outcome.warnings.append(f"could not tag MLflow run {rec.run.run_id}: {exc}")
     return outcome
@@ -291,6 +322,7 @@ def _mirror_tags(record_id: str, rec: RunRecord) -> dict[str, str]:
     if len(data) > TAG_VALUE_LIMIT:
         data = data[: TAG_VALUE_LIMIT - 1] + "…"
     tags = {
+        "lineage.session": rec.session,  # runs `mlflow run` made were not tagged in the child
         "lineage.record": record_id,
         "lineage.commit": rec.code.commit or "",
         "lineage.dirty": "true" if rec.code.dirty else "false",

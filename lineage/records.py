@@ -112,16 +112,32 @@ class MlflowRun:
 
 
 @dataclass(frozen=True)
+class MlflowProject:
+    """An `mlflow run` of an MLflow Project: enough to run the same entry point again."""
+
+    uri: str  # as given ("." for a project in the repository), credentials stripped
+    entry_point: str
+    parameters: dict[str, str]  # every parameter MLflow passed: given with -P, or defaulted
+    version: str | None = None  # -v, as given
+    env_manager: str | None = None  # --env-manager as given; None: MLflow chose from MLproject
+    experiment_name: str | None = None
+    experiment_id: str | None = None
+    backend: str | None = None
+
+
+@dataclass(frozen=True)
 class Command:
     """The process lineage ran: argv, where, how it ended."""
 
     argv: tuple[str, ...]
     cwd: str  # repository-relative
-    exit_code: int | None
+    exit_code: int | None  # None: not known (imported)
     status: str  # succeeded, failed, killed
     started: str
     ended: str
     duration_s: float
+    # Imported: MLflow keeps the script, not the arguments it was given, so argv may lack them.
+    arguments_unknown: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cwd", repo_path(self.cwd))
@@ -203,6 +219,7 @@ class RunRecord:
     models: tuple[ModelVersion, ...] = ()
     # Inferred records: paths the run read whose hash could not be trusted (never guessed).
     unknown_inputs: tuple[str, ...] = ()
+    project: MlflowProject | None = None  # the command was `mlflow run` of an MLflow Project
     kind: str = "run"
     schema: int = SCHEMA
 
@@ -269,6 +286,39 @@ class Attachment:
     schema: int = SCHEMA
 
 
+@dataclass(frozen=True)
+class Registration:
+    """ "Model version ``model`` was registered from run ``run``", read from the model registry:
+    for a version registered after the run's record was written (``mlflow.register_model``, the
+    UI, a later ``log_model``). Written by the commands that show models (see
+    ``lineage/registrations.py``)."""
+
+    evidence: str
+    created: Provenance
+    run: str  # run key (an MLflow run id)
+    model: ModelVersion
+    registered: str  # when the registry says the version was created (ISO 8601 UTC)
+    registry: str  # the registry it was read from, credentials stripped
+    kind: str = "registration"
+    schema: int = SCHEMA
+
+
+# Fields added after records were first written, left out of the JSON while they hold their
+# default, so that records written before them keep their bytes, and so their names.
+_OMITTED_WHEN_DEFAULT: dict[str, Any] = {
+    "unknown_inputs": [],
+    "project": None,
+    "arguments_unknown": False,
+}
+
+
+def _omit_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    for key, default in _OMITTED_WHEN_DEFAULT.items():
+        if key in document and document[key] == default:
+            del document[key]
+    return document
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
@@ -280,9 +330,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_dict(record: Any) -> dict[str, Any]:
-    document: dict[str, Any] = _jsonable(asdict(record))
-    if "unknown_inputs" in document and not document["unknown_inputs"]:
-        del document["unknown_inputs"]  # only inferred records have any; keep the rest as they were
+    document: dict[str, Any] = _omit_defaults(_jsonable(asdict(record)))
+    if isinstance(document.get("command"), dict):
+        _omit_defaults(document["command"])
     return document
 
 
@@ -301,7 +351,9 @@ def record_id(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def encode(record: RunRecord | ReproductionRecord | Attachment) -> tuple[str, bytes]:
+def encode(
+    record: RunRecord | ReproductionRecord | Attachment | Registration,
+) -> tuple[str, bytes]:
     """The record's content-hash name and its canonical bytes."""
     blob = canonical_bytes(to_dict(record))
     return record_id(blob), blob
@@ -333,6 +385,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
     run = d.get("run")
     command = d.get("command")
     env = d.get("environment")
+    project = d.get("project")
     return RunRecord(
         evidence=d["evidence"],
         session=d["session"],
@@ -354,6 +407,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         environment=EnvironmentRef(**env) if env else None,
         models=tuple(ModelVersion(**m) for m in d.get("models", ())),
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
+        project=MlflowProject(**project) if project else None,
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
     )

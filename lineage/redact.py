@@ -11,6 +11,7 @@ import re
 import urllib.parse
 from collections.abc import Sequence
 
+REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"token|passw|secret|key|auth|sig|credential", re.IGNORECASE)
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 
@@ -32,3 +33,11 @@ def redact_uri(uri: str) -> str:
 def redact_argv(argv: Sequence[str]) -> tuple[str, ...]:
     """The command line with every URL in it redacted (also inside ``--opt=URL``)."""
     return tuple(_URL_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), arg) for arg in argv)
+
+
+def redact_value(name: str, value: str) -> str:
+    """A named value (a parameter) as lineage keeps it: hidden when its name says it is a
+    secret, else with any URL in it redacted."""
+    if _SECRET_NAME.search(name):
+        return REDACTED
+    return _URL_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), value)

@@ -1,16 +1,25 @@
 """A recording session: the id and directory `lineage run` shares with the processes it starts.
 
 Inside the child, lineage's MLflow plugin (``lineage/mlflow_plugin.py``) tags every run with the
-session id and, once per process, leaves two files in the session directory: a
-``started-<pid>`` marker, then ``environment-<pid>.json``, the interpreter's environment.
-`lineage run` reads them back: a session that no process marked made no MLflow run, so no
-MLflow lookup is needed; the environment file says which packages really ran.
+session id and leaves files in the session directory for `lineage run` to read back:
+
+* ``started-<pid>``, once per process that reached MLflow: a session no process marked made no
+  MLflow run, so no MLflow lookup is needed;
+* ``environment-<pid>.json``, the interpreter's environment: which packages really ran;
+* ``store-<pid>-<n>.json``, one per run the process started: the tracking store and registry it
+  used, so runs are found in a store the script chose itself (``mlflow.set_tracking_uri``);
+* ``resumed-<run id>.json``: a run the process resumed through ``MLFLOW_RUN_ID``, as the entry
+  point of an MLflow Project does. `mlflow run` creates that run itself, so no run context
+  provider is asked about it and it carries no session tag: lineage finds it by id.
+
+Store URIs are written absolute and without credentials.
 
 Standard library only: the plugin imports this module inside the user's training process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -22,6 +31,8 @@ from pathlib import Path
 
 MARKER_PREFIX = "started-"
 ENVIRONMENT_PREFIX = "environment-"
+STORE_PREFIX = "store-"
+RESUMED_PREFIX = "resumed-"
 
 
 def marker_name(pid: int) -> str:
@@ -30,6 +41,34 @@ def marker_name(pid: int) -> str:
 
 def environment_name(pid: int) -> str:
     return f"{ENVIRONMENT_PREFIX}{pid}.json"
+
+
+def store_name(pid: int, n: int) -> str:
+    return f"{STORE_PREFIX}{pid}-{n}.json"
+
+
+def resumed_name(run_id: str) -> str:
+    return f"{RESUMED_PREFIX}{run_id}.json"
+
+
+@dataclass(frozen=True)
+class StoreUse:
+    """Where a process of the session kept a run: None means the store lineage gave it."""
+
+    tracking: str | None
+    registry: str | None
+
+    def to_json(self) -> str:
+        return json.dumps({"tracking": self.tracking, "registry": self.registry})
+
+    @classmethod
+    def from_json(cls, text: str) -> StoreUse:
+        doc = json.loads(text)
+        tracking, registry = doc.get("tracking"), doc.get("registry")
+        return cls(
+            tracking if isinstance(tracking, str) and tracking else None,
+            registry if isinstance(registry, str) and registry else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,6 +103,26 @@ class Session:
     def environment_files(self) -> Iterator[Path]:
         """The environments the plugin left, one per process, in a stable order."""
         yield from sorted(self.directory.glob(f"{ENVIRONMENT_PREFIX}*.json"))
+
+    def started_runs(self) -> list[StoreUse]:
+        """One entry per run a process of the session started, with the store it used."""
+        return [use for _, use in self._read(STORE_PREFIX)]
+
+    def resumed_runs(self) -> dict[str, StoreUse]:
+        """Run id -> store, for every run a process resumed through ``MLFLOW_RUN_ID``."""
+        return {
+            name[len(RESUMED_PREFIX) : -len(".json")]: use
+            for name, use in self._read(RESUMED_PREFIX)
+        }
+
+    def _read(self, prefix: str) -> list[tuple[str, StoreUse]]:
+        found = []
+        for path in sorted(self.directory.glob(f"{prefix}*.json")):
+            try:
+                found.append((path.name, StoreUse.from_json(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError, AttributeError):
+                continue  # half-written by a killed process: the run is looked for by tag
+        return found
 
 
 class MlflowPreloader:

@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from lineage.adapters.mlflow import find_session_runs
 from lineage.environment import capture_interpreter, from_json
+from lineage.session import Session, StoreUse
 from tests.conftest import sh
 
 pytestmark = pytest.mark.filterwarnings(
@@ -126,8 +127,16 @@ def test_the_wrapped_interpreter_leaves_its_environment_once(
 
     run_python(GRID, str(tmp_path / "artifacts"), cwd=tmp_path, env=env)
 
-    # Six runs, one process: one marker, one environment file, no temporary left.
-    marker, written = sorted(session_dir.iterdir(), key=lambda p: p.name.startswith("env"))
+    # Six runs, one process: one marker, one environment file, a store note per run, no
+    # temporary left.
+    notes = sorted(p.name for p in session_dir.glob("store-*"))
+    pid = next(session_dir.glob("started-*")).name.removeprefix("started-")
+    assert notes == sorted(f"store-{pid}-{n}.json" for n in range(1, 7))
+    assert Session("s-1", session_dir).started_runs() == [StoreUse(mlflow_uri, mlflow_uri)] * 6
+    marker, written = sorted(
+        (p for p in session_dir.iterdir() if not p.name.startswith("store-")),
+        key=lambda p: p.name.startswith("env"),
+    )
     assert marker.name.startswith("started-") and marker.read_text() == ""
     assert written.name == f"environment-{marker.name.removeprefix('started-')}.json"
     assert "aws-secret-value" not in written.read_text()
@@ -176,3 +185,97 @@ def test_no_lineage_tags_where_lineage_is_not_set_up(
 
     assert lineage_tags(tags) == {}
     assert tags["mlflow.user"]  # MLflow's own context providers still ran
+
+
+OWN_STORE = """
+import sys
+import mlflow
+
+mlflow.set_tracking_uri(sys.argv[2])
+experiment = mlflow.create_experiment("own", artifact_location=sys.argv[1])
+with mlflow.start_run(experiment_id=experiment):
+    mlflow.log_metric("m", 1.0)
+"""
+
+
+@pytest.mark.parametrize(
+    ("chosen", "noted"),
+    [
+        ("sqlite:///other.db", "sqlite:///{cwd}/other.db"),
+        ("file:./mlruns", "file://{cwd}/mlruns"),
+    ],
+)
+def test_a_store_the_script_chose_is_noted_absolute(
+    mlflow_uri: str, tmp_path: Path, chosen: str, noted: str
+) -> None:
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+    }
+
+    run_python(OWN_STORE, str(tmp_path / "artifacts"), chosen, cwd=work, env=env)
+
+    expected = noted.format(cwd=work)
+    assert Session("s-1", session_dir).started_runs() == [StoreUse(expected, expected)]
+
+
+RESUME = """
+import mlflow
+
+with mlflow.start_run() as run:  # resumes MLFLOW_RUN_ID, as an MLproject entry point does
+    mlflow.log_metric("m", 2.0)
+"""
+
+
+def test_a_resumed_run_is_noted_with_its_store(mlflow_uri: str, tmp_path: Path) -> None:
+    # `mlflow run` creates the run in the launcher and hands it over through MLFLOW_RUN_ID;
+    # no run context provider is asked about it, so only the note can tell lineage.
+    client = MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("projects", artifact_location=str(tmp_path / "a"))
+    created = client.create_run(experiment).info.run_id
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "MLFLOW_RUN_ID": created,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+    }
+
+    run_python(RESUME, cwd=tmp_path, env=env)
+
+    session = Session("s-1", session_dir)
+    assert session.resumed_runs() == {created: StoreUse(mlflow_uri, None)}
+    assert session.started_runs() == []  # no run was started: the provider was never asked
+    assert session.reached_mlflow()
+    assert client.get_run(created).data.metrics == {"m": 2.0}
+
+
+def test_credentials_in_a_chosen_store_never_reach_the_session_directory(
+    tmp_path: Path,
+) -> None:
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "MLFLOW_RUN_ID": "0123456789abcdef0123456789abcdef",
+        "MLFLOW_TRACKING_URI": "https://ada:s3cret@mlflow.example.com/?token=abc",
+    }
+
+    # Importing MLflow is enough: the provider notes the run it will resume at registration.
+    run_python("import mlflow", cwd=tmp_path, env=env)
+
+    noted = Session("s-1", session_dir).resumed_runs()
+    assert noted == {
+        "0123456789abcdef0123456789abcdef": StoreUse("https://mlflow.example.com/", None)
+    }
+    assert "s3cret" not in "".join(p.read_text() for p in session_dir.iterdir())

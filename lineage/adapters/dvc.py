@@ -322,3 +322,18 @@ def raw_stages(text: str, name: str) -> dict[str, Any]:
     document = load_yaml(text, name)
     stages = document.get("stages") if "schema" in document or name.endswith(PIPELINE) else document
     return {str(k): v for k, v in stages.items()} if isinstance(stages, dict) else {}
+
+
+def stage_commands_at_tree(
+    read_blob: Callable[[str], str | None], paths: Iterable[str]
+) -> dict[str, str]:
+    """Stage address -> the command each ``dvc.lock`` among ``paths`` recorded for it."""
+    commands: dict[str, str] = {}
+    for path in map(repo_path, paths):
+        if posixpath.basename(path) != LOCK:
+            continue
+        text = read_blob(path)
+        if text is not None:
+            for name, cmd, _ in _parse_dvc_lock(path, text, read_blob(pipeline_of(path))):
+                commands[name] = cmd
+    return commands

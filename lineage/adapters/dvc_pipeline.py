@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Callable, Iterable, Sequence
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from lineage.adapters.dvc import (
     pipeline_of,
     pointers_at_tree,
     stage_address,
+    stage_commands_at_tree,
 )
 from lineage.errors import LineageError
 from lineage.records import STATE_UNKNOWN, Data, Stage
@@ -189,16 +191,48 @@ def stage_data(executed: Sequence[Stage], tracked: set[str]) -> tuple[list[Data]
     return inputs, [o for s in executed for o in s.outs]
 
 
+def stages_running(commands: Mapping[str, str], argv: Sequence[str]) -> set[str]:
+    """The stages whose command ``argv`` is: the same command line, else (MLflow keeps only
+    the script a run ran, not its arguments) the same Python script."""
+    exact = {name for name, cmd in commands.items() if _words(cmd) == list(argv)}
+    if exact:
+        return exact
+    script = _script(argv)
+    if script is None:
+        return set()
+    return {name for name, cmd in commands.items() if _script(_words(cmd)) == script}
+
+
+def _words(cmd: str) -> list[str]:
+    try:
+        return shlex.split(cmd)
+    except ValueError:
+        return cmd.split()
+
+
+def _script(argv: Sequence[str]) -> str | None:
+    """The Python script a command runs (``python -u src/train.py x`` -> src/train.py)."""
+    words = list(argv)
+    if words and posixpath.basename(words[0]).startswith("python"):
+        words = [w for w in words[1:] if not w.startswith("-")]
+    script = words[0] if words else None
+    return posixpath.normpath(script) if script and script.endswith(".py") else None
+
+
 def inputs_at_commit(
     read_blob: Callable[[str], str | None],
     files: Sequence[str],
     tracked_md5: Callable[[str], str | None],
+    argv: Sequence[str] = (),
 ) -> tuple[list[Data], list[str]]:
     """The data a run at a commit read, from that commit's own DVC files, and the paths whose
     hash cannot be trusted there (a stale ``dvc.lock``): a stage's outputs count only when every
     dep the lock recorded (git blobs, ``dvc add``ed data, other consistent stages' outputs) and
     every param match the commit. ``read_blob`` reads a file of the commit; ``tracked_md5``
-    gives DVC's md5 of a git-tracked file or directory there (None if untracked)."""
+    gives DVC's md5 of a git-tracked file or directory there (None if untracked).
+
+    When ``argv`` is the command of some stages, the run read exactly those stages' deps, and
+    never their outs (which it wrote)."""
     pointer_files = [f for f in files if f.endswith(".dvc") or posixpath.basename(f) == LOCK]
     entries = pointers_at_tree(read_blob, pointer_files)
     added = {e.path: e for e in entries if e.stage is None and e.role == "out"}
@@ -229,8 +263,16 @@ def inputs_at_commit(
         consistent[name] = ok
         return ok
 
-    declared_outs, declared_deps = declared_paths(read_blob, files)
-    deps = {e.path for es in stages.values() for e in es if e.role == "dep"} | declared_deps
+    own = stages_running(stage_commands_at_tree(read_blob, pointer_files), argv) if argv else set()
+    if own:
+        deps = {e.path for name in own for e in stages.get(name, ()) if e.role == "dep"}
+        writes = {e.path for name in own for e in stages.get(name, ()) if e.role == "out"}
+        added = {p: e for p, e in added.items() if overlaps(p, deps)}
+        produced = {p: e for p, e in produced.items() if p not in writes}
+        declared_outs: set[str] = set()
+    else:
+        declared_outs, declared_deps = declared_paths(read_blob, files)
+        deps = {e.path for es in stages.values() for e in es if e.role == "dep"} | declared_deps
     inputs = [e.to_data() for e in added.values()]
     unknown: list[str] = []
     for path, out in sorted(produced.items()):

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lineage.adapters.mlflow_uri import check_reachable, is_http, missing_sqlite
+from lineage.adapters.mlflow_uri import check_reachable, is_http, local_path, missing_sqlite
 from lineage.errors import TrackingUnreachableError
 from lineage.records import MlflowRun, ModelVersion
 from lineage.redact import redact_uri
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 
 SESSION_TAG = "lineage.session"
 PARENT_TAG = "mlflow.parentRunId"
+SOURCE_TYPE_TAG = "mlflow.source.type"
+ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 # Limits of MLflow 3.17, mlflow/utils/validation.py.
 MAX_TAG_VALUE = 8000
 MAX_TAGS_PER_BATCH = 100
@@ -62,6 +65,25 @@ def client(uri: str, registry: str | None = None) -> MlflowClient:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri, registry_uri=registry)
+
+
+@contextlib.contextmanager
+def file_stores_allowed(*uris: str) -> Iterator[None]:
+    """Let MLflow open a plain file store (``./mlruns``) that a script chose itself: MLflow 3
+    refuses one unless ``MLFLOW_ALLOW_FILE_STORE=true``, which that script must have had, and
+    lineage only reads it back."""
+    if not any(local_path(uri) is not None for uri in uris):
+        yield
+        return
+    before = os.environ.get(ALLOW_FILE_STORE)
+    os.environ[ALLOW_FILE_STORE] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ALLOW_FILE_STORE, None)
+        else:
+            os.environ[ALLOW_FILE_STORE] = before
 
 
 @contextlib.contextmanager
@@ -186,6 +208,52 @@ def find_session_runs(uri: str, session: str) -> list[MlflowRun]:
             )
         ]
     return sorted(found, key=lambda r: (r.start_ms or 0, r.run_id))
+
+
+def runs_by_id(uri: str, run_ids: Sequence[str]) -> list[MlflowRun]:
+    """The runs with these ids (a run that is not there is left out)."""
+    wanted = checked_ids(run_ids)
+    if not wanted or missing_sqlite(uri):
+        return []
+    with quiet(), store_errors(uri):
+        from mlflow.exceptions import MlflowException
+
+        mlflow_client = client(uri)
+        experiments = experiment_names(mlflow_client)
+        found = []
+        for run_id in wanted:
+            try:
+                found.append(to_run(mlflow_client.get_run(run_id), uri, experiments))
+            except MlflowException as exc:
+                if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+    return sorted(found, key=lambda r: (r.start_ms or 0, r.run_id))
+
+
+def project_runs_between(uri: str, start_ms: int, end_ms: int) -> list[tuple[MlflowRun, str]]:
+    """Runs `mlflow run` created (source type PROJECT) that started in [start_ms, end_ms], each
+    with its ``lineage.session`` tag ("" when it has none)."""
+    if missing_sqlite(uri):
+        return []
+    with quiet(), store_errors(uri):
+        from mlflow.entities import ViewType
+
+        mlflow_client = client(uri)
+        experiments = experiment_names(mlflow_client)
+        found = [
+            (to_run(run, uri, experiments), run.data.tags.get(SESSION_TAG, ""))
+            for ids in batches(sorted(experiments), 100)
+            for run in paged(
+                mlflow_client.search_runs,
+                experiment_ids=list(ids),
+                filter_string=(
+                    f"tags.`{SOURCE_TYPE_TAG}` = 'PROJECT' AND attributes.start_time >= "
+                    f"{int(start_ms)} AND attributes.start_time <= {int(end_ms)}"
+                ),
+                run_view_type=ViewType.ALL,
+            )
+        ]
+    return sorted(found, key=lambda item: (item[0].start_ms or 0, item[0].run_id))
 
 
 def registered_versions(

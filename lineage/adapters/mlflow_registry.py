@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import mlflow as tracking
+from lineage.adapters import mlflow_sqlite
 from lineage.adapters.mlflow_uri import (
     REST_TIMEOUT,
     MlflowStores,
@@ -29,6 +30,9 @@ from lineage.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+# A version registered from a run: the version, the run id, when it was registered (ms).
+VersionSource = tuple[ModelVersion, str, int | None]
 
 
 class ModelNotFoundError(LineageError):
@@ -126,6 +130,17 @@ class _RestRegistry:
             if v["name"] == name
         ]
 
+    def sources(self) -> list[VersionSource]:
+        return [
+            (
+                ModelVersion(v["name"], int(v["version"])),
+                v["run_id"],
+                _int(v.get("creation_timestamp")),
+            )
+            for v in self._pages("/model-versions/search", "model_versions")
+            if v.get("run_id")
+        ]
+
 
 class _ClientRegistry:
     """Any other registry (SQLite, Databricks, ...), read through MlflowClient."""
@@ -178,6 +193,14 @@ class _ClientRegistry:
                 if v.name == name
             ]
 
+    def sources(self) -> list[VersionSource]:
+        with self._translated():
+            return [
+                (ModelVersion(v.name, int(v.version)), v.run_id, v.creation_timestamp)
+                for v in tracking.paged(self.client.search_model_versions)
+                if v.run_id
+            ]
+
 
 class _EmptyRegistry:
     """A SQLite registry whose database does not exist yet."""
@@ -197,6 +220,9 @@ class _EmptyRegistry:
         return []
 
     def versions(self, name: str) -> list[int]:
+        return []
+
+    def sources(self) -> list[VersionSource]:
         return []
 
 
@@ -234,6 +260,25 @@ def resolve_model(
             return reg.by_version(name, version)
         except _NotFound:
             raise _explain(reg, stores.registry, name, version=version, alias=alias) from None
+
+
+def version_sources(stores: MlflowStores) -> list[VersionSource]:
+    """(version, run id, when registered in ms) for every version registered from a run: a
+    SQLite registry read directly when its layout is known, else through REST or the client."""
+    import os
+
+    direct = mlflow_sqlite.version_sources(stores.registry, os.environ)
+    if direct is not None:
+        return direct
+    with _open_registry(stores) as reg:
+        return reg.sources()
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def model_aliases(stores: MlflowStores, name: str) -> dict[str, int]:

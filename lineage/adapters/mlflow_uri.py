@@ -96,9 +96,11 @@ def absolute(uri: str, cwd: Path) -> str:
             return sqlite_uri(os.path.join(cwd, path)) + sep + query
         return uri
     local = local_path(uri)
-    if local is not None and not uri.startswith("file:") and not os.path.isabs(local):
-        return os.path.abspath(os.path.join(cwd, local))
-    return uri
+    if local is None or os.path.isabs(local):
+        return uri
+    if uri.startswith("file:"):  # file:./mlruns: MLflow reads the path relative to the cwd
+        return Path(os.path.abspath(os.path.join(cwd, local))).as_uri()
+    return os.path.abspath(os.path.join(cwd, local))
 
 
 def local_path(uri: str) -> str | None:

@@ -27,22 +27,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage.adapters import dvc_pipeline, git, mlflow_bulk
+from lineage import registrations
+from lineage.adapters import dvc_pipeline, git, mlflow_bulk, mlflow_project
 from lineage.adapters.dvc_hash import blob_md5, manifest_md5
 from lineage.adapters.git_content import CommitTree, CommitTrees
 from lineage.clock import iso_from_ms
 from lineage.context import Context
+from lineage.errors import LineageError
 from lineage.records import (
     INFERRED,
     Code,
     Command,
     Data,
+    MlflowProject,
     ModelVersion,
     Provenance,
     RunRecord,
     encode,
     to_dict,
 )
+from lineage.redact import redact_value
 
 Notify = Callable[[str], None]
 SESSION = "mlflow-import"
@@ -50,6 +54,7 @@ GIT_COMMIT_TAG = "mlflow.source.git.commit"
 SOURCE_NAME_TAG = "mlflow.source.name"
 SOURCE_TYPE_TAG = "mlflow.source.type"
 ENTRY_POINT_TAG = "mlflow.project.entryPoint"
+PROJECT_ENV_TAG = "mlflow.project.env"
 _STATUS = {"FINISHED": "succeeded", "FAILED": "failed", "KILLED": "killed"}
 
 
@@ -59,6 +64,7 @@ class ImportResult:
     written: int = 0  # new or changed inferred records
     unchanged: int = 0  # an identical inferred record already exists
     observed: int = 0  # left alone: lineage observed these runs itself
+    registrations: int = 0  # versions registered later from observed runs, now recorded
     record_ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -68,15 +74,21 @@ class ImportResult:
             "written": self.written,
             "unchanged": self.unchanged,
             "observed": self.observed,
+            "registrations": self.registrations,
             "records": self.record_ids,
             "notes": self.notes,
         }
 
     def summary(self) -> str:
+        later = (
+            f", {self.registrations} version(s) registered from them later recorded"
+            if self.registrations
+            else ""
+        )
         return (
-            f"imported {self.written} inferred record(s) from {self.runs_seen} MLflow run(s); "
-            f"{self.unchanged} already imported, {self.observed} observed by lineage left as "
-            "they are"
+            f"imported {self.written - self.registrations} inferred record(s) from "
+            f"{self.runs_seen} MLflow run(s); {self.unchanged} already imported, "
+            f"{self.observed} observed by lineage kept as they are{later}"
         )
 
 
@@ -92,7 +104,7 @@ def import_mlflow(
     models when none are named) and every run of ``experiments``, started (and registered)
     ``since``, that lineage did not observe."""
     since_ms = int(since.timestamp() * 1000) if since else None
-    made = _registered_from(ctx, models, since_ms, notify)
+    made, registered_at = _registered_from(ctx, models, since_ms, notify)
 
     def progress(done: int) -> None:
         notify(f"read {done} run(s)")
@@ -111,10 +123,15 @@ def import_mlflow(
     for item in historic:
         result.runs_seen += 1
         existing = ctx.index.records_for_run(item.run.run_id)
-        if any(doc.get("evidence") == "observed" for _, doc in existing):
-            result.observed += 1
-            continue
         produced = sorted(set(made.get(item.run.run_id, [])), key=lambda v: v.sort_key)
+        if any(doc.get("evidence") == "observed" for _, doc in existing):
+            # Lineage saw this run itself; what it may not have seen is a version registered
+            # from it afterwards.
+            result.observed += 1
+            later = registrations.unrecorded(ctx.index, item.run.run_id, produced)
+            pending += [encode(r) for r in registrations.build(ctx, later, registered_at)]
+            result.registrations += len(later)
+            continue
         record = inferrer.record(item, produced, created)
         if any(_same_fact(doc, record) for _, doc in existing):
             result.unchanged += 1
@@ -132,8 +149,9 @@ def import_mlflow(
 
 def _registered_from(
     ctx: Context, models: Sequence[str], since_ms: int | None, notify: Notify
-) -> dict[str, list[ModelVersion]]:
-    """Run id -> the versions of ``models`` (all models when none) registered from it."""
+) -> tuple[dict[str, list[ModelVersion]], dict[ModelVersion, int | None]]:
+    """Run id -> the versions of ``models`` (all models when none) registered from it; and
+    when each version was registered."""
     versions = [
         v
         for v in mlflow_bulk.registered_versions(ctx.mlflow, models)
@@ -144,7 +162,7 @@ def _registered_from(
     for v in versions:
         if v.run_id:
             made.setdefault(v.run_id, []).append(v.version)
-    return made
+    return made, {v.version: v.created_ms for v in versions}
 
 
 def _same_fact(doc: dict[str, Any], record: RunRecord) -> bool:
@@ -161,7 +179,7 @@ class _Inferrer:
     def __init__(self, paths: git.RepoPaths) -> None:
         self.paths = paths
         self._trees = CommitTrees(paths)
-        self._inputs: dict[str, tuple[list[Data], list[str]]] = {}
+        self._inputs: dict[tuple[str, tuple[str, ...]], tuple[list[Data], list[str]]] = {}
         self._exists: dict[str, bool] = {}
         self.missing_commits: set[str] = set()
 
@@ -187,34 +205,45 @@ class _Inferrer:
         commit = sha if sha and self._has(sha) else None
         if sha and commit is None:
             self.missing_commits.add(sha)
-        inputs, unknown = self.inputs_at(commit) if commit else ([], [])
+        command, project = self._command(item, commit)
+        argv = command.argv if command else ()
+        inputs, unknown = self.inputs_at(commit, argv) if commit else ([], [])
         return RunRecord(
             evidence=INFERRED,
             session=SESSION,
             code=Code(commit=commit, dirty=None),
             created=created,
             run=item.run,
-            command=self._command(item, commit),
+            command=command,
             inputs=tuple(inputs),
             models=tuple(models),
             unknown_inputs=tuple(unknown),
+            project=project,
         )
 
-    def _command(self, item: mlflow_bulk.HistoricRun, commit: str | None) -> Command | None:
+    def _command(
+        self, item: mlflow_bulk.HistoricRun, commit: str | None
+    ) -> tuple[Command | None, MlflowProject | None]:
+        """The command line, as far as MLflow's tags tell it. For an `mlflow run` it is whole:
+        the entry point and every parameter MLflow passed it. For a script, MLflow keeps the
+        file but not its arguments, and the command says so."""
         source = item.tags.get(SOURCE_NAME_TAG, "")
         kind = item.tags.get(SOURCE_TYPE_TAG, "")
-        argv: tuple[str, ...] | None = None
+        project = None
+        unknown = False
         if kind == "PROJECT":
-            entry = item.tags.get(ENTRY_POINT_TAG, "main")
-            argv = ("mlflow", "run", ".", "-e", entry)
+            project = self._project(item, commit)
+            argv = tuple(mlflow_project.rerun_argv(project))
         elif source.endswith(".py") and commit:
             script = _in_tree(self._trees.at(commit), source)
-            argv = ("python", script) if script else None
-        if argv is None:
-            return None
+            if script is None:
+                return None, None
+            argv, unknown = ("python", script), True
+        else:
+            return None, None
         run = item.run
         duration = ((run.end_ms or 0) - (run.start_ms or 0)) / 1000 if run.end_ms else 0.0
-        return Command(
+        command = Command(
             argv=argv,
             cwd=".",
             exit_code=None,
@@ -222,15 +251,41 @@ class _Inferrer:
             started=iso_from_ms(run.start_ms),
             ended=iso_from_ms(run.end_ms),
             duration_s=round(max(duration, 0.0), 3),
+            arguments_unknown=unknown,
+        )
+        return command, project
+
+    def _project(self, item: mlflow_bulk.HistoricRun, commit: str | None) -> MlflowProject:
+        """The `mlflow run` that made a run: its entry point, and the parameters the MLproject
+        at the run's commit declares for it, with the values MLflow logged."""
+        entry = item.tags.get(ENTRY_POINT_TAG) or mlflow_project.DEFAULT_ENTRY_POINT
+        params = item.run.params
+        declared = None
+        if commit:
+            text = self._trees.at(commit).text(mlflow_project.MLPROJECT)
+            try:
+                declared = mlflow_project.parse(text) if text is not None else None
+            except LineageError:
+                declared = None
+        if declared is not None and entry in declared.entry_points:
+            names = declared.entry_points[entry].parameters
+            params = {k: v for k, v in params.items() if k in names}
+        return MlflowProject(
+            uri=".",
+            entry_point=entry,
+            parameters={k: redact_value(k, v) for k, v in sorted(params.items())},
+            # MLflow tags the environment it built; none means it ran in the caller's own.
+            env_manager=item.tags.get(PROJECT_ENV_TAG) or "local",
         )
 
-    def inputs_at(self, commit: str) -> tuple[list[Data], list[str]]:
-        if commit not in self._inputs:
+    def inputs_at(self, commit: str, argv: Sequence[str]) -> tuple[list[Data], list[str]]:
+        key = (commit, tuple(argv))
+        if key not in self._inputs:
             tree = self._trees.at(commit)
-            self._inputs[commit] = dvc_pipeline.inputs_at_commit(
-                tree.text, tree.files(), lambda path: _tracked_md5(tree, path)
+            self._inputs[key] = dvc_pipeline.inputs_at_commit(
+                tree.text, tree.files(), lambda path: _tracked_md5(tree, path), argv
             )
-        return self._inputs[commit]
+        return self._inputs[key]
 
 
 def _in_tree(tree: CommitTree, source: str) -> str | None:

@@ -11,6 +11,7 @@ touched: everything happens in the worktree, the shared DVC cache and the lineag
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 import uuid
@@ -19,9 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lineage import capture, recording
+from lineage import capture, recording, session_runs
 from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git
-from lineage.adapters import mlflow as mlflow_adapter
 from lineage.adapters.dvc_hash import StatCache
 from lineage.commands.reproduce_plan import InputPlan, Plan, ReproductionBlocked
 from lineage.compare import counterpart, judge
@@ -166,7 +166,7 @@ def _rerun(
             "model versions the rerun registers go to a throwaway registry "
             "(--register keeps them, tagged as reproductions)"
         )
-    notify(f"running `{' '.join(prepared.argv)}`")
+    notify(f"running `{shlex.join(prepared.argv)}`")
 
     before = capture.capture(rerun_ctx, prepared.argv, on_code=capture.say_when_dirty(notify))
     env = {**recording.child_environment(rerun_ctx, before), **extra}
@@ -266,9 +266,9 @@ def _tag(ctx: Context, result: Result, register: bool) -> None:
     if rerun is None or rerun.run is None:
         return
     try:
-        mlflow_adapter.set_tags(
-            ctx.mlflow.tracking,
-            rerun.run.run_id,
+        session_runs.set_tags(
+            ctx,
+            rerun.run,
             {"lineage.verdict": result.verdict, "lineage.reproduction": result.record_id or ""},
         )
         if register and rerun.models:
@@ -285,12 +285,12 @@ def ensure_confirmed(p: Plan, *, yes: bool, confirm: Confirm | None) -> None:
     if not p.needs_confirmation or yes:
         return
     question = (
-        f"The command `{' '.join(p.argv)}` comes from record {p.record_id[:12]}, which was not "
+        f"The command `{shlex.join(p.argv)}` comes from record {p.record_id[:12]}, which was not "
         "written by this clone (it was fetched). Run it?"
     )
     if confirm is not None and confirm(question):
         return
     raise LineageError(
-        f"not running `{' '.join(p.argv)}` from a record this clone did not write; read it, "
+        f"not running `{shlex.join(p.argv)}` from a record this clone did not write; read it, "
         "then rerun with --yes to run it"
     )

@@ -12,12 +12,21 @@ before anything runs.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lineage import environment
-from lineage.adapters import dvc_config, dvc_link, dvc_pipeline, dvc_store, git, git_content
+from lineage.adapters import (
+    dvc_config,
+    dvc_link,
+    dvc_pipeline,
+    dvc_store,
+    git,
+    git_content,
+    mlflow_project,
+)
 from lineage.context import Context
 from lineage.errors import LineageError, UnsafePathError
 from lineage.index import Index
@@ -76,7 +85,7 @@ class Plan:
     code_subject: str | None  # the commit's subject line, when it is here
     inputs: list[InputPlan]
     argv: list[str]  # what will run
-    command_source: str  # record, dvc.yaml, MLproject
+    command_source: str  # record, dvc.yaml, MLproject, --command
     cwd: str
     foreign: bool  # the record was not written by this clone
     environment: EnvironmentDiff
@@ -88,7 +97,8 @@ class Plan:
 
     @property
     def needs_confirmation(self) -> bool:
-        return self.foreign and self.command_source == "record"
+        # An `mlflow run` from elsewhere names the project and the values put into its command.
+        return self.foreign and self.command_source in ("record", "MLproject")
 
     def blocked_message(self) -> str:
         n = len(self.problems)
@@ -96,8 +106,11 @@ class Plan:
         return f"cannot reproduce {self.ref}: {self.problems[0]}{more}; nothing was run"
 
 
-def plan(ctx: Context, *, ref: str) -> Plan:
-    """Everything `reproduce` would do, checked, without running or writing anything."""
+def plan(
+    ctx: Context, *, ref: str, command: str | None = None, env_manager: str | None = None
+) -> Plan:
+    """Everything `reproduce` would do, checked, without running or writing anything;
+    ``command`` and ``env_manager`` as for :func:`command_for`."""
     node = resolve(ctx, ref)
     run_key, model = run_of(ref, node, ctx.index, verb="reproduce")
     record_id, record = _record(ctx.index, run_key)
@@ -121,7 +134,12 @@ def plan(ctx: Context, *, ref: str) -> Plan:
 
     inputs = _plan_inputs(ctx, record.inputs)
     problems += [_missing_input(item) for item in inputs if item.where == "missing"]
-    argv, source, problem = command_for(record)
+    argv, source, problem = command_for(record, command=command, env_manager=env_manager)
+    if env_manager and source != "MLproject":
+        problem = problem or (
+            "command: --env-manager applies to an `mlflow run` command, and this run's command "
+            f"is `{' '.join(argv)}`"
+        )
     if problem:
         problems.append(problem)
     configured = dvc_config.cache_config(ctx.paths.root).link_types if inputs else ("copy",)
@@ -207,11 +225,26 @@ def remote_phrase(remote: str | None) -> str:
     return f'the DVC remote "{remote}"' if remote else "any DVC remote (none is configured)"
 
 
-def command_for(record: RunRecord) -> tuple[list[str], str, str | None]:
-    """What to run, where that command is defined, and why it cannot run (if it cannot)."""
+def command_for(
+    record: RunRecord, *, command: str | None = None, env_manager: str | None = None
+) -> tuple[list[str], str, str | None]:
+    """What to run, where that command comes from, and why it cannot run (if it cannot).
+
+    ``command`` is the user's own command line (``--command``), which replaces the recorded
+    one; ``env_manager`` reruns an `mlflow run` in another environment manager."""
+    if command is not None:
+        try:
+            argv = shlex.split(command)
+        except ValueError as exc:
+            return [], "--command", f"command: --command is not a valid command line ({exc})"
+        if not argv:
+            return [], "--command", "command: --command is empty"
+        return argv, "--command", None
     if record.command is None:
         return [], "record", "command: the record has no command to rerun"
     argv = list(record.command.argv)
+    if record.command.arguments_unknown:
+        return argv, "record", _arguments_unknown(record, argv)
     if dvc_pipeline.is_pipeline_command(argv):
         rerun = dvc_pipeline.forced_rerun(argv, [s.name for s in record.stages])
         if rerun is None:
@@ -222,9 +255,28 @@ def command_for(record: RunRecord) -> tuple[list[str], str, str | None]:
                 "arguments is); rerun it yourself in a worktree",
             )
         return rerun, "dvc.yaml", None
-    if argv and os.path.basename(argv[0]) == "mlflow" and argv[1:2] == ["run"]:
-        return argv, "MLproject", None
+    if mlflow_project.is_mlflow_run(argv):
+        if record.project is not None and record.evidence != OBSERVED:
+            # Imported: the command line was rebuilt from MLflow's tags and params.
+            return (
+                mlflow_project.rerun_argv(record.project, env_manager=env_manager),
+                ("MLproject"),
+                None,
+            )
+        return mlflow_project.rerun_as_recorded(argv, env_manager=env_manager), "MLproject", None
     return argv, "record", None
+
+
+def _arguments_unknown(record: RunRecord, argv: list[str]) -> str:
+    params = record.run.params if record.run else {}
+    named = ", ".join(f"{k}={v}" for k, v in sorted(params.items())[:6])
+    more = ", ..." if len(params) > 6 else ""
+    could = f" (it logged {named}{more}, which it may have taken from them)" if params else ""
+    return (
+        f"command: MLflow kept the script, `{' '.join(argv)}`, but not the arguments it was "
+        f"given{could}; lineage will not guess them: give the full command line with "
+        f"--command '{' '.join(argv)} ...'"
+    )
 
 
 def link_types(

@@ -48,6 +48,7 @@ def render_plan(p: Plan) -> str:
             "record": "as recorded",
             "dvc.yaml": "stages from dvc.yaml at that commit, forced: no run-cache",
             "MLproject": "entry point from MLproject at that commit",
+            "--command": "given with --command",
         }[p.command_source]
         lines.append(f"  command   {' '.join(p.argv)}   ({source}; in {p.cwd})")
     if run and run.params:
