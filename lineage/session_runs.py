@@ -37,6 +37,7 @@ class _Store:
     registry: str
     started: int = 0  # runs started there (tagged with the session)
     resumed: list[str] = field(default_factory=list)  # run ids resumed there
+    unnoted: bool = False  # a process reached MLflow but left no note: search it anyway
 
     @property
     def shown(self) -> str:
@@ -66,6 +67,9 @@ def find(
                 versions.update(_versions(store, [r.run_id for r in found]))
         except LineageError as exc:
             warnings.append(_unread(store, exc))
+            continue
+        if missing := _missing(store, found):
+            warnings.append(missing)
     if is_mlflow_run(argv) and not any(s.resumed for s in stores):
         # The entry point never reached lineage's plugin: look for the run `mlflow run` made.
         try:
@@ -122,13 +126,14 @@ def _stores(ctx: Context, session: Session) -> list[_Store]:
     for run_id, use in sorted(resumed.items()):
         store_of(use).resumed.append(run_id)
     if not started and not resumed and session.reached_mlflow():
-        own.started = 1  # some process reached MLflow: look where lineage sent it
-    return [s for s in by_uri.values() if s.started or s.resumed]
+        own.unnoted = True  # some process reached MLflow: look where lineage sent it
+    return [s for s in by_uri.values() if s.started or s.resumed or s.unnoted]
 
 
 def _read(store: _Store, session: Session) -> list[MlflowRun]:
     with mlflow_adapter.file_stores_allowed(store.tracking):
-        runs = mlflow_adapter.find_session_runs(store.tracking, session.id) if store.started else []
+        tagged = store.started or store.unnoted
+        runs = mlflow_adapter.find_session_runs(store.tracking, session.id) if tagged else []
         seen = {r.run_id for r in runs}
         missing = [run_id for run_id in store.resumed if run_id not in seen]
         if missing:
@@ -139,6 +144,23 @@ def _read(store: _Store, session: Session) -> list[MlflowRun]:
 def _versions(store: _Store, run_ids: list[str]) -> dict[str, list[ModelVersion]]:
     with mlflow_adapter.file_stores_allowed(store.tracking, store.registry):
         return mlflow_adapter.registered_versions(store.tracking, store.registry, run_ids)
+
+
+def _missing(store: _Store, found: Sequence[MlflowRun]) -> str | None:
+    """Runs the notes say went to ``store`` that it does not have (deleted since, or a store
+    that is gone)."""
+    ids = {r.run_id for r in found}
+    lost = [run_id for run_id in store.resumed if run_id not in ids]
+    tagged = len(ids) - (len(store.resumed) - len(lost))
+    unseen = max(store.started - tagged, 0)
+    if not lost and not unseen:
+        return None
+    what = [f"{unseen} run(s) started there"] if unseen else []
+    what += [f"run(s) {', '.join(lost)}"] if lost else []
+    return (
+        f"{' and '.join(what)} could not be found in the MLflow store {store.shown} (deleted "
+        "since, or the store moved); the command was recorded without them"
+    )
 
 
 def _unread(store: _Store, exc: LineageError) -> str:

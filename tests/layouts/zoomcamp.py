@@ -36,7 +36,9 @@ print("prepared", len(X), "trips")
 
 TRAIN = (
     "import pickle\nimport mlflow\nfrom sklearn.ensemble import RandomForestRegressor\n"
-    "from sklearn.metrics import mean_squared_error\n\n" + STORE + """\
+    "from sklearn.metrics import mean_squared_error\n\n"
+    + STORE
+    + """\
 mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)
 mlflow.set_experiment("nyc-taxi-experiment")
 mlflow.sklearn.autolog(log_models=False)
@@ -53,7 +55,9 @@ with mlflow.start_run():
 
 HPO = (
     "import pickle\nimport mlflow\nfrom sklearn.ensemble import RandomForestRegressor\n"
-    "from sklearn.metrics import mean_squared_error\n\n" + STORE + """\
+    "from sklearn.metrics import mean_squared_error\n\n"
+    + STORE
+    + """\
 mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)
 mlflow.set_experiment("random-forest-hyperopt")
 
@@ -72,7 +76,9 @@ with mlflow.start_run(run_name="search"):
 )
 
 REGISTER = (
-    "import sys\nimport mlflow\nfrom mlflow.tracking import MlflowClient\n\n" + STORE + """\
+    "import sys\nimport mlflow\nfrom mlflow.tracking import MlflowClient\n\n"
+    + STORE
+    + """\
 mlflow.set_tracking_uri(MLFLOW_TRACKING_URI)
 client = MlflowClient(tracking_uri=MLFLOW_TRACKING_URI)
 experiment = client.get_experiment_by_name("random-forest-hyperopt")

@@ -1,0 +1,99 @@
+"""Versions registered after their run was recorded: caught up by the commands that show models,
+kept as records, answered offline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.corpus.project import Project, new_project
+from tests.helpers import TRAIN, unused_port
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:The ``noload`` loader strategy is deprecated:sqlalchemy.exc.SADeprecationWarning"
+)
+
+REGISTER_LATER = """
+import sys, mlflow
+client = mlflow.MlflowClient()
+try:
+    client.create_registered_model("late")
+except mlflow.exceptions.MlflowException:
+    pass
+v = client.create_model_version("late", source=f"runs:/{sys.argv[1]}/model", run_id=sys.argv[1])
+client.set_registered_model_alias("late", "champion", v.version)
+print(v.version)
+"""
+
+
+def registrations(project: Project) -> list[dict[str, object]]:
+    listed = project.sh("git", "ls-tree", "-r", "--name-only", "refs/lineage/records").stdout
+    found = []
+    for name in listed.split():
+        doc = json.loads(project.sh("git", "show", f"refs/lineage/records:{name}").stdout)
+        if doc["kind"] == "registration":
+            found.append(doc)
+    return found
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    p = new_project(tmp_path_factory.mktemp("late"))
+    (p.repo / "train.py").write_text(TRAIN)
+    (p.repo / ".gitignore").write_text("mlruns/\n")
+    p.sh("dvc", "init", "-q")
+    (p.repo / "data").mkdir()
+    (p.repo / "data" / "raw.csv").write_text("id,value\n1,10\n")
+    p.sh("dvc", "add", "-q", "data/raw.csv")
+    p.lineage("init")
+    p.commit_all("train")
+    p.lineage("run", "--", "python", "train.py", "3")  # registers nothing
+    run = p.json("log")[0]["run"]
+    p.facts.update(run=run, version=int(p.sh("python", "-c", REGISTER_LATER, run).stdout))
+    return p
+
+
+def test_a_version_registered_after_the_run_is_shown_with_its_run(project: Project) -> None:
+    shown = project.json("show", "late@champion")
+    assert shown["record"]["run"]["run_id"] == project.facts["run"]
+
+    (found,) = registrations(project)
+    assert found["run"] == project.facts["run"]
+    assert found["model"] == {"name": "late", "version": project.facts["version"]}
+    assert found["evidence"] == "observed"
+    assert str(found["registered"]).endswith("Z")
+
+    # Learnt once: asking again writes nothing new.
+    project.json("show", "late@champion")
+    project.json("impact", "data/raw.csv")
+    assert len(registrations(project)) == 1
+
+
+def test_impact_and_the_run_itself_name_the_later_version(project: Project) -> None:
+    impact = project.json("impact", "data/raw.csv")
+    assert [(m["name"], m["version"]) for m in impact["models"]] == [
+        ("late", project.facts["version"])
+    ]
+    text = project.lineage("show", project.facts["run"]).stdout
+    assert f"late/{project.facts['version']}" in text
+
+
+def test_audit_finds_the_record_of_a_later_version(project: Project) -> None:
+    audit = json.loads(project.lineage("audit", "late@champion", "--json", check=False).stdout)
+    (row,) = audit["versions"]
+    assert row["run"] == project.facts["run"] and row["record"]
+    checks = {c["name"]: c["result"] for c in row["checks"]}
+    assert checks["lineage"] == "pass"
+
+
+def test_an_unreachable_registry_still_answers_and_says_since_when(project: Project) -> None:
+    down = f"http://127.0.0.1:{unused_port()}"
+    result = project.sh(
+        "lineage", "impact", "data/raw.csv", "--json", MLFLOW_REGISTRY_URI=down, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    models = json.loads(result.stdout)["models"]
+    assert [(m["name"], m["version"]) for m in models] == [("late", project.facts["version"])]
+    assert f"the model registry {down} could not be read" in result.stderr
+    assert "versions registered after training since 20" in result.stderr
