@@ -46,11 +46,11 @@ def catch_up(ctx: Context) -> CatchUp:
         sources = mlflow_registry.version_sources(ctx.mlflow)
     except LineageError as exc:
         last = _last_read(ctx, registry)
-        since = f"since {last}" if last else "ever"
+        since = f" since it was last read at {last}" if last else ""
         return CatchUp(
             note=(
                 f"the model registry {registry} could not be read ({exc}); versions registered "
-                f"after training {since} may be missing from this answer"
+                f"after training{since} may be missing from this answer"
             )
         )
     created = {version: ms for version, _, ms in sources}

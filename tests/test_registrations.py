@@ -88,6 +88,7 @@ def test_audit_finds_the_record_of_a_later_version(project: Project) -> None:
 
 
 def test_an_unreachable_registry_still_answers_and_says_since_when(project: Project) -> None:
+    project.lineage("impact", "data/raw.csv")  # read the registry once, while it answers
     down = f"http://127.0.0.1:{unused_port()}"
     result = project.sh(
         "lineage", "impact", "data/raw.csv", "--json", MLFLOW_REGISTRY_URI=down, check=False
@@ -96,4 +97,4 @@ def test_an_unreachable_registry_still_answers_and_says_since_when(project: Proj
     models = json.loads(result.stdout)["models"]
     assert [(m["name"], m["version"]) for m in models] == [("late", project.facts["version"])]
     assert f"the model registry {down} could not be read" in result.stderr
-    assert "versions registered after training since 20" in result.stderr
+    assert "versions registered after training may be missing" in result.stderr

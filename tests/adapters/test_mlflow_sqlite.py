@@ -31,7 +31,7 @@ def test_versions_and_their_runs_as_the_client_has_them(mlflow_uri: str, tmp_pat
     found = read_directly(mlflow_uri, {})
 
     assert found is not None
-    assert sorted((v, run) for v, run, _ in found) == [
+    assert sorted(((v, run) for v, run, _ in found), key=str) == [
         (ModelVersion("m", 1), runs[0]),
         (ModelVersion("m", 3), runs[2]),
     ]

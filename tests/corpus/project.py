@@ -24,7 +24,11 @@ class Project:
         return self.sh("lineage", *args, check=check, **extra)
 
     def json(self, *args: str) -> Any:
-        return json.loads(self.lineage(*args, "--json").stdout)
+        return self.json_of(*args, "--json")
+
+    def json_of(self, *args: str) -> Any:
+        """The JSON a command prints, for those whose flag is not ``--json``."""
+        return json.loads(self.lineage(*args).stdout)
 
     def python(self, code: str) -> str:
         return str(self.sh("python", "-c", code).stdout)

@@ -91,7 +91,7 @@ def test_the_second_entry_point_keeps_its_defaults(project: Project) -> None:
 
 
 def test_graph_impact_and_diff_answer_from_the_project_runs(project: Project) -> None:
-    graph = project.json("graph", "wine-model@champion")
+    graph = project.json_of("graph", "wine-model@champion", "--format", "json")
     ids = {n["id"] for n in graph["nodes"]}
     assert f"run:{project.facts['versions'][2]}" in ids
     assert f"data:{project.facts['data_md5']}" in ids

@@ -65,7 +65,7 @@ def test_a_version_registered_after_training_is_in_every_answer(project: Project
     shown = project.json("show", "taxi-rf@champion")
     assert shown["record"]["run"]["run_id"] == project.facts["best"]
 
-    graph = project.json("graph", "taxi-rf@champion")
+    graph = project.json_of("graph", "taxi-rf@champion", "--format", "json")
     assert f"run:{project.facts['best']}" in {n["id"] for n in graph["nodes"]}
 
     impact = project.json("impact", project.facts["commit"])
