@@ -9,7 +9,7 @@ from typing import Any
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.formatting import human_size
-from lineage.resolve import Node, resolve
+from lineage.resolve import Node, path_note, resolve
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,8 @@ def to_json(shown: Shown) -> dict[str, Any]:
         node["resolved_from"] = shown.node.resolved_from
     if shown.node.aliases:
         node["aliases"] = shown.node.aliases
+    if shown.node.versions:
+        node["versions"] = list(shown.node.versions)
     if shown.commit_subject is not None:
         node["subject"] = shown.commit_subject
     return {
@@ -226,13 +228,14 @@ def render_text(shown: Shown) -> str:
     node = shown.node
     title = {"model": "model", "run": "run", "commit": "commit", "data": "data"}[node.kind]
     head = f"{title} {node.ident}"
-    if node.resolved_from:
+    if node.resolved_from and not node.versions:  # a bare data path: the note says it
         head += f"   ({node.resolved_from})"
     if node.kind == "commit" and shown.commit_subject is not None:
         head += f'   "{shown.commit_subject}"'
     if node.kind == "data" and node.path:
         head += f"   at {node.path}"
-    lines = [head, ""]
+    note = path_note(node)
+    lines = [head, *([note] if note else []), ""]
     if shown.record and shown.record_id:
         lines += record_lines(shown.record, shown.record_id, shown.made_by)
     elif node.kind == "model":
@@ -245,7 +248,8 @@ def render_text(shown: Shown) -> str:
     else:
         listed = []
     if listed or node.kind in ("commit", "data"):
-        lines.append("")
+        if lines[-1]:  # one blank line after the record, not a second one after the title
+            lines.append("")
         if not listed:
             lines.append("no runs recorded with it")
         for n in listed:

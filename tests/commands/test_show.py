@@ -31,6 +31,11 @@ from tests.scenarios import Recorded
             "with it; `lineage log` lists recorded runs",
         ),
         ("data/raw.csv@0000", None),
+        (
+            "data/train.csv",
+            "no recorded run read or wrote 'data/train.csv', and it names no commit or model; "
+            "give a recorded one: data/raw.csv",
+        ),
     ],
 )
 def test_bad_refs_get_one_line_errors(recorded: Recorded, ref: str, message: str | None) -> None:
@@ -140,3 +145,28 @@ def test_json_output_is_valid_and_paths_are_repository_relative(recorded: Record
     doc = json.loads(out)
     assert doc["record"]["command"]["cwd"] == "."
     assert str(recorded.repo) not in out
+
+
+def test_a_bare_data_path_is_its_latest_version_and_says_so(recorded: Recorded) -> None:
+    runs = sorted(entry["run"] for entry in recorded.json("log"))
+    md5 = recorded.json("show", runs[0])["record"]["inputs"][0]["md5"]
+    assert recorded.lineage("show", "data/raw.csv").stdout == (
+        f"data {md5}   at data/raw.csv\n"
+        f"data/raw.csv: the only version recorded, {md5[:10]}\n"
+        "\n"
+        f"-> input      run {runs[0]}  data/raw.csv  (observed)\n"
+        f"-> input      run {runs[1]}  data/raw.csv  (observed)\n"
+    )
+    assert recorded.json("show", "data/raw.csv")["node"] == {
+        "kind": "data",
+        "id": md5,
+        "path": "data/raw.csv",
+        "resolved_from": "data/raw.csv",
+        "versions": [md5],
+    }
+    inside = recorded.json("-C", "data", "show", "raw.csv")["node"]
+    assert (inside["id"], inside["path"], inside["resolved_from"]) == (
+        md5,
+        "data/raw.csv",
+        "raw.csv",
+    )
