@@ -1,14 +1,16 @@
-"""`lineage show REF`: a node, the record behind it, and its direct neighbours."""
+"""`lineage show REF`: a node, the record behind it, and its direct neighbours; for a commit,
+also the runs made on a dirty tree based on it (through their snapshot commit)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.formatting import human_size
+from lineage.index import Index
 from lineage.resolve import Node, path_note, resolve
 
 
@@ -21,6 +23,7 @@ class Neighbour:
     path: str | None
     evidence: str | None
     record_id: str
+    via: str | None = None  # reached through this snapshot commit, not by an edge of its own
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Shown:
     commit_subject: str | None = None
     environment: dict[str, Any] | None = None  # the environment record the run record names
     made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
+    via_snapshots: list[Neighbour] = field(default_factory=list)  # a commit's dirty-tree runs
 
 
 def show(ctx: Context, *, ref: str) -> Shown:
@@ -40,11 +44,43 @@ def show(ctx: Context, *, ref: str) -> Shown:
     and every edge that touches it."""
     node = resolve(ctx, ref)
     index = ctx.index
+    neighbours = _neighbours(index, node.key)
+    run_key = None
+    if node.kind == "run":
+        run_key = node.ident
+    elif node.kind == "model":
+        producers = [n.ident for n in neighbours if n.rel == "produced"]
+        run_key = producers[0] if producers else node.registry_run_id
+    found = index.records_for_run(run_key) if run_key else []
+    record_id, record = found[0] if found else (None, None)
+    subject = None
+    if node.kind == "commit":
+        from lineage.adapters import git_content  # only a commit needs it
+
+        summary = git_content.commit_summary(ctx.paths, node.ident)
+        subject = summary[0] if summary else None
+    environment = None
+    if record and (record.get("environment") or {}).get("packages_record"):
+        environment = index.record(record["environment"]["packages_record"])
+    return Shown(
+        ref,
+        node,
+        record_id,
+        record,
+        neighbours,
+        commit_subject=subject,
+        environment=environment,
+        made_by=_made_by(index, record, run_key),
+        via_snapshots=_via_snapshots(index, neighbours) if node.kind == "commit" else [],
+    )
+
+
+def _neighbours(index: Index, key: str) -> list[Neighbour]:
+    """Every edge touching ``key``, seen from it."""
     neighbours = []
-    for edge in index.edges_touching(node.key):
-        upstream = edge.dst == node.key
-        other = edge.src if upstream else edge.dst
-        kind, _, ident = other.partition(":")
+    for edge in index.edges_touching(key):
+        upstream = edge.dst == key
+        kind, _, ident = (edge.src if upstream else edge.dst).partition(":")
         neighbours.append(
             Neighbour(
                 "upstream" if upstream else "downstream",
@@ -56,26 +92,25 @@ def show(ctx: Context, *, ref: str) -> Shown:
                 edge.record_id,
             )
         )
-    record_id, record = None, None
-    run_key = None
-    if node.kind == "run":
-        run_key = node.ident
-    elif node.kind == "model":
-        producers = [n.ident for n in neighbours if n.rel == "produced"]
-        run_key = producers[0] if producers else node.registry_run_id
-    if run_key:
-        found = index.records_for_run(run_key)
-        if found:
-            record_id, record = found[0]
-    subject = None
-    if node.kind == "commit":
-        from lineage.adapters import git_content  # only a commit needs it
+    return neighbours
 
-        summary = git_content.commit_summary(ctx.paths, node.ident)
-        subject = summary[0] if summary else None
-    environment = None
-    if record and (record.get("environment") or {}).get("packages_record"):
-        environment = index.record(record["environment"]["packages_record"])
+
+def _via_snapshots(index: Index, neighbours: Iterable[Neighbour]) -> list[Neighbour]:
+    """The runs made on a dirty tree based on a commit: they used the commit through the
+    snapshot of that tree (whose parent it is), by no edge of their own."""
+    snapshots = dict.fromkeys(
+        n.ident for n in neighbours if n.rel == "snapshot" and n.direction == "downstream"
+    )
+    return [
+        replace(n, via=snapshot)
+        for snapshot in snapshots
+        for n in _neighbours(index, node_key("commit", snapshot))
+        if n.rel == "code" and n.direction == "downstream"
+    ]
+
+
+def _made_by(index: Index, record: dict[str, Any] | None, run_key: str | None) -> dict[str, str]:
+    """Input md5 -> another recorded run that wrote it, so a reader can follow it upstream."""
     made_by = {}
     for data in (record or {}).get("inputs") or ():
         writers = [
@@ -85,7 +120,7 @@ def show(ctx: Context, *, ref: str) -> Shown:
         ]
         if writers:
             made_by[data["md5"]] = writers[0]
-    return Shown(ref, node, record_id, record, neighbours, subject, environment, made_by)
+    return made_by
 
 
 def to_json(shown: Shown) -> dict[str, Any]:
@@ -241,7 +276,7 @@ def render_text(shown: Shown) -> str:
     elif node.kind == "model":
         lines.append("no record of the run that produced it")
     if node.kind in ("commit", "data"):
-        listed = shown.neighbours
+        listed = _distinct(shown.neighbours)
     elif node.kind == "run":
         # The rest is in the record.
         listed = [n for n in shown.neighbours if n.rel in ("parent", "reproduced")]
@@ -253,7 +288,28 @@ def render_text(shown: Shown) -> str:
         if not listed:
             lines.append("no runs recorded with it")
         for n in listed:
-            arrow = "<-" if n.direction == "upstream" else "->"
-            where = f"  {n.path}" if n.path else ""
-            lines.append(f"{arrow} {n.rel:<10} {n.kind} {n.ident}{where}  ({n.evidence})")
+            lines.append(_neighbour_line(n))
+            if n.rel == "snapshot" and n.direction == "downstream":
+                lines += [
+                    _neighbour_line(r) for r in _distinct(shown.via_snapshots) if r.via == n.ident
+                ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _distinct(neighbours: Iterable[Neighbour]) -> list[Neighbour]:
+    """One line per neighbour: several records saying the same edge (a grid search's runs all
+    name one snapshot) print once, observed if any of them observed it."""
+    found: dict[tuple[str, str, str, str, str | None, str | None], Neighbour] = {}
+    for n in neighbours:
+        key = (n.direction, n.rel, n.kind, n.ident, n.path, n.via)
+        if key not in found or n.evidence == "observed":
+            found[key] = n
+    return list(found.values())
+
+
+def _neighbour_line(n: Neighbour) -> str:
+    arrow = "<-" if n.direction == "upstream" else "->"
+    where = f"  {n.path}" if n.path else ""
+    if n.via:
+        where += f"  via snapshot {n.via[:10]}"
+    return f"{arrow} {n.rel:<10} {n.kind} {n.ident}{where}  ({n.evidence})"

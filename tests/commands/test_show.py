@@ -1,16 +1,20 @@
 """`lineage show REF`: every REF form on a recorded project, the one-line errors of bad ones, and
-answers that survive a deleted index and a corrupted record."""
+answers that survive a deleted index and a corrupted record; a grid search on a dirty tree
+whose code was committed afterwards (through the real post-commit hook)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import sh
-from tests.scenarios import Recorded
+from tests.helpers import GRID, commit_all, lineage, write
+from tests.scenarios import Recorded, hermetic_env
 
 
 @pytest.mark.parametrize(
@@ -169,4 +173,73 @@ def test_a_bare_data_path_is_its_latest_version_and_says_so(recorded: Recorded) 
         md5,
         "data/raw.csv",
         "raw.csv",
+    )
+
+
+# -- a grid search on a dirty tree, committed afterwards -----------------------------------------
+
+
+@dataclass(frozen=True)
+class DirtyGrid:
+    repo: Path
+    env: dict[str, str]
+    base: str  # the commit the grid search's dirty tree was based on
+    snapshot: str  # the snapshot commit of that tree, shared by the six runs
+    committed: str  # the commit that then took the same code (attached by the hook)
+    runs: list[str]  # the six MLflow run ids, sorted
+
+    def show(self, ref: str) -> str:
+        return lineage(self.repo, "show", ref, env=self.env).stdout
+
+
+@pytest.fixture(scope="module")
+def dirty_grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirtyGrid]:
+    """`lineage run -- python grid.py` (six MLflow runs) on an uncommitted edit of grid.py,
+    then `git commit` of that edit through lineage's real post-commit hook."""
+    base_dir = tmp_path_factory.mktemp("dirty-grid")
+    env = hermetic_env(base_dir)
+    repo = base_dir / "repo"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in set(os.environ) - set(env):
+            patch.delenv(key)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        repo.mkdir()
+        sh("git", "init", "-q", cwd=repo)
+        write(repo, ".gitignore", "mlflow.db\nmlruns/\nmlartifacts/\n")
+        write(repo, "grid.py", GRID)
+        lineage(repo, "init")
+        base = commit_all(repo, "Grid search")
+        lineage(repo, "hooks", "install", "--hook", "post-commit")
+        write(repo, "grid.py", GRID + "# next: depth 8\n")
+        lineage(repo, "run", "--", "python", "grid.py")
+        committed = commit_all(repo, "Widen the grid")
+        log = json.loads(lineage(repo, "log", "--json").stdout)
+    snapshots = {entry["snapshot"] for entry in log}
+    assert len(log) == 6 and len(snapshots) == 1, log
+    yield DirtyGrid(repo, env, base, snapshots.pop(), committed, sorted(e["run"] for e in log))
+
+
+def test_a_base_commit_shows_its_snapshot_once_and_the_runs_made_through_it(
+    dirty_grid: DirtyGrid,
+) -> None:
+    g = dirty_grid
+    assert g.show(g.base[:10]) == "".join(
+        [
+            f'commit {g.base}   "Grid search"\n',
+            "\n",
+            f"-> snapshot   commit {g.snapshot}  (observed)\n",
+            *(
+                f"-> code       run {run}  via snapshot {g.snapshot[:10]}  (observed)\n"
+                for run in g.runs
+            ),
+        ]
+    )
+    assert g.show(g.snapshot) == "".join(
+        [
+            f'commit {g.snapshot}   "lineage snapshot of a dirty working tree"\n',
+            "\n",
+            *(f"-> code       run {run}  (observed)\n" for run in g.runs),
+            f"<- snapshot   commit {g.base}  (observed)\n",
+        ]
     )
