@@ -345,6 +345,18 @@ class Index:
             )
         ]
 
+    def attached_commits(self, run_key: str) -> list[str]:
+        """Commits the post-commit hook recorded as holding the code of a run made on a dirty
+        tree (``attachment`` records), first attached first."""
+        rows = self.db.execute(
+            "SELECT e.src, MIN(r.created_at) AS first FROM edges e "
+            "JOIN records r ON r.id = e.record_id "
+            "WHERE e.dst = ? AND e.rel = 'code' AND r.kind = 'attachment' "
+            "GROUP BY e.src ORDER BY first, e.src",
+            (node_key("run", run_key),),
+        )
+        return [src.partition(":")[2] for src, _ in rows]
+
     def model_versions(self, name: str) -> list[int]:
         lo = node_key("model", f"{name}/")
         keys = [

@@ -1,9 +1,10 @@
 """`lineage show REF`: a node, the record behind it, and its direct neighbours; for a commit,
-also the runs made on a dirty tree based on it (through their snapshot commit)."""
+also the runs made on a dirty tree based on it (through their snapshot commit), and for a run
+made on a dirty tree, the commits that later took its code."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,6 +28,14 @@ class Neighbour:
 
 
 @dataclass(frozen=True)
+class Attached:
+    """A commit that took the code of a run made on a dirty tree (a post-commit attachment)."""
+
+    sha: str
+    subject: str | None  # None: the commit is not in this repository
+
+
+@dataclass(frozen=True)
 class Shown:
     ref: str
     node: Node
@@ -37,6 +46,7 @@ class Shown:
     environment: dict[str, Any] | None = None  # the environment record the run record names
     made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
     via_snapshots: list[Neighbour] = field(default_factory=list)  # a commit's dirty-tree runs
+    attached: list[Attached] = field(default_factory=list)  # a dirty-tree run's later commits
 
 
 def show(ctx: Context, *, ref: str) -> Shown:
@@ -72,6 +82,7 @@ def show(ctx: Context, *, ref: str) -> Shown:
         environment=environment,
         made_by=_made_by(index, record, run_key),
         via_snapshots=_via_snapshots(index, neighbours) if node.kind == "commit" else [],
+        attached=_attached(ctx, run_key) if run_key and _on_a_dirty_tree(record) else [],
     )
 
 
@@ -107,6 +118,21 @@ def _via_snapshots(index: Index, neighbours: Iterable[Neighbour]) -> list[Neighb
         for n in _neighbours(index, node_key("commit", snapshot))
         if n.rel == "code" and n.direction == "downstream"
     ]
+
+
+def _on_a_dirty_tree(record: dict[str, Any] | None) -> bool:
+    return bool(record and (record.get("code") or {}).get("snapshot"))
+
+
+def _attached(ctx: Context, run_key: str) -> list[Attached]:
+    """The commits that later took the code of a run made on a dirty tree."""
+    shas = ctx.index.attached_commits(run_key)
+    if not shas:
+        return []
+    from lineage.adapters import git_content  # only a run with attachments needs it
+
+    summaries = git_content.commit_summaries(ctx.paths, shas)
+    return [Attached(sha, summaries[sha][0] if sha in summaries else None) for sha in shas]
 
 
 def _made_by(index: Index, record: dict[str, Any] | None, run_key: str | None) -> dict[str, str]:
@@ -190,12 +216,16 @@ def _data_lines(
 
 
 def record_lines(
-    record: dict[str, Any], record_id: str, made_by: Mapping[str, str] | None = None
+    record: dict[str, Any],
+    record_id: str,
+    made_by: Mapping[str, str] | None = None,
+    attached: Sequence[Attached] = (),
 ) -> list[str]:
     """The human view of one run record, line by line; ``made_by`` maps input md5s to the
-    recorded run that wrote them, so a reader can follow the data upstream."""
+    recorded run that wrote them, so a reader can follow the data upstream; ``attached`` are
+    the commits that later took the code of a run made on a dirty tree."""
     run = record.get("run")
-    lines = [*_run_lines(record), *_code_lines(record["code"])]
+    lines = [*_run_lines(record), *_code_lines(record["code"], attached)]
     lines += _data_lines("data in", record.get("inputs") or [], made_by) or [
         f"{'data in':<10}(none recorded)"
     ]
@@ -247,7 +277,7 @@ def _run_lines(record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _code_lines(code: dict[str, Any]) -> list[str]:
+def _code_lines(code: dict[str, Any], attached: Sequence[Attached] = ()) -> list[str]:
     dirty = code.get("dirty")
     state = "dirty" if dirty else ("clean" if dirty is False else "dirtiness unknown")
     branch = f" ({code['branch']})" if code.get("branch") else ""
@@ -256,6 +286,9 @@ def _code_lines(code: dict[str, Any]) -> list[str]:
         changed = code.get("changed") or []
         shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
         lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
+    for commit in attached:
+        subject = f'"{commit.subject}"' if commit.subject is not None else "(not in this clone)"
+        lines.append(f"{'':<10}committed later as {commit.sha}  {subject}")
     return lines
 
 
@@ -272,7 +305,7 @@ def render_text(shown: Shown) -> str:
     note = path_note(node)
     lines = [head, *([note] if note else []), ""]
     if shown.record and shown.record_id:
-        lines += record_lines(shown.record, shown.record_id, shown.made_by)
+        lines += record_lines(shown.record, shown.record_id, shown.made_by, shown.attached)
     elif node.kind == "model":
         lines.append("no record of the run that produced it")
     if node.kind in ("commit", "data"):

@@ -243,3 +243,26 @@ def test_a_base_commit_shows_its_snapshot_once_and_the_runs_made_through_it(
             f"<- snapshot   commit {g.base}  (observed)\n",
         ]
     )
+
+
+def test_a_run_on_a_dirty_tree_says_which_commit_took_its_code_later(
+    dirty_grid: DirtyGrid,
+) -> None:
+    g = dirty_grid
+    lines = g.show(g.runs[0]).splitlines()
+    code = lines.index(f"code      {g.base} (main)  dirty")
+    assert lines[code + 1 : code + 3] == [
+        f"          snapshot {g.snapshot} of the exact tree; changed: grid.py",
+        f'          committed later as {g.committed}  "Widen the grid"',
+    ]
+    # ... as the JSON has it, and the commit lists the runs it took the code of.
+    neighbours = json.loads(lineage(g.repo, "show", g.runs[0], "--json", env=g.env).stdout)
+    code_from = {n["id"] for n in neighbours["neighbours"] if n["rel"] == "code"}
+    assert code_from == {g.snapshot, g.committed}
+    assert g.show("HEAD") == "".join(
+        [
+            f'commit {g.committed}   (HEAD)   "Widen the grid"\n',
+            "\n",
+            *(f"-> code       run {run}  (observed)\n" for run in g.runs),
+        ]
+    )
