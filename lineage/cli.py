@@ -173,7 +173,8 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     \b
     REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
     unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
-    data md5, or path@md5-prefix.
+    data md5, path@md5-prefix, or a recorded data path (data/raw.csv: its latest version).
+    A recorded data path wins over any other reading of the same text.
     """
     from lineage.commands.show import render_text, show, to_json
 
@@ -401,7 +402,8 @@ def graph_cmd(
     \b
     REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
     unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
-    data md5, or path@md5-prefix.
+    data md5, path@md5-prefix, or a recorded data path (data/raw.csv: its latest version).
+    A recorded data path wins over any other reading of the same text.
     Examples: lineage graph churn@champion -o champion.svg
               lineage graph data/raw.csv@5ff7 --format mermaid
     """
@@ -421,6 +423,8 @@ def graph_cmd(
     drawn = graph_.graph(
         obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=not no_aliases
     )
+    for note in drawn.notes:
+        click.echo(f"lineage: {note}", err=True)
     for warning in drawn.warnings:
         _warn(warning)
     data = graph_.draw(drawn.graph, chosen)

@@ -322,6 +322,41 @@ class Index:
             found[(src if src.startswith("data:") else dst).partition(":")[2]] = None
         return list(found)
 
+    def data_versions(self, path: str) -> list[tuple[str, str]]:
+        """(md5, when first recorded) of every version recorded at one data path (read or
+        written), oldest first: the order does not depend on how the index was filled."""
+        rows = self.db.execute(
+            "SELECT CASE WHEN e.rel = 'input' THEN e.src ELSE e.dst END AS data, "
+            "MIN(r.created_at) AS first FROM edges e JOIN records r ON r.id = e.record_id "
+            "WHERE e.path = ? AND e.rel IN ('input', 'output') GROUP BY data "
+            "ORDER BY first, data",
+            (path,),
+        )
+        return [(data.partition(":")[2], first or "") for data, first in rows]
+
+    def data_paths(self, limit: int = 1000) -> list[str]:
+        """Recorded data paths (read or written by some run), sorted."""
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT path FROM edges WHERE rel IN ('input', 'output') "
+                "AND path IS NOT NULL ORDER BY path LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def attached_commits(self, run_key: str) -> list[str]:
+        """Commits the post-commit hook recorded as holding the code of a run made on a dirty
+        tree (``attachment`` records), first attached first."""
+        rows = self.db.execute(
+            "SELECT e.src, MIN(r.created_at) AS first FROM edges e "
+            "JOIN records r ON r.id = e.record_id "
+            "WHERE e.dst = ? AND e.rel = 'code' AND r.kind = 'attachment' "
+            "GROUP BY e.src ORDER BY first, e.src",
+            (node_key("run", run_key),),
+        )
+        return [src.partition(":")[2] for src, _ in rows]
+
     def model_versions(self, name: str) -> list[int]:
         lo = node_key("model", f"{name}/")
         keys = [

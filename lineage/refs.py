@@ -5,7 +5,8 @@ turns the values into graph nodes.
     name/3              model version            models:/name/3       the same, as MLflow writes it
     name@alias          model alias (live)       models:/name@alias   the same, as MLflow writes it
     path@md5-prefix     data at a recorded path  3f2a...              a run id, data md5, commit or
-    local-3f2a...       a run without MLflow                          record id (4+ hex digits)
+    data/raw.csv        a recorded data path                          record id (4+ hex digits)
+                        (its latest version)     local-3f2a...        a run without MLflow
     HEAD, main, v1~2    a git revision (for `audit`, a bare model name)
 
 Model names follow MLflow's rules (mlflow/utils/validation.py ``_validate_model_name``): any text
@@ -14,6 +15,11 @@ without ``/`` or ``:``, spaces and ``@`` included; aliases are word characters a
 ``@``, as MLflow's ``_parse_model_uri`` does. ``x@y`` is both a model alias and data at a path:
 it parses to :class:`AtRef`, which carries both readings, and the index decides (a recorded path
 wins).
+
+Any text may also be a data path (:func:`data_path` spells it as records do). Which reading wins
+is decided in one place, ``resolve.resolve``, by one rule: a ``models:/`` URI is a model; else
+text that is a recorded data path (as typed, or relative to the working directory) is that data,
+whatever else it could be (a hex prefix, ``name/3``, a branch); else the forms above.
 """
 
 # No `from __future__ import annotations` here: typing.NamedTuple compiles every string
@@ -24,7 +30,10 @@ from typing import NamedTuple
 from lineage.errors import BadReferenceError
 
 MIN_PREFIX = 4  # hex digits a prefix needs before it is looked up (as git's --abbrev minimum)
-FORMS = "name/3, name@alias, models:/name/3, a run id, a commit, a data md5 or path@md5"
+FORMS = (
+    "name/3, name@alias, models:/name/3, a run id, a commit, a data md5, a recorded data path "
+    "or path@md5"
+)
 URI_PREFIX = "models:/"
 _HEX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}(\.dir)?")
 _LOCAL_PREFIX = re.compile(rf"local-[0-9a-f]{{{MIN_PREFIX},32}}")
@@ -117,6 +126,18 @@ Ref = ModelRef | AtRef | HexRef | LocalRunRef | RevisionRef
 def is_model_name(text: str) -> bool:
     """Whether MLflow accepts ``text`` as a registered model name."""
     return bool(text.strip()) and "/" not in text and ":" not in text
+
+
+def data_path(text: str) -> str | None:
+    """``text`` spelt as records spell a data path (repository-relative, ``/``-separated, no
+    trailing ``/``), or None when it cannot be one: empty, absolute, a ``models:`` URI, or
+    climbing out with ``..`` (resolve tries the working directory's reading separately)."""
+    if text.startswith(("/", "models:")) or "\0" in text:
+        return None
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        return None
+    return "/".join(parts)
 
 
 def parse(text: str) -> Ref:

@@ -3,10 +3,17 @@
 Model versions and aliases are resolved live in the registry of the invocation's context (never
 cached); everything else is looked up in the index, and commits in git. Ambiguous or unknown
 REFs raise a one-line error listing what would match.
+
+Every command that takes a REF comes here, so every one takes the same forms, in one order of
+precedence: a ``models:/`` URI is a model; text that is a recorded data path (as typed, else
+relative to the working directory) is that data, whatever else it could also be; then the
+forms of ``lineage/refs.py``. A bare path means its latest recorded version (the one first
+recorded last); ``path@md5`` names another.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,9 +34,10 @@ class Node:
     ident: str  # name/3, run id, sha, md5
     resolved_from: str | None = None  # e.g. "churn@champion" for churn/2
     aliases: dict[str, int] = field(default_factory=dict)
-    path: str | None = None  # for data given as path@md5
+    path: str | None = None  # for data given by its path (path@md5, or the bare path)
     registry_run_id: str | None = None  # the run the registry says made this model version
     model: ModelVersion | None = None  # kind "model": the version, typed
+    versions: tuple[str, ...] = ()  # a bare data path: every md5 recorded at it, oldest first
 
     @classmethod
     def of_model(
@@ -54,26 +62,85 @@ class Node:
         return node_key(self.kind, self.ident)
 
 
-def resolve(ctx: Context, ref: str) -> Node:
-    """The node ``ref`` names, in the context's index, repository and registry."""
+def resolve(ctx: Context, ref: str, *, recorded_before: str | None = None) -> Node:
+    """The node ``ref`` names, in the context's index, repository and registry.
+
+    ``recorded_before`` (an ``--as-of`` bound) makes a bare data path mean its latest version
+    recorded by then."""
     parsed = refs.parse(ref)
-    index = ctx.index
+    if isinstance(parsed, refs.ModelRef) and parsed.uri:
+        return model_node(ctx, parsed)
+    if isinstance(parsed, refs.AtRef):
+        return _at(ctx, parsed)
+    data = _recorded_path(ctx, ref, recorded_before)
+    if data is not None:  # a recorded data path wins over every other reading of the text
+        return data
     if isinstance(parsed, refs.ModelRef):
         return model_node(ctx, parsed)
     if isinstance(parsed, refs.LocalRunRef):
         return _local_run(ctx, parsed)
     if isinstance(parsed, refs.HexRef):
         return _hex(ctx, parsed.prefix)
-    if isinstance(parsed, refs.AtRef):
-        recorded = index.md5s_at_path(parsed.path)
-        if recorded:  # a recorded data path wins over a model of the same name
-            return _data_at(parsed.path, parsed.right.lower(), recorded)
-        if parsed.model is not None:
-            return model_node(ctx, parsed.model)
-    return _revision(ctx, ref)  # HEAD@{1} and the like
+    return _revision(ctx, ref)
 
 
-def _revision(ctx: Context, text: str) -> Node:
+def path_note(node: Node, *, as_of: str | None = None) -> str | None:
+    """Which version a bare data path was taken to mean, and how to name another; None for a
+    node any other REF named."""
+    if not node.versions:
+        return None
+    recorded = "recorded" + (f" as of {as_of}" if as_of else "")
+    if len(node.versions) == 1:
+        return f"{node.path}: the only version {recorded}, {node.ident[:10]}"
+    older = [md5[:10] for md5 in reversed(node.versions[:-1])]
+    listed = ", ".join(older[:5]) + (f" and {len(older) - 5} more" if len(older) > 5 else "")
+    return (
+        f"{node.path}: the latest of the {len(node.versions)} versions {recorded}, "
+        f"{node.ident[:10]}; name another as {node.path}@MD5 (older: {listed})"
+    )
+
+
+def _at(ctx: Context, ref: refs.AtRef) -> Node:
+    """``left@right``: data at a recorded path wins over a model alias of the same name."""
+    for path in _path_forms(ctx, ref.left):
+        versions = ctx.index.data_versions(path)
+        if versions:
+            return _data_at(path, ref.right.lower(), [md5 for md5, _ in versions])
+    if ref.model is not None:
+        return model_node(ctx, ref.model)
+    return _revision(ctx, str(ref), path=ref.left)  # HEAD@{1} and the like
+
+
+def _recorded_path(ctx: Context, text: str, recorded_before: str | None) -> Node | None:
+    """The latest version of the data recorded at ``text``, if it is a recorded path."""
+    for path in _path_forms(ctx, text):
+        versions = ctx.index.data_versions(path)
+        if not versions:
+            continue
+        then = [md5 for md5, first in versions if not recorded_before or first < recorded_before]
+        # Nothing there by then: the latest, and the command says nothing was recorded then.
+        md5s = then or [md5 for md5, _ in versions]
+        return Node("data", md5s[-1], resolved_from=text, path=path, versions=tuple(md5s))
+    return None
+
+
+def _path_forms(ctx: Context, text: str) -> list[str]:
+    """``text`` as a repository-relative path: as typed, then relative to the working
+    directory (``lineage -C data show raw.csv``)."""
+    typed = refs.data_path(text)
+    forms = [typed] if typed else []
+    if "\0" in text:
+        return forms
+    # Lexically, not with Path.resolve(): a DVC output may be a symlink into the cache.
+    here = os.path.relpath(os.path.normpath(ctx.cwd / text), ctx.paths.root)
+    if here not in (".", "..") and not here.startswith("../") and here not in forms:
+        forms.append(here)
+    return forms
+
+
+def _revision(ctx: Context, text: str, *, path: str | None = None) -> Node:
+    """A git revision; failing that, say what else ``text`` (or its ``path`` part) could have
+    meant."""
     from lineage.adapters import git
     from lineage.model_version import ModelVersion
 
@@ -86,7 +153,42 @@ def _revision(ctx: Context, text: str) -> Node:
         raise BadReferenceError(
             text, f"{text!r} names a model; give a version or an alias: {listed} or {text}@ALIAS"
         )
+    path = path or text
+    if _looks_like_path(ctx, path):
+        raise _unrecorded_path(ctx, text, path)
     raise BadReferenceError(text, f"nothing recorded matches {text!r}; use one of: {refs.FORMS}")
+
+
+def _looks_like_path(ctx: Context, text: str) -> bool:
+    try:
+        return "/" in text or (ctx.cwd / text).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _unrecorded_path(ctx: Context, text: str, path: str) -> BadReferenceError:
+    """No run read or wrote ``path``: name the recorded directory it is in, or the recorded
+    paths to choose from (those with the same file name first)."""
+    recorded = ctx.index.data_paths()
+    forms = _path_forms(ctx, path)
+    around = [p for p in recorded for form in forms if form.startswith(f"{p}/")]
+    if around:
+        directory = max(around, key=len)
+        return BadReferenceError(
+            text,
+            f"{path!r} is inside {directory}, a DVC directory lineage records as one piece of "
+            f"data; give {directory} (or {directory}@MD5)",
+        )
+    name = path.rstrip("/").rpartition("/")[2]
+    ranked = sorted(recorded, key=lambda p: p.rpartition("/")[2] != name)
+    if not ranked:
+        choice = "no data is recorded yet: record a run with `lineage run -- CMD`"
+    else:
+        more = f" and {len(ranked) - 5} more" if len(ranked) > 5 else ""
+        choice = f"give a recorded one: {', '.join(ranked[:5])}{more}"
+    return BadReferenceError(
+        text, f"no recorded run read or wrote {path!r}, and it names no commit or model; {choice}"
+    )
 
 
 def _hex(ctx: Context, prefix: str) -> Node:
@@ -223,6 +325,15 @@ def run_of(ref: str, node: Node, index: Index, *, verb: str) -> tuple[str, Model
     named one): the registry's answer first, then the recorded ``produced`` edge."""
     if node.kind == "run":
         return node.ident, None
+    if node.kind == "data":
+        import shlex
+
+        named = f"{node.path}@{node.ident[:10]}" if node.path else node.ident
+        raise LineageError(
+            f"{ref} is data ({named}); {verb} takes a model version (name/3, name@alias, "
+            f"models:/...) or a run id: `lineage impact {shlex.quote(ref)}` lists the runs "
+            "and model versions made from it"
+        )
     if node.model is None:
         raise LineageError(
             f"{ref} is a {node.kind}; {verb} takes a model version (name/3, name@alias, "

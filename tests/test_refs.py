@@ -14,6 +14,7 @@ from lineage.refs import (
     ModelRef,
     Ref,
     RevisionRef,
+    data_path,
     is_model_name,
     parse,
     parse_model,
@@ -198,3 +199,26 @@ def test_model_versions_are_typed_ordered_and_print_as_name_slash_version() -> N
     ordered = [ModelVersion("a", 2), ModelVersion("a", 10), ModelVersion("b", 1)]
     assert sorted(versions, key=lambda v: v.sort_key) == ordered
     assert str(ModelVersion("my model", 3)) == "my model/3"
+
+
+@pytest.mark.parametrize(
+    ("text", "spelt"),
+    [
+        ("data/raw.csv", "data/raw.csv"),
+        ("./data/raw.csv", "data/raw.csv"),
+        ("data/prepared/", "data/prepared"),
+        ("data//my file.csv", "data/my file.csv"),
+        ("cafe", "cafe"),  # hex: also a prefix; resolve tries the path first
+        ("churn/3", "churn/3"),  # also a model version; the same
+        ("", None),
+        ("./", None),
+        ("/abs/data.csv", None),  # resolve tries it relative to the repository instead
+        ("../data.csv", None),
+        ("data/../../x", None),
+        ("models:/churn/3", None),  # a URI always names a model
+    ],
+)
+def test_any_text_but_a_uri_or_a_path_leaving_the_repository_may_be_a_data_path(
+    text: str, spelt: str | None
+) -> None:
+    assert data_path(text) == spelt

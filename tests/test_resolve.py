@@ -22,7 +22,7 @@ from lineage.records import (
     RunRecord,
     encode,
 )
-from lineage.resolve import Node, resolve, run_of
+from lineage.resolve import Node, path_note, resolve, run_of
 from tests.conftest import sh
 
 CREATED = Provenance(at="2026-11-27T10:00:00.000Z", name="Ada", email="ada@x", tool="test")
@@ -163,5 +163,162 @@ def test_run_of_follows_a_model_version_to_the_run_that_made_it(ctx: Context) ->
         ModelVersion("churn", 1),
     )
     assert run_of(RUN_B, resolve(ctx, RUN_B), ctx.index, verb="show") == (RUN_B, None)
-    with pytest.raises(LineageError, match="is a data; diff takes a model version"):
-        run_of(RAW_V1, resolve(ctx, RAW_V1), ctx.index, verb="diff")
+    with pytest.raises(LineageError) as caught:
+        run_of("data/raw.csv", resolve(ctx, "data/raw.csv"), ctx.index, verb="diff")
+    assert str(caught.value) == (
+        f"data/raw.csv is data (data/raw.csv@{RAW_V2[:10]}); diff takes a model version "
+        "(name/3, name@alias, models:/...) or a run id: `lineage impact data/raw.csv` lists the "
+        "runs and model versions made from it"
+    )
+    with pytest.raises(LineageError, match=f"^{RAW_V1} is data \\({RAW_V1}\\); reproduce takes"):
+        run_of(RAW_V1, resolve(ctx, RAW_V1), ctx.index, verb="reproduce")
+
+
+# -- a bare data path, in the same grammar as every other REF --------------------------------
+
+OLD = "0123" + "a" * 28
+NEW = "4567" + "b" * 28
+PREPARED = "89ab" + "c" * 28 + ".dir"
+CAFE = "cafe0000" + "d" * 24
+AGAIN = "dddd1111" + "0" * 24
+
+
+def at(moment: str) -> Provenance:
+    return Provenance(at=f"2026-11-27T{moment}:00.000Z", name="Ada", email="ada@x", tool="test")
+
+
+@pytest.fixture
+def timeline(git_repo: Path, tmp_path: Path) -> Iterator[Context]:
+    """data/raw.csv read in version OLD at 10:00, NEW at 11:00 (which made data/prepared), OLD
+    again at 12:00; paths that read as other REFs too: "cafe" (the prefix of a run id), "main"
+    (the branch), "checkpoints/3" (a version of the recorded model "checkpoints")."""
+    from lineage.adapters import git
+    from lineage.adapters.store import Store
+
+    commit = sh("git", "rev-parse", "HEAD", cwd=git_repo).stdout.strip()
+
+    def ran(
+        run_id: str,
+        moment: str,
+        inputs: tuple[Data, ...],
+        outputs: tuple[Data, ...] = (),
+        models: tuple[ModelVersion, ...] = (),
+    ) -> RunRecord:
+        return RunRecord(
+            evidence="observed",
+            session=run_id[:8],
+            code=Code(commit, False),
+            created=at(moment),
+            run=MlflowRun(run_id, "sqlite:///x", "1", "e", None, "FINISHED", 1, 2),
+            inputs=inputs,
+            outputs=outputs,
+            models=models,
+        )
+
+    records = [
+        ran(RUN_A, "10:00", (Data("data/raw.csv", OLD),)),
+        ran(
+            RUN_B, "11:00", (Data("data/raw.csv", NEW),), outputs=(Data("data/prepared", PREPARED),)
+        ),
+        ran(AGAIN, "12:00", (Data("data/raw.csv", OLD),)),
+        ran(
+            CAFE,
+            "12:00",
+            (Data("cafe", SPACED), Data("main", SPACED), Data("checkpoints/3", SPACED)),
+            models=(ModelVersion("checkpoints", 3),),
+        ),
+    ]
+    Store(git.discover(git_repo)).append([encode(r) for r in records])
+    (git_repo / "data").mkdir()
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/none/mlflow.db"}
+    with Context(git_repo, environ) as context:
+        yield context
+
+
+def test_a_bare_path_means_the_version_first_recorded_last(timeline: Context) -> None:
+    node = resolve(timeline, "data/raw.csv")  # OLD was read again later: still the older one
+    assert node == Node(
+        "data", NEW, resolved_from="data/raw.csv", path="data/raw.csv", versions=(OLD, NEW)
+    )
+    assert path_note(node) == (
+        f"data/raw.csv: the latest of the 2 versions recorded, {NEW[:10]}; name another as "
+        f"data/raw.csv@MD5 (older: {OLD[:10]})"
+    )
+    assert resolve(timeline, "data/prepared/").ident == PREPARED
+    assert path_note(resolve(timeline, "data/prepared")) == (
+        f"data/prepared: the only version recorded, {PREPARED[:10]}"
+    )
+
+
+def test_as_of_a_moment_a_bare_path_means_its_latest_version_then(timeline: Context) -> None:
+    node = resolve(timeline, "data/raw.csv", recorded_before="2026-11-27T10:30:00.000Z")
+    assert (node.ident, node.versions) == (OLD, (OLD,))
+    assert path_note(node, as_of="2026-11-27T10:30") == (
+        f"data/raw.csv: the only version recorded as of 2026-11-27T10:30, {OLD[:10]}"
+    )
+
+
+def test_a_path_is_also_taken_relative_to_the_working_directory(
+    timeline: Context, git_repo: Path
+) -> None:
+    with Context(git_repo / "data", timeline.environ) as inside:
+        assert resolve(inside, "raw.csv") == Node(
+            "data", NEW, resolved_from="raw.csv", path="data/raw.csv", versions=(OLD, NEW)
+        )
+        assert resolve(inside, "../data/raw.csv").path == "data/raw.csv"
+        assert resolve(inside, str(git_repo / "data" / "raw.csv")).ident == NEW
+        assert resolve(inside, f"raw.csv@{OLD[:4]}") == Node("data", OLD, path="data/raw.csv")
+
+
+def test_a_recorded_path_wins_over_a_prefix_a_branch_and_a_model_version(
+    timeline: Context, git_repo: Path
+) -> None:
+    head = sh("git", "rev-parse", "HEAD", cwd=git_repo).stdout.strip()
+    for text in ("cafe", "main", "checkpoints/3"):
+        assert resolve(timeline, text) == Node(
+            "data", SPACED, resolved_from=text, path=text, versions=(SPACED,)
+        )
+    # The other readings, spelt so that no path can take them:
+    assert resolve(timeline, "cafe0") == Node("run", CAFE)
+    assert resolve(timeline, "main~0").ident == head
+    assert resolve(timeline, "models:/checkpoints/3") == Node.of_model(
+        ModelVersion("checkpoints", 3)
+    )
+
+
+def test_an_unrecorded_path_names_what_is_recorded(timeline: Context) -> None:
+    with pytest.raises(BadReferenceError) as caught:
+        resolve(timeline, "data/train.csv")
+    assert str(caught.value) == (
+        "no recorded run read or wrote 'data/train.csv', and it names no commit or model; give "
+        "a recorded one: cafe, checkpoints/3, data/prepared, data/raw.csv, main"
+    )
+    with pytest.raises(BadReferenceError) as caught:
+        resolve(timeline, "old/raw.csv")  # recorded paths with its file name come first
+    assert str(caught.value).endswith(
+        "give a recorded one: data/raw.csv, cafe, checkpoints/3, data/prepared, main"
+    )
+    with pytest.raises(BadReferenceError) as caught:
+        resolve(timeline, "data/prepared/train.csv")
+    assert str(caught.value) == (
+        "'data/prepared/train.csv' is inside data/prepared, a DVC directory lineage records as "
+        "one piece of data; give data/prepared (or data/prepared@MD5)"
+    )
+    with pytest.raises(BadReferenceError) as caught:
+        resolve(timeline, "data/raw.csv@ffff")
+    assert str(caught.value) == (
+        f"data/raw.csv has no recorded version starting 'ffff'; recorded versions: {OLD[:10]}, "
+        f"{NEW[:10]}"
+    )
+
+
+def test_with_no_data_recorded_a_file_in_the_work_tree_says_how_to_record_some(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/none/mlflow.db"}
+    with Context(git_repo, environ) as empty, pytest.raises(BadReferenceError) as caught:
+        resolve(empty, "README.md")  # no "/" in it, but it is there
+    assert str(caught.value) == (
+        "no recorded run read or wrote 'README.md', and it names no commit or model; no data is "
+        "recorded yet: record a run with `lineage run -- CMD`"
+    )

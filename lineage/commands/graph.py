@@ -22,7 +22,7 @@ from lineage.graph import (
     with_subjects,
 )
 from lineage.index import Index
-from lineage.resolve import resolve
+from lineage.resolve import path_note, resolve
 from lineage.subgraph import build, edges_at
 
 FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "json", "text")
@@ -44,6 +44,7 @@ BINARY = ("png", "pdf")
 class Drawn:
     graph: Subgraph
     warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # e.g. which version a bare data path was taken to mean
 
 
 def output_format(fmt: str | None, output: str | None) -> str:
@@ -78,9 +79,9 @@ def graph(
 ) -> Drawn:
     """The subgraph around REF, with commit subjects and (unless ``aliases`` is False) the
     model versions' current aliases."""
-    node = resolve(ctx, ref)
-    index = ctx.index
     before = recorded_before(ctx, as_of) if as_of else None
+    node = resolve(ctx, ref, recorded_before=before)
+    index = ctx.index
     sub = build(
         index,
         [node.key],
@@ -104,7 +105,8 @@ def graph(
 
         live, warnings = live_aliases(ctx.mlflow, names)
         sub = with_aliases(sub, live)
-    return Drawn(sub, warnings)
+    note = path_note(node, as_of=as_of)
+    return Drawn(sub, warnings, (note,) if note else ())
 
 
 def _recorded_then(index: Index, key: str, before: str) -> bool:

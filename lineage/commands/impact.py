@@ -5,13 +5,11 @@ its current aliases."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lineage.context import Context
 from lineage.edges import model_key, node_key
 from lineage.graph import DOWNSTREAM, ModelNode, RunNode
-from lineage.index import Index
 from lineage.resolve import Node, resolve
 from lineage.subgraph import build
 from lineage.summary import LogEntry, log_entry, render_line
@@ -77,33 +75,12 @@ def impact(ctx: Context, *, ref: str, aliases: bool = True) -> Impact:
 
 
 def _sources(ctx: Context, ref: str) -> list[Node]:
-    """A recorded data path means all its recorded versions; anything else is one REF."""
-    for path in _path_forms(ref, ctx.paths.root, ctx.cwd):
-        md5s = path_versions(ctx.index, path)
-        if md5s:
-            return [Node("data", md5, path=path) for md5 in md5s]
-    return [resolve(ctx, ref)]
-
-
-def path_versions(index: Index, path: str) -> list[str]:
-    """Every md5 recorded at ``path`` (read or written), oldest record first."""
-    rows = index.db.execute(
-        "SELECT CASE WHEN e.rel = 'input' THEN e.src ELSE e.dst END AS data, "
-        "MIN(r.created_at) AS first FROM edges e JOIN records r ON r.id = e.record_id "
-        "WHERE e.path = ? AND e.rel IN ('input', 'output') GROUP BY data ORDER BY first, data",
-        (path,),
-    )
-    return [data.partition(":")[2] for data, _ in rows]
-
-
-def _path_forms(ref: str, root: Path, cwd: Path) -> list[str]:
-    """REF as a repository-relative path: as given, and relative to the working directory."""
-    forms = [ref.rstrip("/")]
-    try:
-        inside = (cwd / ref).resolve().relative_to(root.resolve())
-    except (ValueError, OSError):
-        return forms
-    return [*forms, inside.as_posix()]
+    """What REF names; a bare data path (which resolves to its latest version) widens to every
+    version recorded at it: what was made from any of them would be affected."""
+    node = resolve(ctx, ref)
+    if node.versions:
+        return [Node("data", md5, path=node.path) for md5 in node.versions]
+    return [node]
 
 
 def to_json(found: Impact) -> dict[str, Any]:

@@ -1,15 +1,18 @@
-"""`lineage show REF`: a node, the record behind it, and its direct neighbours."""
+"""`lineage show REF`: a node, the record behind it, and its direct neighbours; for a commit,
+also the runs made on a dirty tree based on it (through their snapshot commit), and for a run
+made on a dirty tree, the commits that later took its code."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.formatting import human_size
-from lineage.resolve import Node, resolve
+from lineage.index import Index
+from lineage.resolve import Node, path_note, resolve
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,15 @@ class Neighbour:
     path: str | None
     evidence: str | None
     record_id: str
+    via: str | None = None  # reached through this snapshot commit, not by an edge of its own
+
+
+@dataclass(frozen=True)
+class Attached:
+    """A commit that took the code of a run made on a dirty tree (a post-commit attachment)."""
+
+    sha: str
+    subject: str | None  # None: the commit is not in this repository
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,8 @@ class Shown:
     commit_subject: str | None = None
     environment: dict[str, Any] | None = None  # the environment record the run record names
     made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
+    via_snapshots: list[Neighbour] = field(default_factory=list)  # a commit's dirty-tree runs
+    attached: list[Attached] = field(default_factory=list)  # a dirty-tree run's later commits
 
 
 def show(ctx: Context, *, ref: str) -> Shown:
@@ -40,11 +54,44 @@ def show(ctx: Context, *, ref: str) -> Shown:
     and every edge that touches it."""
     node = resolve(ctx, ref)
     index = ctx.index
+    neighbours = _neighbours(index, node.key)
+    run_key = None
+    if node.kind == "run":
+        run_key = node.ident
+    elif node.kind == "model":
+        producers = [n.ident for n in neighbours if n.rel == "produced"]
+        run_key = producers[0] if producers else node.registry_run_id
+    found = index.records_for_run(run_key) if run_key else []
+    record_id, record = found[0] if found else (None, None)
+    subject = None
+    if node.kind == "commit":
+        from lineage.adapters import git_content  # only a commit needs it
+
+        summary = git_content.commit_summary(ctx.paths, node.ident)
+        subject = summary[0] if summary else None
+    environment = None
+    if record and (record.get("environment") or {}).get("packages_record"):
+        environment = index.record(record["environment"]["packages_record"])
+    return Shown(
+        ref,
+        node,
+        record_id,
+        record,
+        neighbours,
+        commit_subject=subject,
+        environment=environment,
+        made_by=_made_by(index, record, run_key),
+        via_snapshots=_via_snapshots(index, neighbours) if node.kind == "commit" else [],
+        attached=_attached(ctx, run_key) if run_key and _on_a_dirty_tree(record) else [],
+    )
+
+
+def _neighbours(index: Index, key: str) -> list[Neighbour]:
+    """Every edge touching ``key``, seen from it."""
     neighbours = []
-    for edge in index.edges_touching(node.key):
-        upstream = edge.dst == node.key
-        other = edge.src if upstream else edge.dst
-        kind, _, ident = other.partition(":")
+    for edge in index.edges_touching(key):
+        upstream = edge.dst == key
+        kind, _, ident = (edge.src if upstream else edge.dst).partition(":")
         neighbours.append(
             Neighbour(
                 "upstream" if upstream else "downstream",
@@ -56,26 +103,40 @@ def show(ctx: Context, *, ref: str) -> Shown:
                 edge.record_id,
             )
         )
-    record_id, record = None, None
-    run_key = None
-    if node.kind == "run":
-        run_key = node.ident
-    elif node.kind == "model":
-        producers = [n.ident for n in neighbours if n.rel == "produced"]
-        run_key = producers[0] if producers else node.registry_run_id
-    if run_key:
-        found = index.records_for_run(run_key)
-        if found:
-            record_id, record = found[0]
-    subject = None
-    if node.kind == "commit":
-        from lineage.adapters import git_content  # only a commit needs it
+    return neighbours
 
-        summary = git_content.commit_summary(ctx.paths, node.ident)
-        subject = summary[0] if summary else None
-    environment = None
-    if record and (record.get("environment") or {}).get("packages_record"):
-        environment = index.record(record["environment"]["packages_record"])
+
+def _via_snapshots(index: Index, neighbours: Iterable[Neighbour]) -> list[Neighbour]:
+    """The runs made on a dirty tree based on a commit: they used the commit through the
+    snapshot of that tree (whose parent it is), by no edge of their own."""
+    snapshots = dict.fromkeys(
+        n.ident for n in neighbours if n.rel == "snapshot" and n.direction == "downstream"
+    )
+    return [
+        replace(n, via=snapshot)
+        for snapshot in snapshots
+        for n in _neighbours(index, node_key("commit", snapshot))
+        if n.rel == "code" and n.direction == "downstream"
+    ]
+
+
+def _on_a_dirty_tree(record: dict[str, Any] | None) -> bool:
+    return bool(record and (record.get("code") or {}).get("snapshot"))
+
+
+def _attached(ctx: Context, run_key: str) -> list[Attached]:
+    """The commits that later took the code of a run made on a dirty tree."""
+    shas = ctx.index.attached_commits(run_key)
+    if not shas:
+        return []
+    from lineage.adapters import git_content  # only a run with attachments needs it
+
+    summaries = git_content.commit_summaries(ctx.paths, shas)
+    return [Attached(sha, summaries[sha][0] if sha in summaries else None) for sha in shas]
+
+
+def _made_by(index: Index, record: dict[str, Any] | None, run_key: str | None) -> dict[str, str]:
+    """Input md5 -> another recorded run that wrote it, so a reader can follow it upstream."""
     made_by = {}
     for data in (record or {}).get("inputs") or ():
         writers = [
@@ -85,7 +146,7 @@ def show(ctx: Context, *, ref: str) -> Shown:
         ]
         if writers:
             made_by[data["md5"]] = writers[0]
-    return Shown(ref, node, record_id, record, neighbours, subject, environment, made_by)
+    return made_by
 
 
 def to_json(shown: Shown) -> dict[str, Any]:
@@ -97,6 +158,8 @@ def to_json(shown: Shown) -> dict[str, Any]:
         node["resolved_from"] = shown.node.resolved_from
     if shown.node.aliases:
         node["aliases"] = shown.node.aliases
+    if shown.node.versions:
+        node["versions"] = list(shown.node.versions)
     if shown.commit_subject is not None:
         node["subject"] = shown.commit_subject
     return {
@@ -153,12 +216,16 @@ def _data_lines(
 
 
 def record_lines(
-    record: dict[str, Any], record_id: str, made_by: Mapping[str, str] | None = None
+    record: dict[str, Any],
+    record_id: str,
+    made_by: Mapping[str, str] | None = None,
+    attached: Sequence[Attached] = (),
 ) -> list[str]:
     """The human view of one run record, line by line; ``made_by`` maps input md5s to the
-    recorded run that wrote them, so a reader can follow the data upstream."""
+    recorded run that wrote them, so a reader can follow the data upstream; ``attached`` are
+    the commits that later took the code of a run made on a dirty tree."""
     run = record.get("run")
-    lines = [*_run_lines(record), *_code_lines(record["code"])]
+    lines = [*_run_lines(record), *_code_lines(record["code"], attached)]
     lines += _data_lines("data in", record.get("inputs") or [], made_by) or [
         f"{'data in':<10}(none recorded)"
     ]
@@ -210,7 +277,7 @@ def _run_lines(record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _code_lines(code: dict[str, Any]) -> list[str]:
+def _code_lines(code: dict[str, Any], attached: Sequence[Attached] = ()) -> list[str]:
     dirty = code.get("dirty")
     state = "dirty" if dirty else ("clean" if dirty is False else "dirtiness unknown")
     branch = f" ({code['branch']})" if code.get("branch") else ""
@@ -219,6 +286,9 @@ def _code_lines(code: dict[str, Any]) -> list[str]:
         changed = code.get("changed") or []
         shown = ", ".join(changed[:5]) + (f", +{len(changed) - 5} more" if len(changed) > 5 else "")
         lines.append(f"{'':<10}snapshot {code['snapshot']} of the exact tree; changed: {shown}")
+    for commit in attached:
+        subject = f'"{commit.subject}"' if commit.subject is not None else "(not in this clone)"
+        lines.append(f"{'':<10}committed later as {commit.sha}  {subject}")
     return lines
 
 
@@ -226,30 +296,53 @@ def render_text(shown: Shown) -> str:
     node = shown.node
     title = {"model": "model", "run": "run", "commit": "commit", "data": "data"}[node.kind]
     head = f"{title} {node.ident}"
-    if node.resolved_from:
+    if node.resolved_from and not node.versions:  # a bare data path: the note says it
         head += f"   ({node.resolved_from})"
     if node.kind == "commit" and shown.commit_subject is not None:
         head += f'   "{shown.commit_subject}"'
     if node.kind == "data" and node.path:
         head += f"   at {node.path}"
-    lines = [head, ""]
+    note = path_note(node)
+    lines = [head, *([note] if note else []), ""]
     if shown.record and shown.record_id:
-        lines += record_lines(shown.record, shown.record_id, shown.made_by)
+        lines += record_lines(shown.record, shown.record_id, shown.made_by, shown.attached)
     elif node.kind == "model":
         lines.append("no record of the run that produced it")
     if node.kind in ("commit", "data"):
-        listed = shown.neighbours
+        listed = _distinct(shown.neighbours)
     elif node.kind == "run":
         # The rest is in the record.
         listed = [n for n in shown.neighbours if n.rel in ("parent", "reproduced")]
     else:
         listed = []
     if listed or node.kind in ("commit", "data"):
-        lines.append("")
+        if lines[-1]:  # one blank line after the record, not a second one after the title
+            lines.append("")
         if not listed:
             lines.append("no runs recorded with it")
         for n in listed:
-            arrow = "<-" if n.direction == "upstream" else "->"
-            where = f"  {n.path}" if n.path else ""
-            lines.append(f"{arrow} {n.rel:<10} {n.kind} {n.ident}{where}  ({n.evidence})")
+            lines.append(_neighbour_line(n))
+            if n.rel == "snapshot" and n.direction == "downstream":
+                lines += [
+                    _neighbour_line(r) for r in _distinct(shown.via_snapshots) if r.via == n.ident
+                ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _distinct(neighbours: Iterable[Neighbour]) -> list[Neighbour]:
+    """One line per neighbour: several records saying the same edge (a grid search's runs all
+    name one snapshot) print once, observed if any of them observed it."""
+    found: dict[tuple[str, str, str, str, str | None, str | None], Neighbour] = {}
+    for n in neighbours:
+        key = (n.direction, n.rel, n.kind, n.ident, n.path, n.via)
+        if key not in found or n.evidence == "observed":
+            found[key] = n
+    return list(found.values())
+
+
+def _neighbour_line(n: Neighbour) -> str:
+    arrow = "<-" if n.direction == "upstream" else "->"
+    where = f"  {n.path}" if n.path else ""
+    if n.via:
+        where += f"  via snapshot {n.via[:10]}"
+    return f"{arrow} {n.rel:<10} {n.kind} {n.ident}{where}  ({n.evidence})"

@@ -58,6 +58,48 @@ def test_graph_of_data_goes_downstream_and_as_of_leaves_out_later_records(
     )
 
 
+def test_a_bare_data_path_draws_its_latest_version_and_says_which_on_stderr(
+    trained: Trained,
+) -> None:
+    raw = trained.raw  # first recorded: v1 (R1), v3 (R5, on the side branch), v2 (R3)
+    proc = lineage(
+        trained.repo, "graph", "data/raw.csv", "--format", "json", "--no-aliases", env=trained.env
+    )
+    assert proc.stderr == (
+        f"lineage: data/raw.csv: the latest of the 3 versions recorded, {raw['v2'][:10]}; name "
+        f"another as data/raw.csv@MD5 (older: {raw['v3'][:10]}, {raw['v1'][:10]})\n"
+    )
+    doc = json.loads(proc.stdout)
+    assert doc["graph"]["roots"] == [f"data:{raw['v2']}"]
+    assert doc == graph_json(trained, f"data/raw.csv@{raw['v2'][:8]}", "--no-aliases")
+
+    # As of R2's record (inclusive), v1 was the only version: v3 came with R5.
+    as_of = trained.created["R2"]
+    proc = lineage(
+        trained.repo,
+        "-C",
+        "data",
+        "graph",
+        "raw.csv",
+        "--as-of",
+        as_of,
+        "--format",
+        "json",
+        "--no-aliases",
+        env=trained.env,
+    )
+    assert proc.stderr == (
+        f"lineage: data/raw.csv: the only version recorded as of {as_of}, {raw['v1'][:10]}\n"
+    )
+    assert node_ids(json.loads(proc.stdout)) == {
+        f"data:{raw['v1']}",
+        f"run:{trained.runs['R1']}",
+        f"run:{trained.runs['R2']}",
+        "model:churn/1",
+        "model:churn/2",
+    }
+
+
 def test_graph_of_a_model_goes_upstream_to_code_and_data(trained: Trained) -> None:
     doc = graph_json(trained, "churn@staging")  # R4 read raw v2 and what R3 prepared from it
     runs = trained.runs

@@ -70,6 +70,44 @@ def test_a_recorded_path_means_every_version_of_it(trained: Trained) -> None:
     assert lines[9:11] == ["runs", f"  {lineage_log_line(trained, r['R4'])}"]
 
 
+def test_every_command_taking_a_ref_takes_a_bare_data_path(trained: Trained) -> None:
+    v2 = trained.raw["v2"]  # the latest version of data/raw.csv
+    env = trained.env
+    shown = json.loads(lineage(trained.repo, "show", "data/raw.csv", "--json", env=env).stdout)
+    assert shown["node"]["id"] == v2 and len(shown["node"]["versions"]) == 3
+    proc = lineage(
+        trained.repo, "graph", "./data/raw.csv", "--format", "dot", "--no-aliases", env=env
+    )
+    assert proc.stdout.startswith("digraph lineage {") and f"data:{v2}" in proc.stdout
+    assert proc.stderr.startswith(
+        f"lineage: data/raw.csv: the latest of the 3 versions recorded, {v2[:10]};"
+    )
+    for verb, args in (("diff", ["data/raw.csv", "churn/1"]), ("reproduce", ["data/raw.csv"])):
+        proc = lineage(trained.repo, verb, *args, check=False, env=env)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr == (
+            f"lineage: error: data/raw.csv is data (data/raw.csv@{v2[:10]}); {verb} takes a "
+            "model version (name/3, name@alias, models:/...) or a run id: `lineage impact "
+            "data/raw.csv` lists the runs and model versions made from it\n"
+        )
+
+
+def test_a_path_no_run_read_or_wrote_is_one_line_naming_the_recorded_ones(
+    trained: Trained,
+) -> None:
+    proc = lineage(trained.repo, "impact", "data/prepared/train.csv", check=False, env=trained.env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (
+        "lineage: error: 'data/prepared/train.csv' is inside data/prepared, a DVC directory "
+        "lineage records as one piece of data; give data/prepared (or data/prepared@MD5)\n"
+    )
+    proc = lineage(trained.repo, "impact", "data/test.csv", check=False, env=trained.env)
+    assert proc.returncode == 1 and proc.stderr == (
+        "lineage: error: no recorded run read or wrote 'data/test.csv', and it names no commit "
+        "or model; give a recorded one: data/prepared, data/raw.csv, model.txt\n"
+    )
+
+
 def lineage_log_line(trained: Trained, run: str) -> str:
     log = lineage(trained.repo, "log", env=trained.env).stdout.splitlines()
     return next(line for line in log if run[:12] in line)

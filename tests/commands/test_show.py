@@ -1,16 +1,20 @@
 """`lineage show REF`: every REF form on a recorded project, the one-line errors of bad ones, and
-answers that survive a deleted index and a corrupted record."""
+answers that survive a deleted index and a corrupted record; a grid search on a dirty tree
+whose code was committed afterwards (through the real post-commit hook)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import sh
-from tests.scenarios import Recorded
+from tests.helpers import GRID, commit_all, lineage, write
+from tests.scenarios import Recorded, hermetic_env
 
 
 @pytest.mark.parametrize(
@@ -31,6 +35,11 @@ from tests.scenarios import Recorded
             "with it; `lineage log` lists recorded runs",
         ),
         ("data/raw.csv@0000", None),
+        (
+            "data/train.csv",
+            "no recorded run read or wrote 'data/train.csv', and it names no commit or model; "
+            "give a recorded one: data/raw.csv",
+        ),
     ],
 )
 def test_bad_refs_get_one_line_errors(recorded: Recorded, ref: str, message: str | None) -> None:
@@ -140,3 +149,120 @@ def test_json_output_is_valid_and_paths_are_repository_relative(recorded: Record
     doc = json.loads(out)
     assert doc["record"]["command"]["cwd"] == "."
     assert str(recorded.repo) not in out
+
+
+def test_a_bare_data_path_is_its_latest_version_and_says_so(recorded: Recorded) -> None:
+    runs = sorted(entry["run"] for entry in recorded.json("log"))
+    md5 = recorded.json("show", runs[0])["record"]["inputs"][0]["md5"]
+    assert recorded.lineage("show", "data/raw.csv").stdout == (
+        f"data {md5}   at data/raw.csv\n"
+        f"data/raw.csv: the only version recorded, {md5[:10]}\n"
+        "\n"
+        f"-> input      run {runs[0]}  data/raw.csv  (observed)\n"
+        f"-> input      run {runs[1]}  data/raw.csv  (observed)\n"
+    )
+    assert recorded.json("show", "data/raw.csv")["node"] == {
+        "kind": "data",
+        "id": md5,
+        "path": "data/raw.csv",
+        "resolved_from": "data/raw.csv",
+        "versions": [md5],
+    }
+    inside = recorded.json("-C", "data", "show", "raw.csv")["node"]
+    assert (inside["id"], inside["path"], inside["resolved_from"]) == (
+        md5,
+        "data/raw.csv",
+        "raw.csv",
+    )
+
+
+# -- a grid search on a dirty tree, committed afterwards -----------------------------------------
+
+
+@dataclass(frozen=True)
+class DirtyGrid:
+    repo: Path
+    env: dict[str, str]
+    base: str  # the commit the grid search's dirty tree was based on
+    snapshot: str  # the snapshot commit of that tree, shared by the six runs
+    committed: str  # the commit that then took the same code (attached by the hook)
+    runs: list[str]  # the six MLflow run ids, sorted
+
+    def show(self, ref: str) -> str:
+        return lineage(self.repo, "show", ref, env=self.env).stdout
+
+
+@pytest.fixture(scope="module")
+def dirty_grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DirtyGrid]:
+    """`lineage run -- python grid.py` (six MLflow runs) on an uncommitted edit of grid.py,
+    then `git commit` of that edit through lineage's real post-commit hook."""
+    base_dir = tmp_path_factory.mktemp("dirty-grid")
+    env = hermetic_env(base_dir)
+    repo = base_dir / "repo"
+    with pytest.MonkeyPatch.context() as patch:
+        for key in set(os.environ) - set(env):
+            patch.delenv(key)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        repo.mkdir()
+        sh("git", "init", "-q", cwd=repo)
+        write(repo, ".gitignore", "mlflow.db\nmlruns/\nmlartifacts/\n")
+        write(repo, "grid.py", GRID)
+        lineage(repo, "init")
+        base = commit_all(repo, "Grid search")
+        lineage(repo, "hooks", "install", "--hook", "post-commit")
+        write(repo, "grid.py", GRID + "# next: depth 8\n")
+        lineage(repo, "run", "--", "python", "grid.py")
+        committed = commit_all(repo, "Widen the grid")
+        log = json.loads(lineage(repo, "log", "--json").stdout)
+    snapshots = {entry["snapshot"] for entry in log}
+    assert len(log) == 6 and len(snapshots) == 1, log
+    yield DirtyGrid(repo, env, base, snapshots.pop(), committed, sorted(e["run"] for e in log))
+
+
+def test_a_base_commit_shows_its_snapshot_once_and_the_runs_made_through_it(
+    dirty_grid: DirtyGrid,
+) -> None:
+    g = dirty_grid
+    assert g.show(g.base[:10]) == "".join(
+        [
+            f'commit {g.base}   "Grid search"\n',
+            "\n",
+            f"-> snapshot   commit {g.snapshot}  (observed)\n",
+            *(
+                f"-> code       run {run}  via snapshot {g.snapshot[:10]}  (observed)\n"
+                for run in g.runs
+            ),
+        ]
+    )
+    assert g.show(g.snapshot) == "".join(
+        [
+            f'commit {g.snapshot}   "lineage snapshot of a dirty working tree"\n',
+            "\n",
+            *(f"-> code       run {run}  (observed)\n" for run in g.runs),
+            f"<- snapshot   commit {g.base}  (observed)\n",
+        ]
+    )
+
+
+def test_a_run_on_a_dirty_tree_says_which_commit_took_its_code_later(
+    dirty_grid: DirtyGrid,
+) -> None:
+    g = dirty_grid
+    lines = g.show(g.runs[0]).splitlines()
+    code = lines.index(f"code      {g.base} (main)  dirty")
+    assert lines[code + 1 : code + 3] == [
+        f"          snapshot {g.snapshot} of the exact tree; changed: grid.py",
+        f'          committed later as {g.committed}  "Widen the grid"',
+    ]
+    # ... as the JSON has it, and the commit lists the runs it took the code of.
+    neighbours = json.loads(lineage(g.repo, "show", g.runs[0], "--json", env=g.env).stdout)
+    code_from = {n["id"] for n in neighbours["neighbours"] if n["rel"] == "code"}
+    assert code_from == {g.snapshot, g.committed}
+    assert g.show("HEAD") == "".join(
+        [
+            f'commit {g.committed}   (HEAD)   "Widen the grid"\n',
+            "\n",
+            *(f"-> code       run {run}  (observed)\n" for run in g.runs),
+        ]
+    )
