@@ -279,10 +279,11 @@ def reproduce_cmd(
     from lineage.commands import reproduce as rp
     from lineage.commands import reproduce_plan
     from lineage.commands import reproduce_report as report_
+    from lineage.compare import values_of
 
     plan = reproduce_plan.plan(obj, ref=ref, command=command, env_manager=env_manager)
     obj.close()  # the index is not needed again: do not hold it through the rerun
-    recorded = plan.record.run.metrics if plan.record.run else {}
+    recorded = values_of(plan.record).metrics  # MLflow's and the DVC stages', labelled
     unknown = [m for m in metrics if m not in recorded]
     if unknown:
         raise click.BadParameter(

@@ -1,7 +1,10 @@
 """Judging a rerun against the original run it reproduces: pure functions over records.
 
 A metric or param is ``exact`` (the same bits), ``within`` a tolerance, ``differs``,
-``missing`` from the rerun or ``new`` in it; DVC outputs compare by md5. The verdict is
+``missing`` from the rerun or ``new`` in it; params and metrics come from every source a record
+holds (MLflow's, and the DVC stages' params and metrics files), labelled by
+``lineage/run_values.py``. DVC outputs compare by md5, except metrics files whose values were
+recorded: those are judged by their values, within the tolerance. The verdict is
 ``reproduced`` when nothing differs or is missing, ``differs`` otherwise, and ``failed`` when
 the rerun exited non-zero or made no MLflow run to compare.
 """
@@ -13,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lineage.errors import EXIT_DIFFERS, EXIT_RERUN_FAILED
-from lineage.records import DIFFERS, FAILED, REPRODUCED, Check, MlflowRun, RunRecord
+from lineage.records import DIFFERS, FAILED, REPRODUCED, Check, MlflowRun, RunRecord, to_dict
+from lineage.run_values import RunValues, run_values
 
 
 def same_value(a: float | str, b: float | str) -> bool:
@@ -73,6 +77,11 @@ def counterpart(original: MlflowRun | None, reruns: Sequence[RunRecord]) -> RunR
     return (named or pool)[0]
 
 
+def values_of(record: RunRecord) -> RunValues:
+    """A record's params and metrics from every source, labelled (``lineage/run_values.py``)."""
+    return run_values(to_dict(record))
+
+
 @dataclass(frozen=True)
 class Judgement:
     verdict: str  # reproduced, differs, failed
@@ -93,23 +102,30 @@ def judge(
     judged_metrics: Sequence[str] = (),
 ) -> Judgement:
     """The verdict on a rerun: metrics within the tolerances, params exactly, every recorded
-    DVC output by md5. With ``judged_metrics``, other metrics that differ are shown as
-    ``ignored`` and do not decide the verdict."""
+    DVC output by md5 (a metrics file by its values). With ``judged_metrics``, other metrics
+    that differ are shown as ``ignored`` and do not decide the verdict."""
     metrics: list[Check] = []
     params: list[Check] = []
     outputs: list[Check] = []
     if rerun is not None:
-        if original.run and rerun.run:
-            metrics = compare_values(original.run.metrics, rerun.run.metrics, rtol=rtol, atol=atol)
-            params = compare_values(dict(original.run.params), dict(rerun.run.params))
-            if judged_metrics:
-                metrics = [
-                    c
-                    if c.name in judged_metrics or c.status not in ("differs", "missing")
-                    else Check(c.name, c.original, c.rerun, "ignored")
-                    for c in metrics
-                ]
-        before: dict[str, float | str] = {d.path: d.md5 for d in original.outputs}
+        then, now = values_of(original), values_of(rerun)
+        metrics = compare_values(then.metrics, now.metrics, rtol=rtol, atol=atol)
+        params = compare_values(then.params, now.params)
+        if judged_metrics:
+            metrics = [
+                c
+                if c.name in judged_metrics or c.status not in ("differs", "missing")
+                else Check(c.name, c.original, c.rerun, "ignored")
+                for c in metrics
+            ]
+        # A metrics file (or directory) whose values were recorded is judged by them, within
+        # the tolerance: its bytes change with the last digit of a float.
+        valued = {f for s in original.stages for f in s.metrics}
+        before: dict[str, float | str] = {
+            d.path: d.md5
+            for d in original.outputs
+            if not any(f == d.path or f.startswith(d.path + "/") for f in valued)
+        }
         after: dict[str, float | str] = {d.path: d.md5 for d in rerun.outputs}
         outputs = [c for c in compare_values(before, after) if c.status != "new"]
     if rerun_exit != 0:

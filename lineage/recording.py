@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -165,8 +165,10 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
     """The command's data, MLflow runs, registered versions and environment. MLflow that cannot
     be read is a warning: the command is still recorded, without those runs."""
     try:
-        inputs, outputs, stages = _pipeline_data(ctx, before)
+        data_warnings: list[str] = []
+        inputs, outputs, stages = _pipeline_data(ctx, before, data_warnings.append)
         project, warnings = _project(ctx, before)
+        warnings = [*data_warnings, *warnings]
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Probing another interpreter's environment is a subprocess: overlap it with MLflow.
             probe = pool.submit(_environment, ctx, before, ran.env)
@@ -228,12 +230,16 @@ def _project(ctx: Context, before: Before) -> tuple[MlflowProject | None, list[s
     )
 
 
-def _pipeline_data(ctx: Context, before: Before) -> tuple[list[Data], list[Data], list[Stage]]:
+def _pipeline_data(
+    ctx: Context, before: Before, warn: Callable[[str], None]
+) -> tuple[list[Data], list[Data], list[Stage]]:
     """For a DVC pipeline, what the stages it executed read and wrote; for any other command,
     the data captured before."""
     lock = ctx.paths.root / dvc.LOCK
     after = lock.read_text(encoding="utf-8") if lock.exists() else None
-    executed = dvc_pipeline.executed_stages(ctx.paths.root, before.argv, before.lock, after)
+    executed = dvc_pipeline.executed_stages(
+        ctx.paths.root, before.argv, before.lock, after, warn=warn
+    )
     if not executed:
         return list(before.inputs), [], []
     inputs, outputs = dvc_pipeline.stage_data(executed, git.tracked_files(ctx.paths))

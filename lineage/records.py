@@ -86,12 +86,18 @@ class Data:
 
 @dataclass(frozen=True)
 class Stage:
-    """A DVC pipeline stage the command executed, with the hashes from ``dvc.lock``."""
+    """A DVC pipeline stage the command executed: its hashes and params from ``dvc.lock``, and
+    the values of its metrics files."""
 
     name: str
     cmd: str
     deps: tuple[Data, ...] = ()
     outs: tuple[Data, ...] = ()
+    # The params the stage read, as dvc.lock records them: params file -> key -> value.
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Its metrics files as read right after the command, flattened as `dvc metrics show` does:
+    # file -> dotted key -> value (non-finite numbers as "NaN" etc., like MlflowRun.metrics).
+    metrics: dict[str, dict[str, float | str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -333,6 +339,10 @@ def to_dict(record: Any) -> dict[str, Any]:
     document: dict[str, Any] = _omit_defaults(_jsonable(asdict(record)))
     if isinstance(document.get("command"), dict):
         _omit_defaults(document["command"])
+    for stage in document.get("stages", ()):
+        for key in ("params", "metrics"):  # absent when empty, so older records keep their bytes
+            if not stage[key]:
+                del stage[key]
     return document
 
 
@@ -401,6 +411,8 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
                 cmd=s["cmd"],
                 deps=tuple(_data(x) for x in s.get("deps", ())),
                 outs=tuple(_data(x) for x in s.get("outs", ())),
+                params=s.get("params", {}),
+                metrics=s.get("metrics", {}),
             )
             for s in d.get("stages", ())
         ),

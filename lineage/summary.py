@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from lineage.documents import main_metric, run_key_of, started_ms
+from lineage.documents import run_key_of, started_ms
 from lineage.model_version import ModelVersion
+from lineage.run_values import run_values
 
 
 # The facts of one run's line (a named tuple in its functional form: cheap to create, and
@@ -37,10 +38,19 @@ def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry
         commit=code.get("commit"),
         dirty=code.get("dirty"),
         snapshot=code.get("snapshot"),
-        metric=main_metric((run or {}).get("metrics") or {}, main),
+        metric=main_metric(doc, main),
         models=tuple(ModelVersion(m["name"], int(m["version"])) for m in doc.get("models") or ()),
         evidence=doc.get("evidence", "observed"),
     )
+
+
+def main_metric(doc: dict[str, Any], preferred: str | None) -> tuple[str, float | str] | None:
+    """The metric to show for a run, by its label (``lineage/run_values.py``): ``preferred``
+    ([metrics] main) when the run has it, else MLflow's first by name, else DVC's first."""
+    metrics = run_values(doc).metrics
+    if preferred and preferred in metrics:
+        return preferred, metrics[preferred]
+    return next(iter(metrics.items()), None)
 
 
 def to_json(entry: LogEntry) -> dict[str, Any]:

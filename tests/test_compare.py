@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from lineage.compare import compare_values, counterpart, judge, same_value
-from lineage.records import Check, Code, Data, MlflowRun, Provenance, RunRecord
+from lineage.records import Check, Code, Data, MlflowRun, Provenance, RunRecord, Stage
 
 
 def test_exact_means_the_same_bits() -> None:
@@ -138,3 +138,37 @@ def test_only_the_judged_metrics_decide_the_verdict() -> None:
     judged = judge(original, rerun, 0, judged_metrics=["auc"])
     assert judged.verdict == "reproduced"
     assert [c.status for c in judged.metrics] == ["exact", "ignored"]
+
+
+def pipeline_run(auc: float, n_est: int, metrics_md5: str) -> RunRecord:
+    """A `dvc repro` run recorded without MLflow: its values are the DVC stages' own."""
+    evaluate = Stage(
+        name="evaluate",
+        cmd="python src/evaluate.py",
+        outs=(Data("eval/metrics.json", metrics_md5), Data("model.pkl", "c" * 32)),
+        params={"params.yaml": {"train.n_est": n_est}},
+        metrics={"eval/metrics.json": {"auc": auc, "counts.rows": 6}},
+    )
+    record = replace(run("unused", {}), run=None, stages=(evaluate,))
+    return replace(record, outputs=evaluate.outs)
+
+
+def test_a_pipeline_run_without_mlflow_is_judged_on_its_dvc_params_and_metrics() -> None:
+    original = pipeline_run(0.8, 50, "a" * 32)
+    # The rerun's metrics file differs in its last digit, so its bytes (md5) differ too: it is
+    # judged by its values, within the tolerance, and the model by its md5.
+    rerun = pipeline_run(0.8 + 1e-12, 50, "b" * 32)
+
+    judged = judge(original, rerun, 0, atol=1e-9)
+
+    assert judged.verdict == "reproduced"
+    assert judged.metrics == [
+        Check("eval/metrics.json:auc", 0.8, 0.8 + 1e-12, "within"),
+        Check("eval/metrics.json:counts.rows", 6, 6, "exact"),
+    ]
+    assert judged.params == [Check("params.yaml:train.n_est", 50, 50, "exact")]
+    assert judged.outputs == [Check("model.pkl", "c" * 32, "c" * 32, "exact")]
+    assert judge(original, rerun, 0).verdict == "differs"  # no tolerance: the value differs
+    other_param = judge(original, pipeline_run(0.8, 60, "a" * 32), 0)
+    assert other_param.verdict == "differs"
+    assert other_param.params == [Check("params.yaml:train.n_est", 50, 60, "differs")]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from lineage.errors import CorruptRecordError, UnsafePathError
@@ -11,6 +14,7 @@ from lineage.records import (
     MlflowRun,
     Provenance,
     RunRecord,
+    Stage,
     canonical_bytes,
     decode,
     encode,
@@ -64,3 +68,40 @@ def test_decode_refuses_content_that_does_not_match_its_name() -> None:
 def test_paths_escaping_the_repository_are_refused(path: str) -> None:
     with pytest.raises(UnsafePathError):
         Data(path=path, md5="c" * 32)
+
+
+def pipeline_record(**values: Any) -> RunRecord:
+    stage = Stage(
+        name="train",
+        cmd="python train.py",
+        deps=(Data(path="data/prepared", md5="d" * 32 + ".dir", stage="train"),),
+        outs=(Data(path="model.pkl", md5="e" * 32, stage="train"),),
+        **values,
+    )
+    return replace(record(), run=None, stages=(stage,))
+
+
+def test_a_stage_without_params_or_metrics_keeps_the_bytes_records_had_before_them() -> None:
+    name, blob = encode(pipeline_record())
+    (stage,) = decode(name, blob)["stages"]
+    assert sorted(stage) == ["cmd", "deps", "name", "outs"]
+    # The name this record had before stages could hold params and metrics.
+    assert name == "fc5fd8cd458b9f4f54c44db2781e51ea6de107dbf9cb1723d1f28519d4e12daa"
+
+
+def test_a_stage_keeps_its_params_and_metrics_through_a_roundtrip() -> None:
+    original = pipeline_record(
+        params={"params.yaml": {"train.n_est": 50, "train": {"seed": 7}}, "o.yaml": {"a": [1]}},
+        metrics={"eval/metrics.json": {"avg_prec": 0.5, "loss": "NaN", "counts.rows": 6}},
+    )
+    name, blob = encode(original)
+    doc = decode(name, blob)
+    (stage,) = doc["stages"]
+    assert stage["params"] == {
+        "o.yaml": {"a": [1]},
+        "params.yaml": {"train": {"seed": 7}, "train.n_est": 50},
+    }
+    assert stage["metrics"] == {
+        "eval/metrics.json": {"avg_prec": 0.5, "counts.rows": 6, "loss": "NaN"}
+    }
+    assert encode(run_record_from_dict(doc)) == (name, blob)

@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from lineage.errors import CommandNotFoundError, LineageError, NotARepositoryError
+from lineage.errors import CommandNotFoundError, LineageError, NotARepositoryError, UnsafePathError
 from lineage.records import Data, Stage, repo_path
 
 MD5 = "md5"
@@ -123,7 +123,7 @@ def read_dvc_lock(
         text = (root / pointer).read_text(encoding="utf-8")
         if pipeline_text is None:
             pipeline_text = _read_optional(root / pipeline_of(pointer))
-    return [e for _, _, entries in _parse_dvc_lock(pointer, text, pipeline_text) for e in entries]
+    return [e for stage in _parse_dvc_lock(pointer, text, pipeline_text) for e in stage.entries]
 
 
 def lock_stages(
@@ -132,7 +132,8 @@ def lock_stages(
     *,
     pipeline_text: str | None = None,
 ) -> list[Stage]:
-    """The stages of the root ``dvc.lock`` (``text``), or of every dvc.lock in the workspace."""
+    """The stages of the root ``dvc.lock`` (``text``), or of every dvc.lock in the workspace,
+    their params read as DVC wrote them (YAML 1.2: see ``parse_yaml``)."""
     if text is not None:
         return _stages(LOCK, text, pipeline_text)
     stages: list[Stage] = []
@@ -156,7 +157,7 @@ def pointers_at_tree(
             continue
         if posixpath.basename(path) == LOCK:
             parsed = _parse_dvc_lock(path, text, read_blob(pipeline_of(path)))
-            entries += [e for _, _, stage_entries in parsed for e in stage_entries]
+            entries += [e for stage in parsed for e in stage.entries]
         elif path.endswith(".dvc"):
             entries += _parse_dvc_file(path, text)
     return entries
@@ -179,19 +180,53 @@ def stage_address(pipeline: str, name: str) -> str:
     return name if pipeline == PIPELINE else f"{pipeline}:{name}"
 
 
-def load_yaml(text: str, name: str) -> dict[str, Any]:
+def split_stage_address(address: str) -> tuple[str, str]:
+    """(dvc.yaml path, stage name) of a stage address: the inverse of ``stage_address``."""
+    pipeline, colon, name = address.rpartition(":")
+    if colon and posixpath.basename(pipeline) == PIPELINE:
+        return pipeline, name
+    return PIPELINE, address
+
+
+class YamlError(ValueError):
+    """Text that is not YAML; the message says what is wrong, and where."""
+
+
+def parse_yaml(text: str, *, yaml12: bool = False) -> Any:
+    """YAML text parsed by PyYAML (YAML 1.1; libyaml's C loader, ~10x faster, when present), or
+    with ``yaml12`` as DVC parses it: ruamel.yaml's safe loader (YAML 1.2), the one DVC writes
+    dvc.lock with and reads params and metrics files with. The two differ on plain scalars DVC
+    writes: `lr: 1e-05` is a number in 1.2 and a string in 1.1, `on` a string and a boolean."""
+    if yaml12:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError as RuamelYAMLError
+
+        try:
+            return YAML(typ="safe").load(text)
+        except RuamelYAMLError as exc:
+            raise YamlError(_yaml_problem(exc)) from None
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "unparsable"
+        raise YamlError(_yaml_problem(exc)) from None
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    return f"{getattr(exc, 'problem', None) or 'unparsable'}{where}"
+
+
+def load_yaml(text: str, name: str, *, yaml12: bool = False) -> dict[str, Any]:
+    """The mapping a DVC file holds (``parse_yaml``); an error naming ``name`` otherwise."""
+    try:
+        document = parse_yaml(text, yaml12=yaml12)
+    except YamlError as exc:
         raise LineageError(
-            f"{name} is not valid YAML ({problem}{where}); fix it, or restore it with "
-            f"`git checkout -- {name}`"
+            f"{name} is not valid YAML ({exc}); fix it, or restore it with `git checkout -- {name}`"
         ) from None
     if document is None:
         return {}
@@ -205,20 +240,29 @@ def load_yaml(text: str, name: str) -> dict[str, Any]:
 
 def _parse_dvc_file(pointer: str, text: str) -> list[PointerEntry]:
     document = load_yaml(text, pointer)
-    base = _join_wdir(posixpath.dirname(pointer), document.get("wdir"), pointer)
+    base = join_wdir(posixpath.dirname(pointer), document.get("wdir"), pointer)
     return [
         *_entries(document.get("deps"), base, pointer, None, "dep"),
         *_entries(document.get("outs"), base, pointer, None, "out"),
     ]
 
 
+class _LockedStage(NamedTuple):
+    name: str  # the stage address
+    cmd: str
+    entries: list[PointerEntry]
+    params: dict[str, dict[str, Any]]  # params file (repository path) -> key -> value
+
+
 def _parse_dvc_lock(
     pointer: str,
     text: str,
     pipeline_text: str | None,
-) -> list[tuple[str, str, list[PointerEntry]]]:
-    """(stage name, cmd, entries) for each stage of a dvc.lock."""
-    document = load_yaml(text, pointer)
+    *,
+    yaml12: bool = False,
+) -> list[_LockedStage]:
+    """Each stage of a dvc.lock: its address, cmd, deps and outs, and params."""
+    document = load_yaml(text, pointer, yaml12=yaml12)
     # DVC 2 and 3 write `schema: '2.0'` and a `stages:` mapping; DVC 1 put stages at the top.
     stages = document.get("stages") if "schema" in document else document
     if not isinstance(stages, dict):
@@ -230,7 +274,7 @@ def _parse_dvc_lock(
         if not isinstance(body, dict):
             continue
         name = stage_address(pipeline, str(raw_name))
-        base = _join_wdir(
+        base = join_wdir(
             posixpath.dirname(pointer),
             wdirs.get(str(raw_name).partition("@")[0]),
             pipeline,
@@ -241,19 +285,38 @@ def _parse_dvc_lock(
             *_entries(body.get("deps"), base, pointer, name, "dep"),
             *_entries(body.get("outs"), base, pointer, name, "out"),
         ]
-        parsed.append((name, cmd, entries))
+        parsed.append(_LockedStage(name, cmd, entries, _params(body.get("params"), base)))
     return parsed
 
 
+def _params(params: Any, base: str) -> dict[str, dict[str, Any]]:
+    """A lock's ``params:`` (file relative to the stage's wdir -> key -> value) with each file
+    made repository-relative; a params file outside the repository is left out, as external
+    deps are."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, values in params.items() if isinstance(params, dict) else ():
+        if not isinstance(values, dict):
+            continue
+        try:
+            path = repo_path(posixpath.join(base, str(name)))
+        except UnsafePathError:
+            continue
+        found[path] = {str(key): value for key, value in values.items()}
+    return found
+
+
 def _stages(pointer: str, text: str, pipeline_text: str | None) -> list[Stage]:
+    # Only `lineage run`, after its command, asks for stages: ruamel's ~50 ms import is paid
+    # there, never in the hooks or before the command.
     return [
         Stage(
-            name=name,
-            cmd=cmd,
-            deps=tuple(e.to_data() for e in entries if e.role == "dep"),
-            outs=tuple(e.to_data() for e in entries if e.role == "out"),
+            name=stage.name,
+            cmd=stage.cmd,
+            deps=tuple(e.to_data() for e in stage.entries if e.role == "dep"),
+            outs=tuple(e.to_data() for e in stage.entries if e.role == "out"),
+            params=stage.params,
         )
-        for name, cmd, entries in _parse_dvc_lock(pointer, text, pipeline_text)
+        for stage in _parse_dvc_lock(pointer, text, pipeline_text, yaml12=True)
     ]
 
 
@@ -271,7 +334,9 @@ def _pipeline_wdirs(text: str | None, name: str) -> dict[str, Any]:
     return wdirs
 
 
-def _join_wdir(directory: str, wdir: Any, name: str) -> str:
+def join_wdir(directory: str, wdir: Any, name: str) -> str:
+    """The repository path a DVC file's paths are relative to: its ``directory`` joined with its
+    ``wdir``; a templated ``wdir`` is refused (resolving it needs DVC)."""
     if wdir is None:
         return directory
     if "${" in str(wdir):
@@ -334,6 +399,6 @@ def stage_commands_at_tree(
             continue
         text = read_blob(path)
         if text is not None:
-            for name, cmd, _ in _parse_dvc_lock(path, text, read_blob(pipeline_of(path))):
-                commands[name] = cmd
+            for stage in _parse_dvc_lock(path, text, read_blob(pipeline_of(path))):
+                commands[stage.name] = stage.cmd
     return commands

@@ -1,7 +1,8 @@
 """DVC's pipelines as lineage needs them: which stages a command executed and what they read and
 wrote, what a command outside the pipeline may read, what a past commit's pipeline says a run
 read (``lineage import mlflow``), and how to rerun recorded stages. Read from DVC's files
-(``dvc.py``), never by importing ``dvc``.
+(``dvc.py``), never by importing ``dvc``; the values in the executed stages' metrics files come
+from ``dvc_metrics.py``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import posixpath
 import shlex
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +27,7 @@ from lineage.adapters.dvc import (
     stage_address,
     stage_commands_at_tree,
 )
+from lineage.adapters.dvc_metrics import with_metrics
 from lineage.errors import LineageError
 from lineage.records import STATE_UNKNOWN, Data, Stage
 
@@ -158,22 +161,34 @@ def forced_rerun(argv: Sequence[str], stages: Sequence[str]) -> list[str] | None
     return ["dvc", "repro", *(f for f in flags if f in _VERBOSITY), "--force", *single]
 
 
+def _warn_on_stderr(message: str) -> None:
+    # What the CLI's warnings look like. `recording.collect` does not hand its context's
+    # `warn` down to here yet; a caller that has one passes it.
+    sys.stderr.write(f"lineage: warning: {message}\n")
+
+
 def executed_stages(
-    root: Path, argv: Sequence[str], lock_before: str | None, lock_after: str | None
+    root: Path,
+    argv: Sequence[str],
+    lock_before: str | None,
+    lock_after: str | None,
+    *,
+    warn: Callable[[str], None] = _warn_on_stderr,
 ) -> list[Stage]:
     """The stages a command executed, judged by the root dvc.lock before and after it: those
     whose entries changed; for an up-to-date `dvc repro` (nothing changed), the stages it
-    named, else all of them."""
+    named, else all of them. Each carries the params dvc.lock recorded for it and the values
+    of its metrics files as the command left them (``dvc_metrics``)."""
     pipeline = is_pipeline_command(argv)
     if lock_after is None or (not pipeline and lock_after == lock_before):
         return []
     after = lock_stages(root)
     before = {s.name: s for s in lock_stages(root, lock_before)} if lock_before else {}
-    changed = [s for s in after if before.get(s.name) != s]
-    if changed or not pipeline:
-        return changed
-    named = set(repro_targets(argv))
-    return [s for s in after if not named or s.name in named]
+    executed = [s for s in after if before.get(s.name) != s]
+    if not executed and pipeline:
+        named = set(repro_targets(argv))
+        executed = [s for s in after if not named or s.name in named]
+    return with_metrics(root, executed, warn)
 
 
 def stage_data(executed: Sequence[Stage], tracked: set[str]) -> tuple[list[Data], list[Data]]:

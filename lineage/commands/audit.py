@@ -10,7 +10,8 @@ Scope (default): every registered model version that holds an alias now, or the 
   and on the Git remote (remote-tracking refs as last fetched);
 * data: every input md5 is in the DVC remote (only in the local cache is not enough), unknown
   inputs warn;
-* run: it still exists in the tracking store and FINISHED, with params, metrics and environment;
+* run: it still exists in the tracking store and FINISHED, with params, metrics (MLflow's, or
+  those of the DVC stages it ran) and environment;
 * reproduction: the newest `lineage reproduce` of it, its verdict and age (none: warn).
 
 Everything is read at once: one registry listing, one batched runs query, one DVC remote query,
@@ -33,6 +34,7 @@ from lineage.index import Index
 from lineage.model_version import ModelVersion
 from lineage.refs import parse_model
 from lineage.resolve import model_node
+from lineage.run_values import run_values
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 CHECKS = ("lineage", "code", "data", "run", "reproduction")
@@ -306,12 +308,12 @@ def _run(row: Row, live: Mapping[str, str]) -> Check:
     status = live[row.run_key]
     if status != "FINISHED":
         return Check("run", FAIL, f"run status is {status}, not FINISHED")
-    run = row.record.get("run") or {}
+    values = run_values(row.record)
     lacking = [
         what
         for what, present in (
-            ("params", run.get("params")),
-            ("metrics", run.get("metrics")),
+            ("params", values.params),
+            ("metrics", values.metrics),
             ("environment", row.record.get("environment")),
         )
         if not present

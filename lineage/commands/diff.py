@@ -2,9 +2,10 @@
 
 Code (the commits that ran, and `git diff --stat` between them, dirty-tree snapshots included),
 data per path (same or changed md5; for DVC directories, the files added, removed and modified
-between the two `.dir` manifests), params, metrics with their delta, environment (distributions
-that differ) and command. Everything comes from the records, the index, git and the local DVC
-cache; nothing is run.
+between the two `.dir` manifests), params and metrics from every source the records hold (MLflow
+and the DVC stages, labelled by ``lineage/run_values.py``) with their delta, environment
+(distributions that differ) and command. Everything comes from the records, the index, git and
+the local DVC cache; nothing is run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lineage.context import Context
 from lineage.index import Index
 from lineage.model_version import ModelVersion
 from lineage.resolve import resolve, run_of
+from lineage.run_values import run_values
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def diff(ctx: Context, *, a: str, b: str) -> Diff:
     """Model versions or runs A and B side by side."""
     index = ctx.index
     left, right = (_side(ctx, ref) for ref in (a, b))
+    values_a, values_b = run_values(left.record), run_values(right.record)
     stat = None
     if left.code and right.code:
         stat = (
@@ -103,8 +106,8 @@ def diff(ctx: Context, *, a: str, b: str) -> Diff:
         b=right,
         code_stat=stat,
         data=_data(ctx.paths.root, left.record, right.record),
-        params=_values(left.run.get("params") or {}, right.run.get("params") or {}),
-        metrics=_values(left.run.get("metrics") or {}, right.run.get("metrics") or {}),
+        params=_values(values_a.params, values_b.params),
+        metrics=_values(values_a.metrics, values_b.metrics),
         environment=_environment(index, left.record, right.record),
         command=(_argv(left.record), _argv(right.record)),
     )
@@ -165,7 +168,7 @@ def _values(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ValueDiff]:
     out = []
     for name in sorted(set(a) | set(b)):
         x, y = a.get(name), b.get(name)
-        numeric = isinstance(x, int | float) and isinstance(y, int | float)
+        numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y))
         delta = float(y) - float(x) if numeric and x != y else None  # type: ignore[arg-type]
         out.append(ValueDiff(name, x, y, delta))
     return out

@@ -11,6 +11,7 @@ from typing import Any
 
 from lineage.commands.reproduce import Result
 from lineage.commands.reproduce_plan import EnvironmentDiff, InputPlan, Plan, remote_phrase
+from lineage.compare import values_of
 from lineage.formatting import human_size
 from lineage.formatting import value_text as fmt
 from lineage.records import DIFFERS, FAILED, Check
@@ -51,8 +52,9 @@ def render_plan(p: Plan) -> str:
             "--command": "given with --command",
         }[p.command_source]
         lines.append(f"  command   {' '.join(p.argv)}   ({source}; in {p.cwd})")
-    if run and run.params:
-        shown = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items()))
+    params = values_of(r).params  # MLflow's and the DVC stages', labelled
+    if params:
+        shown = ", ".join(f"{k}={fmt(v)}" for k, v in params.items())
         lines.append(f"  params    {shown if len(shown) <= 200 else shown[:197] + '...'}")
     lines.append("  env       " + _render_env(p.environment))
     lines.append(

@@ -1,13 +1,19 @@
 """lineage.adapters.dvc_pipeline: DVC's pipeline rules as pure functions: which commands run a
 pipeline, how recorded stages are rerun, what a command may read, and what a past commit's
-pipeline files say (its stage addresses, declared paths and params)."""
+pipeline files say (its stage addresses, declared paths and params); and, through a real
+`lineage run -- dvc repro`, the params and metrics of the stages a pipeline ran."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from lineage.adapters import dvc_pipeline
 from lineage.adapters.dvc import PointerEntry
+from tests.layouts import get_started as get_started_layout
 
 
 @pytest.mark.parametrize(
@@ -108,3 +114,87 @@ def test_a_command_outside_the_pipeline_may_read_added_data_and_consumed_outputs
         prepared,
         consumed,
     ]
+
+
+@dataclass(frozen=True)
+class Ran:
+    project: get_started_layout.Project
+    run: str  # the run key of `lineage run -- dvc repro`
+    stderr: str  # what that `lineage run` printed
+    dvc_metrics: dict[str, dict[str, Any]]  # `dvc metrics show --json` right after it, dotted
+
+
+def _dotted(section: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in section.items():
+        if isinstance(value, dict):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@pytest.fixture(scope="module")
+def get_started(tmp_path_factory: pytest.TempPathFactory) -> Ran:
+    """iterative/example-get-started's layout (tests/layouts/get_started.py), its pipeline run
+    once under `lineage run`."""
+    project = get_started_layout.build(tmp_path_factory.mktemp("get-started"))
+    ran = project.lineage("run", "--", "dvc", "repro", "-q")
+    shown = json.loads(project.sh("dvc", "metrics", "show", "--json").stdout)
+    files = next(iter(shown.values()))["data"]  # one revision: the workspace
+    dvc_metrics = {path: _dotted(found["data"]) for path, found in files.items()}
+    return Ran(project, project.newest_run(), ran.stderr, dvc_metrics)
+
+
+def test_a_dvc_repro_records_the_params_and_metrics_of_the_stages_it_ran(
+    get_started: Ran,
+) -> None:
+    stages = {s["name"]: s for s in get_started.project.record(get_started.run)["stages"]}
+
+    assert list(stages) == ["prepare", "featurize@train", "featurize@test", "train", "evaluate"]
+    assert {name: s.get("params") for name, s in stages.items()} == {
+        "prepare": {"params.yaml": {"prepare.seed": 20170428, "prepare.split": 0.25}},
+        "featurize@train": {"params.yaml": {"featurize": {"max_features": 100, "ngrams": 2}}},
+        "featurize@test": {"params.yaml": {"featurize": {"max_features": 100, "ngrams": 2}}},
+        "train": {
+            "params.yaml": {"train.min_split": 0.01, "train.n_est": 50, "train.seed": 20170428}
+        },
+        "evaluate": {"evaluate.yaml": {"threshold": 0.5}},
+    }
+    assert {name: sorted(s.get("metrics", {})) for name, s in stages.items()} == {
+        "prepare": [],
+        "featurize@train": ["data/features/train-stats.toml"],
+        "featurize@test": ["data/features/test-stats.toml"],
+        "train": [],
+        "evaluate": ["eval/metrics.json", "eval/summary.yaml"],  # plots are not metrics
+    }
+    # Exactly what DVC itself shows: lists left out, YAML read as YAML 1.2 (`1e-3` a number).
+    recorded = {path: v for s in stages.values() for path, v in s.get("metrics", {}).items()}
+    assert recorded == get_started.dvc_metrics
+    assert sorted(recorded["eval/metrics.json"]) == [
+        "avg_prec",
+        "counts.hits",
+        "counts.rows",
+        "roc_auc",
+    ]
+    assert recorded["eval/summary.yaml"]["loss"] == 0.001
+    assert recorded["data/features/test-stats.toml"]["rows"] == 6
+    assert "warning" not in get_started.stderr
+
+
+def test_an_unreadable_metrics_file_is_a_warning_and_the_rest_is_recorded(
+    get_started: Ran,
+) -> None:
+    project = get_started.project
+    ran = project.lineage(
+        "run", "--", "dvc", "repro", "-q", "--force", "--single-item", "evaluate", EVAL_BROKEN="1"
+    )
+    (evaluate,) = project.record(project.newest_run())["stages"]
+
+    assert ran.stderr.count("lineage: warning:") == 1
+    assert (
+        "lineage: warning: metrics file eval/summary.yaml of stage evaluate could not be read "
+        "(not valid YAML: expected ',' or ']', but got '<stream end>' at line 2), so none of "
+        "its values were recorded\n"
+    ) in ran.stderr
+    assert list(evaluate["metrics"]) == ["eval/metrics.json"]

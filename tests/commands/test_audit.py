@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.history import History
+from tests.layouts import get_started
 
 
 def audit_json(h: History, *args: str) -> tuple[int, dict[str, Any]]:
@@ -74,3 +75,22 @@ def test_audit_output_formats_agree(history: History, tmp_path: Path) -> None:
         [row] = [ln for ln in markdown.splitlines() if ln.startswith(f"| `{v['model']}` |")]
         assert [c.strip() for c in row.strip("|").split("|")][-5:] == expected
     assert text.splitlines()[-1].startswith("audit FAILED: 7 model version(s)")
+
+
+def test_a_model_from_a_pipeline_has_the_params_and_metrics_of_its_dvc_stages(
+    tmp_path: Path,
+) -> None:
+    # The training stage's MLflow run logs no params or metrics: dvc.lock and the pipeline's
+    # metrics files hold them.
+    project = get_started.build(tmp_path)
+    project.lineage("run", "--", "dvc", "repro", "-q", MODEL="churn")
+
+    proc = project.lineage("audit", "churn/1", "--json", check=False)
+
+    [version] = json.loads(proc.stdout)["versions"]
+    checks = {c["name"]: c for c in version["checks"]}
+    assert checks["run"] == {
+        "name": "run",
+        "result": "pass",
+        "reason": "FINISHED, with params, metrics and environment",
+    }

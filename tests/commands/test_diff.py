@@ -6,8 +6,11 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import sh
 from tests.helpers import TRAIN, commit_all, lineage, write
+from tests.layouts import get_started
 
 
 def test_diff_reports_data_params_metrics_code_and_directory_file_counts(
@@ -83,3 +86,55 @@ def test_diff_shows_the_code_a_dirty_tree_run_really_had(dvc_repo: Path, mlflow_
     assert out["code"]["stat"].splitlines()[0].strip().startswith("train.py | 1 +")
     assert [p["status"] for p in out["params"]] == ["same"]
     assert out["command"]["a"] == out["command"]["b"]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory: pytest.TempPathFactory) -> tuple[get_started.Project, str, str]:
+    """The get-started pipeline run without MLflow, then again after train.n_est went from 50
+    to 100 (so only train and evaluate ran the second time)."""
+    project = get_started.build(tmp_path_factory.mktemp("tuned"))
+    project.lineage("run", "--", "dvc", "repro", "-q")
+    first = project.newest_run()
+    project.commit("Ran the pipeline")
+    params = project.repo / "params.yaml"
+    params.write_text(params.read_text().replace("n_est: 50", "n_est: 100"))
+    project.commit("More estimators")
+    project.lineage("run", "--", "dvc", "repro", "-q")
+    return project, first, project.newest_run()
+
+
+def test_diff_of_two_pipeline_runs_shows_their_dvc_params_and_metrics_labelled(
+    tuned: tuple[get_started.Project, str, str],
+) -> None:
+    project, first, second = tuned
+
+    out = project.json("diff", first, second)
+
+    params = {p["name"]: p for p in out["params"]}
+    assert params["params.yaml:train.n_est"] == {
+        "name": "params.yaml:train.n_est",
+        "a": 50,
+        "b": 100,
+        "delta": 50.0,
+        "status": "changed",
+    }
+    assert params["evaluate.yaml:threshold"]["status"] == "same"
+    # The second run did not run prepare: its params are only in A.
+    assert params["params.yaml:prepare.seed"]["status"] == "removed"
+    metrics = {m["name"]: m for m in out["metrics"]}
+    assert metrics["eval/metrics.json:avg_prec"] == {
+        "name": "eval/metrics.json:avg_prec",
+        "a": 0.25,
+        "b": 0.16666666666666666,
+        "delta": 0.16666666666666666 - 0.25,
+        "status": "changed",
+    }
+    assert metrics["eval/summary.yaml:loss"]["status"] == "same"
+    text = project.lineage("diff", first, second).stdout
+    assert "none recorded" not in text
+    lines = text.splitlines()
+    assert "          params.yaml:train.n_est             50 -> 100  (+50)" in lines
+    assert (
+        "          eval/metrics.json:avg_prec                   0.25 -> 0.16666666666666666  "
+        "(-0.0833333)"
+    ) in lines

@@ -30,6 +30,7 @@ import pytest
 
 from tests.conftest import sh
 from tests.helpers import commit_all, repo_state, write
+from tests.layouts import get_started
 from tests.scenarios import hermetic_env
 
 TRAIN = """\
@@ -488,3 +489,58 @@ def test_a_rerun_writing_into_its_input_cannot_corrupt_the_dvc_cache(
         assert any("PermissionError" in line for line in out["log_tail"])
     assert hashlib.md5(cached.read_bytes()).hexdigest() == md5
     assert (repo_state(dvc_repo), (dvc_repo / "data/raw.csv").read_bytes()) == before
+
+
+def test_a_pipeline_run_without_mlflow_is_reproduced_on_its_dvc_metrics(tmp_path: Path) -> None:
+    project = get_started.build(tmp_path)
+    project.lineage("run", "--", "dvc", "repro", "-q")
+    run = project.newest_run()
+    before = repo_state(project.repo)
+
+    # The rerun's avg_prec is off by 1e-12, so eval/metrics.json's bytes differ too: within
+    # --atol 1e-9 that is reproduced, judged on the values DVC's metrics files hold.
+    proc = project.lineage(
+        "reproduce", run, "--atol", "1e-9", "--json", check=False, EVAL_NOISE="1e-12"
+    )
+
+    out = json.loads(proc.stdout)
+    assert (proc.returncode, out["verdict"]) == (0, "reproduced")
+    statuses = {c["name"]: c["status"] for c in out["metrics"]}
+    assert statuses.pop("eval/metrics.json:avg_prec") == "within"
+    assert statuses == {
+        "data/features/test-stats.toml:feature.mean": "exact",
+        "data/features/test-stats.toml:rows": "exact",
+        "data/features/train-stats.toml:feature.mean": "exact",
+        "data/features/train-stats.toml:rows": "exact",
+        "eval/metrics.json:counts.hits": "exact",
+        "eval/metrics.json:counts.rows": "exact",
+        "eval/metrics.json:roc_auc": "exact",
+        "eval/summary.yaml:loss": "exact",
+        "eval/summary.yaml:precision": "exact",
+        "eval/summary.yaml:recall": "exact",
+    }
+    assert [c["name"] for c in out["params"] if c["status"] == "exact"] == [
+        "evaluate.yaml:threshold",
+        "params.yaml:featurize.max_features",
+        "params.yaml:featurize.ngrams",
+        "params.yaml:prepare.seed",
+        "params.yaml:prepare.split",
+        "params.yaml:train.min_split",
+        "params.yaml:train.n_est",
+        "params.yaml:train.seed",
+    ]
+    # Metrics files are judged by their values; every other output by its md5.
+    assert {c["name"]: c["status"] for c in out["outputs"]} == {
+        "data/features/test.tsv": "exact",
+        "data/features/train.tsv": "exact",
+        "data/prepared": "exact",
+        "eval/plots/prc.json": "exact",
+        "model.pkl": "exact",
+    }
+
+    # Without a tolerance, the same rerun differs, and says which value.
+    proc = project.lineage("reproduce", run, check=False, EVAL_NOISE="1e-12")
+    assert proc.returncode == 4
+    assert "  eval/metrics.json:avg_prec  " in proc.stdout and "DIFFERS" in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("Verdict: differs — 1 value(s) differ")
+    assert repo_state(project.repo) == before
