@@ -414,6 +414,25 @@ class Index:
         ).fetchall()
         return [(run, model) for run, model in rows]
 
+    def registered_later(self, run_keys: Sequence[str]) -> dict[str, list[str]]:
+        """run key -> the model keys registered from it after its record was written (by a
+        ``registration`` record), for the runs of ``run_keys`` that have any (one query)."""
+        if not run_keys:
+            return {}
+        found: dict[str, list[str]] = {}
+        for chunk in range(0, len(run_keys), 500):  # SQLite's bound-parameter limit
+            keys = [node_key("run", k) for k in run_keys[chunk : chunk + 500]]
+            rows = self.db.execute(
+                "SELECT edges.src, edges.dst FROM edges "
+                "JOIN records ON records.id = edges.record_id "
+                f"WHERE edges.src IN ({','.join('?' * len(keys))}) AND edges.rel = 'produced' "
+                "AND records.kind = 'registration' ORDER BY edges.src, edges.dst",
+                keys,
+            )
+            for src, dst in rows:
+                found.setdefault(src.partition(":")[2], []).append(dst)
+        return found
+
     def data_on_commits(self, commits: Sequence[str]) -> dict[str, list[str]]:
         """md5 -> paths of every input and output of the runs recorded on ``commits``,
         directly or through a snapshot of a dirty tree based on one of them (one query)."""

@@ -44,6 +44,27 @@ def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry
     )
 
 
+def with_later_registrations(
+    entries: list[LogEntry], later: dict[str, list[str]]
+) -> list[LogEntry]:
+    """The entries, each with the versions registered from its run after it was recorded
+    (``Index.registered_later``) beside those its record names."""
+    if not later:
+        return entries
+    return [
+        e._replace(models=_merged(e.models, later[e.run_key])) if e.run_key in later else e
+        for e in entries
+    ]
+
+
+def _merged(models: tuple[ModelVersion, ...], keys: list[str]) -> tuple[ModelVersion, ...]:
+    merged = dict.fromkeys(models)
+    for key in keys:
+        name, _, version = key.partition(":")[2].rpartition("/")
+        merged.setdefault(ModelVersion(name, int(version)))
+    return tuple(merged)
+
+
 def main_metric(doc: dict[str, Any], preferred: str | None) -> tuple[str, float | str] | None:
     """The metric to show for a run, by its label (``lineage/run_values.py``): ``preferred``
     ([metrics] main) when the run has it, else MLflow's first by name, else DVC's first."""

@@ -75,8 +75,11 @@ def test_impact_and_the_run_itself_name_the_later_version(project: Project) -> N
     assert [(m["name"], m["version"]) for m in impact["models"]] == [
         ("late", project.facts["version"])
     ]
+    late = f"late/{project.facts['version']}"
+    assert [r["models"] for r in impact["runs"]] == [[late]]
     text = project.lineage("show", project.facts["run"]).stdout
-    assert f"late/{project.facts['version']}" in text
+    assert f"-> produced   model {late}" in text
+    assert [r["models"] for r in project.json("log")] == [[late]]
 
 
 def test_audit_finds_the_record_of_a_later_version(project: Project) -> None:

@@ -12,7 +12,7 @@ from lineage.edges import model_key, node_key
 from lineage.graph import DOWNSTREAM, ModelNode, RunNode
 from lineage.resolve import Node, resolve
 from lineage.subgraph import build
-from lineage.summary import LogEntry, log_entry, render_line
+from lineage.summary import LogEntry, log_entry, render_line, with_later_registrations
 from lineage.summary import to_json as log_json
 
 
@@ -51,6 +51,9 @@ def impact(ctx: Context, *, ref: str, aliases: bool = True) -> Impact:
     made = [n.run_key for n in sub.nodes if isinstance(n, RunNode) and n.key not in roots]
     records = sub.records  # read once, while building the subgraph
     entries = [log_entry(*records[k], main) for k in made if k in records]
+    entries = with_later_registrations(
+        entries, ctx.index.registered_later([e.run_key for e in entries])
+    )
     entries.sort(key=lambda e: (-(e.started_ms or 0), e.run_key))
     versions = [n for n in sub.nodes if isinstance(n, ModelNode) and n.key not in roots]
     live: dict[str, dict[str, int]] = {}

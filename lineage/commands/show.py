@@ -13,6 +13,7 @@ from lineage.edges import node_key
 from lineage.formatting import human_size
 from lineage.index import Index
 from lineage.resolve import Node, path_note, resolve
+from lineage.run_values import run_values
 
 
 @dataclass(frozen=True)
@@ -234,15 +235,13 @@ def record_lines(
         lines.append(
             f"{'stages':<10}{', '.join(s['name'] for s in record['stages'])}  (from dvc.lock)"
         )
-    if run:
-        lines.append(f"{'params':<10}{_kv(run.get('params') or {})}")
-        lines.append(f"{'metrics':<10}{_kv(run.get('metrics') or {})}")
+    values = run_values(record)
+    if run or values.params or values.metrics:
+        lines.append(f"{'params':<10}{_kv(values.params)}")
+        lines.append(f"{'metrics':<10}{_kv(values.metrics)}")
     command = record.get("command")
     if command:
-        lines.append(
-            f"{'command':<10}{' '.join(command['argv'])}   (in {command['cwd']}; "
-            f"{command['status']}, exit {command['exit_code']}, {command['duration_s']} s)"
-        )
+        lines.append(f"{'command':<10}{' '.join(command['argv'])}   ({_how_it_ran(command)})")
     env = record.get("environment")
     if env:
         lines.append(
@@ -261,6 +260,22 @@ def record_lines(
         f"{created['name']} <{created['email']}> ({created['tool']})"
     )
     return lines
+
+
+def _how_it_ran(command: dict[str, Any]) -> str:
+    """Where and how the command ran; an imported record knows less than an observed one."""
+    exit_code = command.get("exit_code")
+    duration = command.get("duration_s")
+    facts = [
+        f"in {command['cwd']}",
+        str(command["status"]),
+        "exit code unknown (imported)" if exit_code is None else f"exit {exit_code}",
+    ]
+    if duration is not None:
+        facts.append(f"{duration} s")
+    if command.get("arguments_unknown"):
+        facts.append("arguments not recorded")
+    return "; ".join([facts[0], ", ".join(facts[1:])])
 
 
 def _run_lines(record: dict[str, Any]) -> list[str]:
@@ -311,8 +326,16 @@ def render_text(shown: Shown) -> str:
     if node.kind in ("commit", "data"):
         listed = _distinct(shown.neighbours)
     elif node.kind == "run":
-        # The rest is in the record.
-        listed = [n for n in shown.neighbours if n.rel in ("parent", "reproduced")]
+        # The rest is in the record, but for versions registered after it (a later record).
+        in_record = {
+            f"{m['name']}/{m['version']}" for m in (shown.record or {}).get("models") or []
+        }
+        listed = [
+            n
+            for n in _distinct(shown.neighbours)
+            if n.rel in ("parent", "reproduced")
+            or (n.rel == "produced" and n.direction == "downstream" and n.ident not in in_record)
+        ]
     else:
         listed = []
     if listed or node.kind in ("commit", "data"):
