@@ -4,6 +4,11 @@ The budget is ~150 ms, so nothing here imports mlflow or dvc: the tracking store
 (a cheap check), the executable exists, the code (HEAD, and a snapshot commit of a dirty tree
 that holds exactly what will run), and every DVC-tracked input in the workspace checked against
 its pointer through the stat cache (an unchanged file is never hashed again).
+
+The stores of MLflow, DVC and W&B (``adapters/tool_stores.py``: ``mlflow.db`` and the SQLite
+file the tracking or registry URI names, ``mlruns/``, ``wandb/``, ...) are not code: they never
+make the tree dirty and never enter a snapshot, so the second run in a repository where MLflow
+wrote ``./mlflow.db`` is as clean as the first.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from lineage import child
 from lineage.adapters import dvc, dvc_pipeline, git
 from lineage.adapters.dvc_hash import StatCache, check_workspace
 from lineage.adapters.mlflow_uri import check_reachable
+from lineage.adapters.tool_stores import ToolStores
 from lineage.context import Context
 from lineage.errors import LineageError, TrackingUnreachableError
 from lineage.records import STATE_MATCH, STATE_MODIFIED, Code, Data
@@ -33,8 +39,17 @@ class Before:
     session: Session  # one id for every MLflow run the command starts
 
 
+@dataclass(frozen=True)
+class CapturedCode:
+    """The code as :func:`capture` found it: what the record says, and the tracked files of
+    tools' stores that changed and were left out of it."""
+
+    code: Code
+    tool_changes: tuple[str, ...] = ()
+
+
 def capture(
-    ctx: Context, argv: Sequence[str], *, on_code: Callable[[Code], None] | None = None
+    ctx: Context, argv: Sequence[str], *, on_code: Callable[[CapturedCode], None] | None = None
 ) -> Before:
     """Everything known before the command runs; raises (nothing run, nothing written) when the
     tracking store cannot be reached or the command does not exist. ``on_code`` hears about the
@@ -50,15 +65,15 @@ def capture(
             exc.uri, exc.reason, "nothing was run: start the server or fix MLFLOW_TRACKING_URI"
         ) from None
     executable = child.resolve_executable(argv[0], ctx.cwd, ctx.environ)
-    code = _capture_code(ctx.paths)
+    captured = _capture_code(ctx.paths, ToolStores.of(ctx.paths.root, ctx.mlflow))
     if on_code is not None:
-        on_code(code)
+        on_code(captured)
     inputs = _capture_data(ctx)
     lock = ctx.paths.root / dvc.LOCK
     return Before(
         argv=tuple(argv),
         executable=executable,
-        code=code,
+        code=captured.code,
         inputs=tuple(inputs),
         lock=lock.read_text(encoding="utf-8") if lock.exists() else None,
         session=Session.new(ctx.paths.lineage_dir),
@@ -72,12 +87,23 @@ def dirty_note(code: Code) -> str:
     )
 
 
-def say_when_dirty(notify: Callable[[str], None]) -> Callable[[Code], None]:
-    """An ``on_code`` for :func:`capture` that tells the user about a dirty tree at once."""
+def tool_changes_note(files: Sequence[str]) -> str:
+    listed = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return (
+        f"left out of the code: {listed} (tracked in Git, but a tool's store, not code); "
+        "`git rm --cached` them and run `lineage init --gitignore` to stop tracking them"
+    )
 
-    def on_code(code: Code) -> None:
-        if code.dirty:
-            notify(dirty_note(code))
+
+def say_when_dirty(notify: Callable[[str], None]) -> Callable[[CapturedCode], None]:
+    """An ``on_code`` for :func:`capture` that tells the user at once about a dirty tree, and
+    about changed tool-store files Git tracks, which the code leaves out."""
+
+    def on_code(captured: CapturedCode) -> None:
+        if captured.code.dirty:
+            notify(dirty_note(captured.code))
+        if captured.tool_changes:
+            notify(tool_changes_note(captured.tool_changes))
 
     return on_code
 
@@ -99,8 +125,8 @@ def data_notes(inputs: Sequence[Data]) -> list[str]:
     return notes
 
 
-def _capture_code(paths: git.RepoPaths) -> Code:
-    head, dirt = git.status(paths)
+def _capture_code(paths: git.RepoPaths, stores: ToolStores) -> CapturedCode:
+    head, dirt = git.status(paths, stores)
     snapshot = None
     if dirt.dirty or head.commit is None:
         snapshot = git.snapshot(
@@ -110,13 +136,14 @@ def _capture_code(paths: git.RepoPaths) -> Code:
             message="lineage snapshot of a dirty working tree\n\n"
             f"Base: {head.commit or '(no commits yet)'}\n",
         )
-    return Code(
+    code = Code(
         commit=head.commit,
         dirty=dirt.dirty or head.commit is None,
         snapshot=snapshot,
         branch=head.branch,
         changed=tuple(sorted({*dirt.changed, *dirt.untracked})),
     )
+    return CapturedCode(code, dirt.tool_changes)
 
 
 def _capture_data(ctx: Context) -> list[Data]:

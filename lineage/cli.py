@@ -82,12 +82,27 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--gitignore/--no-gitignore",
+    default=None,
+    help="Add the stores of MLflow, W&B and DVC (mlflow.db, mlruns/, mlartifacts/, wandb/) "
+    "to .gitignore, or leave it alone. Default: ask on a terminal, else leave it alone.",
+)
 @click.pass_obj
-def init(obj: Context) -> None:
-    """Prepare this repository for lineage (config file and index). Safe to run again."""
+def init(obj: Context, gitignore: bool | None) -> None:
+    """Prepare this repository for lineage (config file, index, and .gitignore entries for
+    tools' stores). Safe to run again."""
     from lineage.commands.init import init as init_repo
 
-    for line in init_repo(obj).messages():
+    def decide(entries: Sequence[str]) -> bool:
+        if gitignore is not None:
+            return gitignore
+        if sys.stdin is None or not sys.stdin.isatty():
+            return False
+        listed = ", ".join(entries)
+        return click.confirm(f"Add {listed} to .gitignore (tool stores, never code)?", default=True)
+
+    for line in init_repo(obj, add_to_gitignore=decide).messages():
         click.echo(line)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import hexdigits as HEXDIGITS
 
+from lineage.adapters.tool_stores import ToolStores
 from lineage.errors import LineageError, NotARepositoryError
 
 
@@ -38,10 +39,14 @@ class Head:
 
 @dataclass(frozen=True)
 class Dirt:
-    """How the working tree differs from HEAD: tracked changes and untracked source files."""
+    """How the working tree differs from HEAD: tracked changes and untracked source files.
+    Tools' stores (``adapters/tool_stores.py``) are never dirt."""
 
     changed: tuple[str, ...]  # tracked paths modified, added, deleted or renamed
     untracked: tuple[str, ...]  # untracked files under directories that hold tracked files
+    # Tracked files of tools' stores that differ from HEAD (someone committed mlflow.db): not
+    # dirt, and a snapshot keeps them as HEAD has them.
+    tool_changes: tuple[str, ...] = ()
 
     @property
     def dirty(self) -> bool:
@@ -169,18 +174,56 @@ def identity(paths: RepoPaths) -> tuple[str, str]:
     return "unknown", "unknown"
 
 
-def status(paths: RepoPaths) -> tuple[Head, Dirt]:
-    """HEAD, branch, and how the working tree differs from HEAD, from one ``git status``.
+def status(paths: RepoPaths, stores: ToolStores | None = None) -> tuple[Head, Dirt]:
+    """HEAD, branch, and how the working tree differs from HEAD, from one ``git status`` (two
+    while nothing is tracked).
 
     Dirt is tracked changes, and untracked files whose directory already holds tracked files.
     Untracked files in directories with nothing tracked (scratch/, outputs/) are not code the
     run depends on as far as anyone can tell, so they neither make the tree dirty nor enter the
     snapshot; ignored files never do. In a repository with nothing tracked yet, every untracked
-    file counts.
+    file counts. Tools' stores (``stores``; the fixed names when None) never count, gitignored
+    or not: untracked ones are dropped, tracked ones that changed are set apart in
+    ``Dirt.tool_changes``.
     """
+    # `normal`, not `all`: an untracked directory is one entry, so git does not walk a store
+    # of thousands of artifacts (./mlruns) or a scratch directory file by file. Its files could
+    # not count anyway: a wholly untracked directory holds no tracked file.
+    head, changed, untracked = _status_entries(paths, "normal")
+    stores = stores or ToolStores()
+    changed, tool_changes = stores.split(changed)
+    # Stores first: often mlflow.db is the only untracked file, and then ls-files is not needed.
+    untracked = [p for p in untracked if not stores.holds(p)]
+    if untracked:
+        dirs = {os.path.dirname(p) for p in tracked_files(paths)}
+        if dirs:
+            untracked = [p for p in untracked if os.path.dirname(p) in dirs]
+        elif any(p.endswith("/") for p in untracked):
+            # Nothing tracked yet: every untracked file counts, so list them one by one (a
+            # directory entry would bring a store inside it into the snapshot).
+            untracked = [p for p in _status_entries(paths, "all")[2] if not stores.holds(p)]
+    return (
+        head,
+        Dirt(
+            changed=tuple(sorted(changed)),
+            untracked=tuple(sorted(untracked)),
+            tool_changes=tuple(sorted(tool_changes)),
+        ),
+    )
+
+
+def _status_entries(paths: RepoPaths, untracked_files: str) -> tuple[Head, list[str], list[str]]:
+    """HEAD, the tracked paths that differ from it, and the untracked paths, from ``git status``."""
     out = run_git(
         paths.root,
-        ["status", "--porcelain=v2", "-z", "--branch", "--untracked-files=all", "--no-renames"],
+        [
+            "status",
+            "--porcelain=v2",
+            "-z",
+            "--branch",
+            f"--untracked-files={untracked_files}",
+            "--no-renames",
+        ],
     ).stdout.decode("utf-8", errors="surrogateescape")
     commit: str | None = None
     branch: str | None = None
@@ -199,14 +242,7 @@ def status(paths: RepoPaths) -> tuple[Head, Dirt]:
             changed.append(entry.split(" ", 8)[8])
         elif entry.startswith("u "):
             changed.append(entry.split(" ", 10)[10])
-    if untracked:
-        dirs = {os.path.dirname(p) for p in tracked_files(paths)}
-        if dirs:
-            untracked = [p for p in untracked if os.path.dirname(p) in dirs]
-    return (
-        Head(commit=commit, branch=branch),
-        Dirt(changed=tuple(sorted(changed)), untracked=tuple(sorted(untracked))),
-    )
+    return Head(commit=commit, branch=branch), changed, untracked
 
 
 def tracked_files(paths: RepoPaths) -> set[str]:
@@ -215,9 +251,33 @@ def tracked_files(paths: RepoPaths) -> set[str]:
     return {p for p in out.split("\0") if p}
 
 
+def ignore_rules(paths: RepoPaths, candidates: Sequence[str]) -> dict[str, str]:
+    """For each candidate path that some ignore rule matches (any .gitignore, info/exclude, the
+    user's excludes file), that rule's pattern (``!…`` when it re-includes the path). Patterns
+    only: a tracked path is answered like an untracked one. A trailing ``/`` asks about a
+    directory."""
+    if not candidates:
+        return {}
+    proc = run_git(
+        paths.root,
+        ["check-ignore", "--no-index", "--verbose", "--non-matching", "-z", "--stdin"],
+        input="\0".join(candidates).encode("utf-8", errors="surrogateescape") + b"\0",
+        check=False,
+    )
+    if proc.returncode not in (0, 1):  # 1: nothing matched
+        raise GitError(["check-ignore"], proc.stderr.decode(errors="replace"))
+    fields = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    found = {}
+    for source, _line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
+        if source:
+            found[path] = pattern
+    return found
+
+
 def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> str:
     """Commit the exact working tree (tracked files + ``dirt_.untracked``) without touching the
-    user's index, work tree or branches; return the commit sha (its parent is ``base``)."""
+    user's index, work tree or branches; return the commit sha (its parent is ``base``). The
+    tracked tool-store files in ``dirt_.tool_changes`` keep their version in ``base``."""
     import tempfile  # ~4 ms, and only snapshots need it (hooks import this module)
 
     fd, tmp_index = tempfile.mkstemp(prefix="lineage-index-", dir=paths.git_dir)
@@ -244,6 +304,8 @@ def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> s
                 env=env,
                 input="\0".join(dirt_.untracked).encode("utf-8", errors="surrogateescape"),
             )
+        if dirt_.tool_changes and Path(tmp_index).exists():
+            _keep_as_in_base(paths, base, dirt_.tool_changes, env)
         if not Path(tmp_index).exists():
             # Nothing tracked and nothing to add: an empty tree.
             tree = run_git(paths.root, ["hash-object", "-t", "tree", "-w", "--stdin"], input=b"")
@@ -255,6 +317,26 @@ def snapshot(paths: RepoPaths, base: str | None, dirt_: Dirt, message: str) -> s
     finally:
         if os.path.exists(tmp_index):
             os.unlink(tmp_index)
+
+
+def _keep_as_in_base(
+    paths: RepoPaths, base: str | None, files: Sequence[str], env: Mapping[str, str]
+) -> None:
+    """Put ``files`` back in the temporary index as ``base`` has them (absent before the first
+    commit): whatever a tool wrote into a tracked store is not code."""
+    listed = "\0".join(files).encode("utf-8", errors="surrogateescape")
+    literal = {**env, "GIT_LITERAL_PATHSPECS": "1"}  # paths, not patterns
+    if base is None:
+        run_git(
+            paths.root, ["update-index", "--force-remove", "-z", "--stdin"], env=env, input=listed
+        )
+    else:
+        run_git(
+            paths.root,
+            ["reset", "-q", "--pathspec-from-file=-", "--pathspec-file-nul", base],
+            env=literal,
+            input=listed,
+        )
 
 
 def resolve_commit_prefix(paths: RepoPaths, prefix: str) -> str | None:

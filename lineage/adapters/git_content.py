@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineage.adapters.git import RepoPaths, git, run_git
+from lineage.adapters.tool_stores import ToolStores
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,7 @@ def staged_changes(paths: RepoPaths) -> list[StagedChange]:
 
 def index_shas(paths: RepoPaths, pathspecs: Sequence[str]) -> dict[str, str]:
     """path -> blob sha of the staged entries matching ``pathspecs`` (globs)."""
-    env = {k: v for k, v in os.environ.items() if k != "GIT_LITERAL_PATHSPECS"}
-    proc = run_git(paths.root, ["ls-files", "-s", "-z", "--", *pathspecs], env=env)
+    proc = run_git(paths.root, ["ls-files", "-s", "-z", "--", *pathspecs], env=_pathspec_magic())
     found = {}
     for entry in proc.stdout.split(b"\0"):
         if entry:
@@ -142,10 +142,22 @@ def commit_summaries(paths: RepoPaths, commits: Sequence[str]) -> dict[str, tupl
     return found
 
 
-def diff_stat(paths: RepoPaths, a: str, b: str) -> str | None:
-    """`git diff --stat` between two commits (snapshots included); None if either is absent."""
-    proc = run_git(paths.root, ["diff", "--stat=100", "--no-color", a, b, "--"], check=False)
+def diff_stat(paths: RepoPaths, a: str, b: str, stores: ToolStores | None = None) -> str | None:
+    """`git diff --stat` between two commits (snapshots included), tools' stores left out (a
+    committed mlflow.db is not a code change); None if either is absent."""
+    excluded = (stores or ToolStores()).exclude_pathspecs()
+    proc = run_git(
+        paths.root,
+        ["diff", "--stat=100", "--no-color", a, b, "--", *excluded],
+        env=_pathspec_magic(),
+        check=False,
+    )
     return proc.stdout.decode(errors="replace").rstrip() if proc.returncode == 0 else None
+
+
+def _pathspec_magic() -> dict[str, str]:
+    """The environment with pathspec magic (``:(exclude)``) on, whatever the user set."""
+    return {k: v for k, v in os.environ.items() if k != "GIT_LITERAL_PATHSPECS"}
 
 
 def commit_parents(paths: RepoPaths, rev: str) -> tuple[str, list[str]]:

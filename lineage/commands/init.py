@@ -1,13 +1,26 @@
-"""`lineage init`: prepare a repository (config file, index). Idempotent."""
+"""`lineage init`: prepare a repository (config file, index, `.gitignore` for tools' stores).
+Idempotent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lineage import config
 from lineage.adapters import dvc, git
+from lineage.adapters.tool_stores import ToolStores
 from lineage.context import Context
+from lineage.errors import LineageError
+
+GITIGNORE = ".gitignore"
+
+# Asked with the .gitignore entries that are missing; answers whether to add them.
+DecideGitignore = Callable[[Sequence[str]], bool]
+
+
+def never(_: Sequence[str]) -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -17,6 +30,8 @@ class InitResult:
     has_commits: bool
     has_dvc: bool
     records: int
+    ignores_added: tuple[str, ...] = ()  # lines appended to .gitignore now
+    ignores_missing: tuple[str, ...] = ()  # tools' stores still not gitignored (declined)
 
     def messages(self) -> list[str]:
         """What `lineage init` tells the user, line by line."""
@@ -26,6 +41,17 @@ class InitResult:
             if self.created_config
             else f"lineage is already set up in {self.root}; {where} left as it is."
         ]
+        if self.ignores_added:
+            lines.append(
+                f"Added to {GITIGNORE}: {', '.join(self.ignores_added)} (the stores of MLflow, "
+                "W&B and DVC: never code)."
+            )
+        elif self.ignores_missing:
+            lines.append(
+                f"note: {', '.join(self.ignores_missing)} not in {GITIGNORE}: lineage never "
+                "counts these tool stores as code, but `git add -A` would commit them; "
+                "`lineage init --gitignore` adds them."
+            )
         if not self.has_commits:
             lines.append(
                 "note: the repository has no commits yet; runs made now are kept as snapshot "
@@ -40,20 +66,60 @@ class InitResult:
         return lines
 
 
-def init(ctx: Context) -> InitResult:
-    """Write ``.lineage/config.toml`` unless it exists (an existing one must still parse), and
-    bring the index level with the records."""
+def init(ctx: Context, *, add_to_gitignore: DecideGitignore = never) -> InitResult:
+    """Write ``.lineage/config.toml`` unless it exists (an existing one must still parse), offer
+    ``add_to_gitignore`` the tools' stores no ignore rule covers yet (asked before anything is
+    written) and append the accepted ones to the top-level ``.gitignore``, and bring the index
+    level with the records."""
     root = ctx.paths.root
+    has_dvc = dvc.is_dvc_repo(root)
+    missing = stores_to_ignore(ctx, dvc=has_dvc)
+    accepted = bool(missing) and add_to_gitignore(missing)
     path = config.config_file(root)
     created = not path.exists()
     if created:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config.DEFAULT_CONFIG, encoding="utf-8")
     config.load(root)  # an existing file must still parse
+    if accepted:
+        try:
+            append_lines(root / GITIGNORE, missing)
+        except OSError as exc:
+            raise LineageError(
+                f"cannot add to {GITIGNORE} ({exc.strerror or exc}); check its permissions, "
+                "or run `lineage init --no-gitignore`"
+            ) from None
     return InitResult(
         root=root,
         created_config=created,
         has_commits=git.head(ctx.paths).commit is not None,
-        has_dvc=dvc.is_dvc_repo(root),
+        has_dvc=has_dvc,
         records=sum(1 for _ in ctx.index.runs()),
+        ignores_added=tuple(missing) if accepted else (),
+        ignores_missing=() if accepted else tuple(missing),
     )
+
+
+def stores_to_ignore(ctx: Context, *, dvc: bool) -> list[str]:
+    """The ``.gitignore`` entries for tools' stores that no ignore rule decides yet: a line
+    already there, a broader pattern, the user's global excludes, or a ``!`` rule that keeps a
+    store in on purpose each count as decided."""
+    entries = ToolStores.of(ctx.paths.root, ctx.mlflow).gitignore_entries(dvc=dvc)
+    probes = {entry: entry.lstrip("/") for entry in entries}
+    decided = git.ignore_rules(ctx.paths, list(probes.values()))
+    return [entry for entry, probe in probes.items() if probe not in decided]
+
+
+def append_lines(path: Path, lines: Sequence[str]) -> None:
+    """Append ``lines`` to a text file, leaving every line already there as it was (a missing
+    final newline is supplied; CRLF files get CRLF)."""
+    try:
+        existing = path.read_bytes()
+    except FileNotFoundError:
+        existing = b""
+    newline = b"\r\n" if b"\r\n" in existing else b"\n"
+    text = b"".join(line.encode("utf-8") + newline for line in lines)
+    if existing and not existing.endswith(b"\n"):
+        text = newline + text
+    with open(path, "ab") as f:
+        f.write(text)

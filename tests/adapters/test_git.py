@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from lineage.adapters import git, git_content, git_remote
+from lineage.adapters.mlflow_uri import MlflowStores, sqlite_uri
+from lineage.adapters.tool_stores import ToolStores
 from lineage.errors import NotARepositoryError
 from tests.conftest import sh
 from tests.helpers import commit_all, repo_state, write
@@ -163,3 +165,114 @@ def test_remotes_and_fetching_a_ref_the_remote_does_not_have(
     assert git.ref_tip(paths, dst) == rev(git_repo)
     again = git_remote.push_ref(paths, "origin", rev(git_repo), "refs/lineage/records")
     assert again.flag == "="
+
+
+# -- tools' stores: never dirt, never in a snapshot, never in a diff ---------------------------
+
+
+def test_tool_stores_are_never_dirt_wherever_they_sit(git_repo: Path) -> None:
+    (git_repo / ".gitignore").unlink()  # nothing ignored: lineage must not rely on it
+    write(git_repo, ".dvc/config", "")
+    write(git_repo, "src/wandb/settings", "[default]\n")  # W&B's settings, committed
+    write(git_repo, "experiments/README.md", "runs go here\n")
+    commit_all(git_repo, "Track settings")
+    for store in (
+        "mlflow.db",
+        "src/mlflow.db",
+        "src/mlflow.db-journal",
+        "mlruns/0/meta.yaml",
+        "src/wandb/debug.log",  # beside a tracked file: would be code if it were not W&B's
+        "src/wandb/offline-run-20260101_000000-abc/files/output.log",
+        ".dvc/tmp/lock",
+        ".dvc/cache/files/md5/ab/cdef",
+        "experiments/runs.db",
+    ):
+        write(git_repo, store, "written by a tool\n")
+    paths = git.discover(git_repo)
+    named = ToolStores.of(
+        git_repo, MlflowStores(sqlite_uri(str(git_repo / "experiments" / "runs.db")), "databricks")
+    )
+
+    head, dirt = git.status(paths, named)
+
+    assert head.commit == rev(git_repo)
+    assert dirt == git.Dirt(changed=(), untracked=()) and not dirt.dirty
+    # Without the tracking URI, a SQLite file of another name beside tracked files is code.
+    assert git.status(paths)[1].untracked == ("experiments/runs.db",)
+
+
+def test_before_anything_is_tracked_stores_in_new_directories_stay_out(tmp_path: Path) -> None:
+    sh("git", "init", "-q", cwd=tmp_path)
+    write(tmp_path, "train.py", "print(1)\n")
+    write(tmp_path, "src/model.py", "x = 1\n")
+    write(tmp_path, "src/mlflow.db", "runs\n")  # MLflow started in src/
+    write(tmp_path, "src/wandb/debug.log", "log\n")
+    write(tmp_path, "mlruns/0/meta.yaml", "name: Default\n")
+    paths = git.discover(tmp_path)
+
+    head, dirt = git.status(paths)
+    snapshot = git.snapshot(paths, head.commit, dirt, message="lineage snapshot")
+
+    assert dirt == git.Dirt(changed=(), untracked=("src/model.py", "train.py"))
+    files = sh("git", "ls-tree", "-r", "--name-only", snapshot, cwd=tmp_path).stdout
+    assert files == "src/model.py\ntrain.py\n"
+
+
+def test_a_snapshot_keeps_a_tracked_tool_store_as_the_base_has_it(git_repo: Path) -> None:
+    (git_repo / ".gitignore").unlink()
+    write(git_repo, "mlflow.db", "runs v1\n")
+    write(git_repo, "src/mlruns/0/meta.yaml", "name: Default\n")
+    base = commit_all(git_repo, "Commit the tracking store (odd, but the user's choice)")
+    write(git_repo, "mlflow.db", "runs v2\n")
+    sh("git", "add", "mlflow.db", cwd=git_repo)  # even staged, it is not code
+    (git_repo / "src" / "mlruns" / "0" / "meta.yaml").unlink()
+    write(git_repo, "src/train.py", "print('edited')\n")
+    paths = git.discover(git_repo)
+    before = repo_state(git_repo)
+
+    head, dirt = git.status(paths)
+    snapshot = git.snapshot(paths, head.commit, dirt, message="lineage snapshot")
+
+    assert dirt == git.Dirt(
+        changed=("src/train.py",),
+        untracked=(),
+        tool_changes=("mlflow.db", "src/mlruns/0/meta.yaml"),
+    )
+    assert git_content.tree_diff(paths, base, snapshot) == ["src/train.py"]
+    assert repo_state(git_repo) == before
+    # Only a tracked store changed: the tree is clean.
+    sh("git", "checkout", "-q", "--", "src/train.py", cwd=git_repo)
+    assert not git.status(paths)[1].dirty
+
+
+def test_a_diff_stat_leaves_tool_stores_out(git_repo: Path) -> None:
+    first = rev(git_repo)
+    write(git_repo, "src/train.py", "print('v2')\n")
+    write(git_repo, "src/mlflow.db", "runs\n")
+    write(git_repo, "wandb/debug.log", "log\n")
+    commit_all(git_repo, "v2 and, by accident, a store")
+    sh("git", "add", "-f", "src/mlflow.db", cwd=git_repo)
+    sh("git", "commit", "-q", "-m", "Force the store in", cwd=git_repo)
+
+    stat = git_content.diff_stat(git.discover(git_repo), first, rev(git_repo))
+
+    assert stat == " src/train.py | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)"
+
+
+def test_ignore_rules_say_which_rule_decides_each_path(git_repo: Path) -> None:
+    write(git_repo, ".gitignore", "*.db\n!keep.db\nmlflow.db\n/build/\n")
+    write(git_repo, "src/.gitignore", "wandb/\n")
+    write(git_repo, ".git/info/exclude", "mlartifacts/\n")
+    rules = git.ignore_rules(
+        git.discover(git_repo),
+        ["mlflow.db", "keep.db", "other.db", "build/", "mlruns/", "src/wandb/", "wandb/",
+         "mlartifacts/"],
+    )  # fmt: skip
+    assert rules == {
+        "mlflow.db": "mlflow.db",
+        "keep.db": "!keep.db",  # kept in on purpose: decided too
+        "other.db": "*.db",
+        "build/": "/build/",
+        "src/wandb/": "wandb/",
+        "mlartifacts/": "mlartifacts/",
+    }

@@ -18,6 +18,7 @@ from lineage.hooks import quick
 from lineage.hooks.dispatch import parse_push_lines
 from lineage.hooks.install import PREVIOUS, SHIM_MARK, install
 from tests.conftest import sh
+from tests.helpers import TRAIN as MLFLOW_TRAIN
 from tests.helpers import lineage, lineage_json, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -456,6 +457,38 @@ def test_a_commit_with_a_different_edit_attaches_nothing(pipeline: Path) -> None
     assert _attachments(pipeline) == []
     shown = lineage_json(pipeline, "show", run["run"])
     assert {n["id"] for n in shown["neighbours"] if n["rel"] == "code"} == {run["snapshot"]}
+
+
+def test_a_run_is_attached_when_only_tool_stores_differ_from_its_snapshot(
+    hooked: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # MLflow's default: ./mlflow.db, in the repo
+    write(hooked, ".gitignore", "# nothing of MLflow's ignored\n")
+    write(hooked, "src/train.py", MLFLOW_TRAIN)
+    sh("git", "add", "-A", cwd=hooked)
+    assert commit(hooked, message="Train with MLflow").returncode == 0
+    write(hooked, "src/train.py", MLFLOW_TRAIN.replace("depth / 10", "depth / 100"))
+    lineage(hooked, "run", "--", "python", "src/train.py", "5")
+    run = lineage_json(hooked, "log")[0]
+    assert run["dirty"] and run["snapshot"]
+    # The user commits everything, MLflow's store included, and lets lineage gitignore the rest.
+    sh("git", "add", "-A", cwd=hooked)
+    lineage(hooked, "init", "--gitignore")
+    sh("git", "add", ".gitignore", cwd=hooked)
+
+    proc = commit(hooked, message="Scale by 100")
+
+    sha = head(hooked)
+    assert (proc.returncode, proc.stderr) == (
+        0,
+        f"lineage: run {run['run'][:12]} (made on a dirty tree, snapshot "
+        f"{run['snapshot'][:10]}) now has its code in commit {sha[:10]}\n",
+    )
+    [attachment] = _attachments(hooked)
+    assert attachment["set_aside"] == [".gitignore", "mlflow.db"]
+    assert sh("git", "show", f"{sha}:.gitignore", cwd=hooked).stdout == (
+        "# nothing of MLflow's ignored\nmlflow.db\nmlruns/\nmlartifacts/\nwandb/\n"
+    )
 
 
 def _attachments(repo: Path) -> list[dict[str, object]]:
