@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from lineage import child
 from lineage.adapters import dvc, dvc_pipeline, git
@@ -68,7 +69,7 @@ def capture(
     captured = _capture_code(ctx.paths, ToolStores.of(ctx.paths.root, ctx.mlflow))
     if on_code is not None:
         on_code(captured)
-    inputs = _capture_data(ctx)
+    inputs = _capture_data(ctx, argv)
     lock = ctx.paths.root / dvc.LOCK
     return Before(
         argv=tuple(argv),
@@ -146,7 +147,7 @@ def _capture_code(paths: git.RepoPaths, stores: ToolStores) -> CapturedCode:
     return CapturedCode(code, dirt.tool_changes)
 
 
-def _capture_data(ctx: Context) -> list[Data]:
+def _capture_data(ctx: Context, argv: Sequence[str]) -> list[Data]:
     root = ctx.paths.root
     if not dvc.is_dvc_repo(root):
         return []
@@ -157,4 +158,16 @@ def _capture_data(ctx: Context) -> list[Data]:
         else:
             entries.extend(dvc.read_dvc_file(root, pointer))
     with StatCache(ctx.statcache_path) as cache:
-        return check_workspace(root, dvc_pipeline.candidate_inputs(entries), cache)
+        return check_workspace(
+            root, dvc_pipeline.candidate_inputs_of(entries, argv, _workspace_text(root)), cache
+        )
+
+
+def _workspace_text(root: Path) -> Callable[[str], str | None]:
+    def read(path: str) -> str | None:
+        try:
+            return (root / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return read

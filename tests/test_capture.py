@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import sh
 from tests.helpers import commit_all, lineage, lineage_json, write
@@ -151,3 +152,28 @@ def test_audit_does_not_fail_the_model_for_a_dirty_tree(project: Path, tmp_path:
         "reason": f"clean commit {head[:10]} on main and origin",
     }
     assert version["result"] != "fail" and proc.returncode == 0
+
+
+def test_a_stage_script_run_by_hand_reads_its_stage_deps_only(tmp_path: Path) -> None:
+    # iterative/example-get-started's layout: `python src/train.py` is the train stage's own
+    # command, so the run read that stage's deps (the train features), not the test features,
+    # the prepared splits or the model that other stages read and write.
+    from tests.layouts import get_started
+
+    project = get_started.build(tmp_path)
+    project.sh("dvc", "repro", "-q")
+    project.commit("Run the pipeline")
+    assert json.loads(project.sh("dvc", "status", "--json").stdout) == {}  # as dvc.lock says
+
+    project.lineage("run", "--", "python", "src/train.py")
+    record = project.record(project.newest_run())
+    lock_text = (project.repo / "dvc.lock").read_text()
+    outs = yaml.safe_load(lock_text)["stages"]["featurize@train"]["outs"]
+    features = next(o["md5"] for o in outs if o["path"] == "data/features/train.tsv")
+    assert [(d["path"], d["md5"]) for d in record["inputs"]] == [
+        ("data/features/train.tsv", features)
+    ]
+
+    project.lineage("run", "--", "python", "-c", "print('not a stage')")
+    other = project.record(project.newest_run())
+    assert "data/features/test.tsv" in [d["path"] for d in other["inputs"]]

@@ -123,6 +123,28 @@ def candidate_inputs(entries: Sequence[PointerEntry]) -> list[PointerEntry]:
     return [e for e in entries if e.stage is None or e.role == "dep" or overlaps(e.path, deps)]
 
 
+def candidate_inputs_of(
+    entries: Sequence[PointerEntry],
+    argv: Sequence[str],
+    read_text: Callable[[str], str | None],
+) -> list[PointerEntry]:
+    """``candidate_inputs``, narrowed to what its stages read when ``argv`` is the command (or
+    runs the script) of some stages in ``dvc.lock``: a stage's own command run by hand reads
+    that stage's deps, never its outs or other stages' end products. ``read_text`` reads a
+    file of the workspace (None if absent)."""
+    candidates = candidate_inputs(entries)
+    if not argv or is_pipeline_command(argv):
+        return candidates
+    locks = sorted({e.pointer for e in entries if posixpath.basename(e.pointer) == LOCK})
+    own = stages_running(stage_commands_at_tree(read_text, locks), argv) if locks else set()
+    if not own:
+        return candidates
+    deps = [e.path for e in entries if e.stage in own and e.role == "dep"]
+    return [
+        e for e in candidates if e.stage not in own and e.role != "dep" and overlaps(e.path, deps)
+    ]
+
+
 # DVC's command line
 
 

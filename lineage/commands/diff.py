@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage.adapters import dvc_config, dvc_store, git_content
+from lineage.adapters.tool_stores import ToolStores
 from lineage.context import Context
 from lineage.index import Index
 from lineage.model_version import ModelVersion
@@ -99,7 +100,9 @@ def diff(ctx: Context, *, a: str, b: str) -> Diff:
         stat = (
             ""
             if left.code == right.code
-            else git_content.diff_stat(ctx.paths, left.code, right.code)
+            else git_content.diff_stat(
+                ctx.paths, left.code, right.code, ToolStores.of(ctx.paths.root, ctx.mlflow)
+            )
         )
     return Diff(
         a=left,
