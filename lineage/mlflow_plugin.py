@@ -85,8 +85,25 @@ def _observed_tags(cwd: str) -> dict[str, str]:
     for line in lines:
         if line.startswith("# branch.oid ") and line.split()[2] != "(initial)":
             tags["lineage.commit"] = line.split()[2]
-    tags["lineage.dirty"] = "true" if any(not ln.startswith("#") for ln in lines) else "false"
+    changed = [_changed_path(ln) for ln in lines if not ln.startswith("#")]
+    if changed:
+        from lineage.adapters.tool_stores import ToolStores  # a few string checks, no imports
+
+        stores = ToolStores()
+        changed = [p for p in changed if p is None or not stores.holds(p)]
+    tags["lineage.dirty"] = "true" if changed else "false"
     return tags
+
+
+def _changed_path(line: str) -> str | None:
+    """The path of a `git status --porcelain=v2` entry (None for a form not known here, which
+    then counts as a change): a tracked tool store that changed (a committed mlflow.db) is
+    not a code change."""
+    fields = {"1": 8, "2": 9, "u": 10}.get(line[:1])
+    if fields is None:
+        return None
+    parts = line.split(" ", fields)
+    return parts[fields].split("\t")[0] if len(parts) > fields else None
 
 
 def _write_atomically(directory: str, name: str, text: str) -> None:

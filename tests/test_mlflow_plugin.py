@@ -170,6 +170,15 @@ def test_a_run_started_without_the_wrapper_in_a_lineage_repo_gets_the_commit(
         "lineage.observed": "tags-only",
     }
 
+    # A committed store that changed (a team that `git add -A`ed its mlflow.db) is not code.
+    (git_repo / "mlflow.db").write_bytes(b"v1")
+    sh("git", "add", "-f", "mlflow.db", cwd=git_repo)
+    sh("git", "commit", "-q", "-m", "store", cwd=git_repo)
+    (git_repo / "mlflow.db").write_bytes(b"v2")
+    store_run = ONE_RUN.replace('"one"', '"store"')
+    tags = json.loads(run_python(store_run, str(tmp_path / "s"), cwd=git_repo, env=env))
+    assert lineage_tags(tags)["lineage.dirty"] == "false"
+
     (git_repo / "src" / "train.py").write_text("print('changed')\n")
     (git_repo / "untracked.txt").write_text("not code\n")
     tags = json.loads(
