@@ -136,7 +136,8 @@ if os.environ.get("MODEL"):  # register the model from an MLflow run that logs n
     mlflow.set_experiment("get-started")
     with mlflow.start_run() as run:
         client = mlflow.MlflowClient()
-        client.create_registered_model(os.environ["MODEL"])
+        if not client.search_registered_models(f"name = '{os.environ['MODEL']}'"):
+            client.create_registered_model(os.environ["MODEL"])
         source = f"runs:/{run.info.run_id}/model"
         client.create_model_version(os.environ["MODEL"], source, run_id=run.info.run_id)
 """
