@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -136,8 +137,23 @@ def _note_started_run(directory: str) -> None:
     from lineage.session import StoreUse, store_name
 
     _runs_started += 1
-    use = StoreUse(_store(mlflow.get_tracking_uri()), _store(mlflow.get_registry_uri()))
+    use = StoreUse(
+        _store(mlflow.get_tracking_uri()), _store(mlflow.get_registry_uri()), _asked_by_start_run()
+    )
     _write_atomically(directory, store_name(os.getpid(), _runs_started), use.to_json())
+
+
+def _asked_by_start_run() -> bool:
+    """Whether MLflow asks for these tags to start a run (``mlflow.start_run``), rather than for
+    a logged model or a trace, which ask too but make no run."""
+    frame = sys._getframe(3)  # tags() <- resolve_tags() <- its caller
+    for _ in range(4):
+        if frame is None:
+            return False
+        if frame.f_code.co_name == "start_run":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _note_resumed_run(directory: str, environ: Mapping[str, str]) -> None:

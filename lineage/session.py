@@ -57,9 +57,12 @@ class StoreUse:
 
     tracking: str | None
     registry: str | None
+    # MLflow asks for a run's tags from `start_run`, and also for a logged model's and a
+    # trace's: only the first is a run that must be found (the store is worth a look for all).
+    run: bool = True
 
     def to_json(self) -> str:
-        return json.dumps({"tracking": self.tracking, "registry": self.registry})
+        return json.dumps({"tracking": self.tracking, "registry": self.registry, "run": self.run})
 
     @classmethod
     def from_json(cls, text: str) -> StoreUse:
@@ -68,6 +71,7 @@ class StoreUse:
         return cls(
             tracking if isinstance(tracking, str) and tracking else None,
             registry if isinstance(registry, str) and registry else None,
+            doc.get("run") is not False,
         )
 
 
@@ -105,7 +109,8 @@ class Session:
         yield from sorted(self.directory.glob(f"{ENVIRONMENT_PREFIX}*.json"))
 
     def started_runs(self) -> list[StoreUse]:
-        """One entry per run a process of the session started, with the store it used."""
+        """One entry per time MLflow asked a process of the session for tags (each run it
+        started, and logged models and traces: ``StoreUse.run`` tells), with the store used."""
         return [use for _, use in self._read(STORE_PREFIX)]
 
     def resumed_runs(self) -> dict[str, StoreUse]:

@@ -122,7 +122,9 @@ def _stores(ctx: Context, session: Session) -> list[_Store]:
     started = session.started_runs()
     resumed = session.resumed_runs()
     for use in started:
-        store_of(use).started += 1
+        store = store_of(use)
+        store.started += use.run
+        store.unnoted |= not use.run  # a logged model or trace: its store may hold runs too
     for run_id, use in sorted(resumed.items()):
         store_of(use).resumed.append(run_id)
     if not started and not resumed and session.reached_mlflow():

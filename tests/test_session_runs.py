@@ -21,6 +21,13 @@ with mlflow.start_run():
 os.remove("scratch.db")
 """
 
+WITH_A_MODEL = """
+import mlflow
+from sklearn.linear_model import LinearRegression
+with mlflow.start_run():
+    mlflow.sklearn.log_model(LinearRegression().fit([[0], [1]], [0, 1]), name="model")
+"""
+
 HIDDEN = """
   hidden:
     parameters:
@@ -35,6 +42,7 @@ def project(tmp_path: Path) -> Project:
     wine.write(p.repo)
     (p.repo / "MLproject").write_text(wine.MLPROJECT + HIDDEN)
     (p.repo / "vanishing.py").write_text(VANISHING)
+    (p.repo / "with_model.py").write_text(WITH_A_MODEL)
     (p.repo / ".gitignore").write_text("mlruns/\nscratch.db\n")
     p.lineage("init")
     p.commit_all("project")
@@ -49,6 +57,14 @@ def test_a_store_that_is_gone_before_read_back_is_named(project: Project) -> Non
         "was recorded without them" in result.stderr
     )
     assert project.json("log")[0]["run"].startswith("local-")
+
+
+def test_a_logged_model_asks_for_tags_too_but_is_no_missing_run(project: Project) -> None:
+    # MLflow asks the plugin for tags to start the run and again to create the LoggedModel.
+    result = project.lineage("run", "--", "python", "with_model.py")
+    assert "could not be found" not in result.stderr
+    assert "warning" not in result.stderr
+    assert not project.json("log")[0]["run"].startswith("local-")
 
 
 def test_an_entry_point_that_ran_without_the_plugin_is_found_by_its_start(
