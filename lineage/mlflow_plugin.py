@@ -22,6 +22,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 
 # Only MLflow imports this module (entry point), so mlflow is loaded already: no cost to lineage.
 from mlflow.tracking.context.abstract_context import RunContextProvider
@@ -146,7 +147,10 @@ def _note_started_run(directory: str) -> None:
 def _asked_by_start_run() -> bool:
     """Whether MLflow asks for these tags to start a run (``mlflow.start_run``), rather than for
     a logged model or a trace, which ask too but make no run."""
-    frame = sys._getframe(3)  # tags() <- resolve_tags() <- its caller
+    try:
+        frame: FrameType | None = sys._getframe(3)  # tags() <- resolve_tags() <- its caller
+    except ValueError:  # not called through MLflow's resolve_tags
+        return False
     for _ in range(4):
         if frame is None:
             return False

@@ -156,8 +156,8 @@ def test_audit_does_not_fail_the_model_for_a_dirty_tree(project: Path, tmp_path:
 
 def test_a_stage_script_run_by_hand_reads_its_stage_deps_only(tmp_path: Path) -> None:
     # iterative/example-get-started's layout: `python src/train.py` is the train stage's own
-    # command, so the run read that stage's deps (the train features), not the test features,
-    # the prepared splits or the model that other stages read and write.
+    # command, so the run read that stage's deps (the train features) and the data its chain
+    # starts from, not the test features, the prepared splits or the model.
     from tests.layouts import get_started
 
     project = get_started.build(tmp_path)
@@ -170,8 +170,10 @@ def test_a_stage_script_run_by_hand_reads_its_stage_deps_only(tmp_path: Path) ->
     lock_text = (project.repo / "dvc.lock").read_text()
     outs = yaml.safe_load(lock_text)["stages"]["featurize@train"]["outs"]
     features = next(o["md5"] for o in outs if o["path"] == "data/features/train.tsv")
+    raw = yaml.safe_load((project.repo / "data/data.tsv.dvc").read_text())["outs"][0]["md5"]
     assert [(d["path"], d["md5"]) for d in record["inputs"]] == [
-        ("data/features/train.tsv", features)
+        ("data/data.tsv", raw),  # where its chain starts: prepare -> featurize -> train
+        ("data/features/train.tsv", features),
     ]
 
     project.lineage("run", "--", "python", "-c", "print('not a stage')")

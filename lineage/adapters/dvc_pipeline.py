@@ -123,6 +123,29 @@ def candidate_inputs(entries: Sequence[PointerEntry]) -> list[PointerEntry]:
     return [e for e in entries if e.stage is None or e.role == "dep" or overlaps(e.path, deps)]
 
 
+def upstream_deps(entries: Sequence[PointerEntry], stages: Iterable[str]) -> set[str]:
+    """The deps of ``stages`` and of every stage upstream of them (whose outs they read,
+    directly or through other stages): the paths a rerun of that chain reads."""
+    by_stage: dict[str, list[PointerEntry]] = {}
+    for e in entries:
+        if e.stage is not None:
+            by_stage.setdefault(e.stage, []).append(e)
+    seen = set(stages)
+    pending = list(seen)
+    deps: set[str] = set()
+    while pending:
+        for e in by_stage.get(pending.pop(), ()):
+            if e.role != "dep" or e.path in deps:
+                continue
+            deps.add(e.path)
+            for name, stage_entries in by_stage.items():
+                makes = any(o.role == "out" and overlaps(o.path, [e.path]) for o in stage_entries)
+                if makes and name not in seen:
+                    seen.add(name)
+                    pending.append(name)
+    return deps
+
+
 def candidate_inputs_of(
     entries: Sequence[PointerEntry],
     argv: Sequence[str],
@@ -130,8 +153,8 @@ def candidate_inputs_of(
 ) -> list[PointerEntry]:
     """``candidate_inputs``, narrowed to what its stages read when ``argv`` is the command (or
     runs the script) of some stages in ``dvc.lock``: a stage's own command run by hand reads
-    that stage's deps, never its outs or other stages' end products. ``read_text`` reads a
-    file of the workspace (None if absent)."""
+    that stage's deps and the data its upstream chain starts from, never its outs or other
+    stages' end products. ``read_text`` reads a file of the workspace (None if absent)."""
     candidates = candidate_inputs(entries)
     if not argv or is_pipeline_command(argv):
         return candidates
@@ -139,9 +162,16 @@ def candidate_inputs_of(
     own = stages_running(stage_commands_at_tree(read_text, locks), argv) if locks else set()
     if not own:
         return candidates
+    # What the stage reads directly (another stage's outs), and the `dvc add`ed data its chain
+    # starts from (a rerun of the chain reads it; `impact` of it must find the run).
     deps = [e.path for e in entries if e.stage in own and e.role == "dep"]
+    upstream = upstream_deps(entries, own)
     return [
-        e for e in candidates if e.stage not in own and e.role != "dep" and overlaps(e.path, deps)
+        e
+        for e in candidates
+        if e.stage not in own
+        and e.role != "dep"
+        and overlaps(e.path, deps if e.stage is not None else upstream)
     ]
 
 
@@ -304,13 +334,15 @@ def inputs_at_commit(
     if own:
         deps = {e.path for name in own for e in stages.get(name, ()) if e.role == "dep"}
         writes = {e.path for name in own for e in stages.get(name, ()) if e.role == "out"}
-        added = {p: e for p, e in added.items() if overlaps(p, deps)}
+        upstream = upstream_deps(entries, own)
+        read_added = [e for p, e in added.items() if overlaps(p, upstream)]
         produced = {p: e for p, e in produced.items() if p not in writes}
         declared_outs: set[str] = set()
     else:
         declared_outs, declared_deps = declared_paths(read_blob, files)
         deps = {e.path for es in stages.values() for e in es if e.role == "dep"} | declared_deps
-    inputs = [e.to_data() for e in added.values()]
+        read_added = list(added.values())
+    inputs = [e.to_data() for e in read_added]
     unknown: list[str] = []
     for path, out in sorted(produced.items()):
         if not overlaps(path, deps):
