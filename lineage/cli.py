@@ -31,14 +31,17 @@ def _warn(message: str) -> None:
     click.echo(f"lineage: warning: {message}", err=True)
 
 
-def _catch_up(obj: Context) -> None:
+def _catch_up(obj: Context, *, aliases: bool = False) -> bool:
     """Before a command that shows models: record versions registered since their runs were
-    (``lineage/registrations.py``)."""
+    (``lineage/registrations.py``). False when the registry cannot be read: the warning says
+    so once, and, for ``aliases``, that the models' aliases are left out too (the command
+    then does not ask again)."""
     from lineage.registrations import catch_up
 
     caught = catch_up(obj)
     if caught.note:
-        _warn(caught.note)
+        _warn(caught.note + ("; model aliases are left out too" if aliases else ""))
+    return caught.note is None
 
 
 def _write(obj: Context, name: str | Path, data: bytes) -> None:
@@ -434,10 +437,9 @@ def graph_cmd(
         from lineage.adapters import graphviz
 
         graphviz.find_dot(chosen)  # say it is missing before doing any work
-    if not no_aliases:
-        _catch_up(obj)
+    aliases = not no_aliases and _catch_up(obj, aliases=True)
     drawn = graph_.graph(
-        obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=not no_aliases
+        obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=aliases
     )
     for note in drawn.notes:
         click.echo(f"lineage: {note}", err=True)
@@ -474,9 +476,8 @@ def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
     """
     from lineage.commands.impact import impact, render_text, to_json
 
-    if not no_aliases:
-        _catch_up(obj)
-    found = impact(obj, ref=ref, aliases=not no_aliases)
+    aliases = not no_aliases and _catch_up(obj, aliases=True)
+    found = impact(obj, ref=ref, aliases=aliases)
     for warning in found.warnings:
         _warn(warning)
     if as_json:

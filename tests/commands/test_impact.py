@@ -141,10 +141,12 @@ def test_nothing_downstream_says_so_and_exits_0(trained: Trained) -> None:
 def test_an_unreachable_registry_is_a_warning_not_an_error(trained: Trained) -> None:
     env = {**trained.env, "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}  # nothing listens there
     proc = lineage(trained.repo, "impact", trained.raw["v1"], env=env)
+    # One warning for one cause: what the answer may lack (later registrations, aliases).
     assert proc.stderr == (
-        "lineage: warning: could not read model aliases from the registry (the MLflow tracking "
-        "store http://127.0.0.1:9 cannot be reached (connection refused); start the server or "
-        "fix MLFLOW_TRACKING_URI); they are left out\n"
+        "lineage: warning: the model registry http://127.0.0.1:9 could not be read (the MLflow "
+        "tracking store http://127.0.0.1:9 cannot be reached (connection refused); start the "
+        "server or fix MLFLOW_TRACKING_URI); versions registered after training may be missing "
+        "from this answer; model aliases are left out too\n"
     )
     assert "  churn/2  (aliases unknown)  run" in proc.stdout
     doc = json.loads(lineage(trained.repo, "impact", trained.raw["v1"], "--json", env=env).stdout)
