@@ -193,21 +193,28 @@ def find_session_runs(uri: str, session: str) -> list[MlflowRun]:
     if missing_sqlite(uri):
         return []
     with quiet(), store_errors(uri):
-        from mlflow.entities import ViewType
-
-        mlflow_client = client(uri)
-        experiments = experiment_names(mlflow_client)
         found = [
             to_run(run, uri, experiments)
-            for ids in batches(sorted(experiments), 100)
-            for run in paged(
-                mlflow_client.search_runs,
-                experiment_ids=list(ids),
-                filter_string=f"tags.`{SESSION_TAG}` = '{session}'",
-                run_view_type=ViewType.ALL,
-            )
+            for run, experiments in _search_everywhere(uri, f"tags.`{SESSION_TAG}` = '{session}'")
         ]
     return sorted(found, key=lambda r: (r.start_ms or 0, r.run_id))
+
+
+def _search_everywhere(uri: str, filter_string: str) -> Iterator[tuple[Any, dict[str, str]]]:
+    """Every run matching ``filter_string`` in any experiment, live or deleted, with the
+    experiment names (id -> name) ``to_run`` needs."""
+    from mlflow.entities import ViewType
+
+    mlflow_client = client(uri)
+    experiments = experiment_names(mlflow_client)
+    for ids in batches(sorted(experiments), 100):
+        for run in paged(
+            mlflow_client.search_runs,
+            experiment_ids=list(ids),
+            filter_string=filter_string,
+            run_view_type=ViewType.ALL,
+        ):
+            yield run, experiments
 
 
 def runs_by_id(uri: str, run_ids: Sequence[str]) -> list[MlflowRun]:
@@ -235,23 +242,14 @@ def project_runs_between(uri: str, start_ms: int, end_ms: int) -> list[tuple[Mlf
     with its ``lineage.session`` tag ("" when it has none)."""
     if missing_sqlite(uri):
         return []
+    started_between = (
+        f"tags.`{SOURCE_TYPE_TAG}` = 'PROJECT' AND attributes.start_time >= {int(start_ms)} "
+        f"AND attributes.start_time <= {int(end_ms)}"
+    )
     with quiet(), store_errors(uri):
-        from mlflow.entities import ViewType
-
-        mlflow_client = client(uri)
-        experiments = experiment_names(mlflow_client)
         found = [
             (to_run(run, uri, experiments), run.data.tags.get(SESSION_TAG, ""))
-            for ids in batches(sorted(experiments), 100)
-            for run in paged(
-                mlflow_client.search_runs,
-                experiment_ids=list(ids),
-                filter_string=(
-                    f"tags.`{SOURCE_TYPE_TAG}` = 'PROJECT' AND attributes.start_time >= "
-                    f"{int(start_ms)} AND attributes.start_time <= {int(end_ms)}"
-                ),
-                run_view_type=ViewType.ALL,
-            )
+            for run, experiments in _search_everywhere(uri, started_between)
         ]
     return sorted(found, key=lambda item: (item[0].start_ms or 0, item[0].run_id))
 
