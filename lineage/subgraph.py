@@ -58,6 +58,7 @@ def build(
     keys = sorted(walked.nodes, key=_order)
     snapshots = _snapshots(index, [k for k in keys if k.startswith("commit:")], recorded_before)
     data = _data_facts(index, [k for k in keys if k.startswith("data:")], recorded_before)
+    drawn = _paths_on_edges(walked.edges.values())
     runs = [k.partition(":")[2] for k in keys if k.startswith("run:")]
     representatives = representative_records(index, runs)
     verdicts, edge_verdicts = _reproductions(index, runs, recorded_before)
@@ -70,7 +71,7 @@ def build(
             )
         elif kind == "data":
             paths, size, nfiles = data.get(ident, ((), None, None))
-            nodes.append(DataNode(ident, paths, size, nfiles))
+            nodes.append(DataNode(ident, _drawn_first(paths, drawn.get(key, ())), size, nfiles))
         elif kind == "run":
             record = representatives.get(ident)
             verdict = verdicts.get(ident, ())
@@ -230,6 +231,23 @@ def _snapshots(
             code = json.loads(body).get("code") or {}
             found.setdefault(key.partition(":")[2], list(code.get("changed") or ()))
     return found
+
+
+def _paths_on_edges(edges: Iterable[Edge]) -> dict[str, set[str]]:
+    """Data node key -> the paths the edges of this graph name it at."""
+    found: dict[str, set[str]] = {}
+    for edge in edges:
+        if edge.path:
+            key = edge.src if edge.rel == "input" else edge.dst
+            found.setdefault(key, set()).add(edge.path)
+    return found
+
+
+def _drawn_first(paths: Sequence[str], drawn: Iterable[str]) -> tuple[str, ...]:
+    """A data node's paths, those its edges in this graph use first: the same bytes may have
+    been recorded at another path elsewhere, and a node is named as this graph uses it."""
+    first = sorted(set(drawn))
+    return (*first, *(p for p in paths if p not in first))
 
 
 def _data_facts(

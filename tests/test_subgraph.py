@@ -21,6 +21,7 @@ from lineage.records import (
     RunRecord,
     encode,
 )
+from lineage.render import label as render_label
 from lineage.subgraph import build
 from tests.conftest import sh
 
@@ -119,3 +120,29 @@ def test_as_of_leaves_out_what_was_recorded_later(ctx: Context) -> None:
     assert keys(before_train) == {f"data:{RAW}", f"run:{PREPARE}", f"data:{PREPARED}"}
     model = build(ctx.index, ["model:churn/1"], direction=UPSTREAM)
     assert [n for n in model.nodes if isinstance(n, ModelNode)] == [ModelNode("churn", 1)]
+
+
+def test_a_data_node_is_named_by_the_path_this_graph_uses(git_repo: Path) -> None:
+    """The same bytes were data/dataset.csv for one run and data/dataset_small.csv for another:
+    each graph names the node by the path its own edges use, the other path second."""
+    from lineage.adapters import git
+    from lineage.adapters.store import Store
+
+    commit = sh("git", "rev-parse", "HEAD", cwd=git_repo).stdout.strip()
+    small = "c" * 32
+    records = [
+        run("4" * 32, 10, commit, inputs=(Data("data/dataset.csv", small),)),
+        run(
+            "5" * 32,
+            11,
+            commit,
+            inputs=(Data("data/dataset_small.csv", small),),
+            models=(ModelVersion("small", 1),),
+        ),
+    ]
+    Store(git.discover(git_repo)).append([encode(r) for r in records])
+    with Context(git_repo, dict(os.environ)) as context:
+        sub = build(context.index, ["model:small/1"], direction=UPSTREAM)
+    (data,) = [n for n in sub.nodes if isinstance(n, DataNode)]
+    assert data.paths == ("data/dataset_small.csv", "data/dataset.csv")
+    assert render_label(data)[0] == "data/dataset_small.csv (+1 paths)"

@@ -20,6 +20,7 @@ one ``git for-each-ref --contains`` per distinct commit.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -237,36 +238,34 @@ def _code(
         return Check("code", FAIL, "no commit recorded (MLflow had no git commit tag)")
     if not git.has_commit(paths, commit):
         return Check("code", FAIL, f"commit {commit[:10]} is not in this repository")
-    warning = None
+    problems: list[str] = []  # each fails the check; every one is named, not only the first
+    warnings: list[str] = []
     if code.get("dirty") is True:
         attached = _attached_commit(index, row.run_key or "", code.get("snapshot"))
         if attached is None:
             snap = (code.get("snapshot") or "")[:10]
-            return Check(
-                "code",
-                FAIL,
-                f"trained on a dirty tree whose code (snapshot {snap}) was never committed",
+            problems.append(
+                f"trained on a dirty tree whose code (snapshot {snap}) was never committed"
             )
-        commit = attached
+        else:
+            commit = attached
     elif code.get("dirty") is None:
-        warning = "dirtiness unknown (MLflow records no dirty flag)"
+        warnings.append("dirtiness unknown (MLflow records no dirty flag)")
     refs = containing(commit)
     branches = [b for b in cfg.protected_branches if f"refs/heads/{b}" in refs]
     if not branches:
         on = sorted(r.removeprefix("refs/heads/") for r in refs if r.startswith("refs/heads/"))
         where = f"only on {', '.join(on)}" if on else "on no branch"
         protected = "/".join(cfg.protected_branches)
-        return Check("code", FAIL, f"commit {commit[:10]} is not on {protected} ({where})")
+        problems.append(f"commit {commit[:10]} is not on {protected} ({where})")
     remote = cfg.audit_remote
     tracked = git_remote.remote_refs(paths, remote)
     if not any(r.startswith(f"refs/remotes/{remote}/") for r in tracked):
-        return Check("code", WARN, warning or f"no Git remote {remote!r} to check the commit on")
-    if not any(r.startswith(f"refs/remotes/{remote}/") for r in refs):
-        return Check(
-            "code", FAIL, f"commit {commit[:10]} is not on {remote} (as last fetched): push it"
-        )
-    if warning:
-        return Check("code", WARN, warning)
+        warnings.append(f"no Git remote {remote!r} to check the commit on")
+    elif not any(r.startswith(f"refs/remotes/{remote}/") for r in refs):
+        problems.append(f"commit {commit[:10]} is not on {remote} (as last fetched): push it")
+    if problems or warnings:
+        return Check("code", FAIL if problems else WARN, "; ".join([*problems, *warnings]))
     return Check("code", PASS, f"clean commit {commit[:10]} on {branches[0]} and {remote}")
 
 
@@ -328,7 +327,8 @@ def _reproduction(row: Row, index: Index, now: datetime) -> Check:
         return Check("reproduction", FAIL, "no record")
     found = index.reproductions(row.run_key)
     if not found:
-        return Check("reproduction", WARN, f"never reproduced: run `lineage reproduce {row.model}`")
+        hint = f"lineage reproduce {shlex.quote(row.model)}"
+        return Check("reproduction", WARN, f"never reproduced: run `{hint}`")
     newest = found[0]
     age = _age(newest.created, now)
     if newest.verdict == "reproduced":

@@ -179,6 +179,8 @@ def _values(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[ValueDiff]:
 
 def _environment(index: Index, a: dict[str, Any], b: dict[str, Any]) -> list[ValueDiff]:
     env_a, env_b = a.get("environment") or {}, b.get("environment") or {}
+    if not env_a and not env_b:  # both imported: nothing to compare, nothing "added"
+        return []
     out = [ValueDiff("python", env_a.get("python"), env_b.get("python"))]
     if env_a.get("packages_hash") == env_b.get("packages_hash"):
         return out

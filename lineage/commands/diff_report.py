@@ -42,15 +42,25 @@ def render_text(d: Diff) -> str:
     lines += _section(
         "metrics", [_value_line(v, _width(d.metrics)) for v in d.metrics], "none recorded"
     )
-    env = [v for v in d.environment if v.status != "same"]
-    python = d.environment[0].a if d.environment else None
-    lines += _section("env", [_value_line(v, _width(env)) for v in env], f"same (Python {python})")
+    lines += _environment_lines(d.environment)
     argv_a, argv_b = (" ".join(c) for c in d.command)
     if argv_a == argv_b:
         lines.append(f"command   same: {argv_a}")
     else:
         lines += [f"command   A: {argv_a}", f"          B: {argv_b}"]
     return "\n".join(lines) + "\n"
+
+
+def _environment_lines(environment: list[ValueDiff]) -> list[str]:
+    if not environment:
+        return [f"{'env':<10}none recorded"]
+    python = environment[0]
+    if python.status in ("added", "removed"):  # one side was imported: it has no environment
+        lacking, other = ("A", python.b) if python.status == "added" else ("B", python.a)
+        return [f"{'env':<10}none recorded for {lacking}; the other ran Python {other}"]
+    changed = [v for v in environment if v.status != "same"]
+    rows = [_value_line(v, _width(changed)) for v in changed]
+    return _section("env", rows, f"same (Python {python.a})")
 
 
 def _section(title: str, rows: list[str], empty: str) -> list[str]:

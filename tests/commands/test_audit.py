@@ -29,7 +29,12 @@ def test_audit_flags_exactly_the_failing_versions_with_their_reasons(history: Hi
     assert {m for m, v in rows.items() if v["result"] == "fail"} == {"churn/5", "churn/6"}
     reasons = {m: {c["name"]: c for c in v["checks"]} for m, v in rows.items()}
     assert reasons["churn/5"]["code"]["result"] == "fail"
-    assert "is not on main/master (only on experiment)" in reasons["churn/5"]["code"]["reason"]
+    # every reason the code fails for is named, not only the first
+    code_reasons = reasons["churn/5"]["code"]["reason"].split("; ")
+    assert len(code_reasons) == 3, code_reasons
+    assert code_reasons[0].endswith("is not on main/master (only on experiment)")
+    assert code_reasons[1].endswith("is not on origin (as last fetched): push it")
+    assert code_reasons[2] == "dirtiness unknown (MLflow records no dirty flag)"
     assert reasons["churn/6"]["data"]["result"] == "fail"
     assert f"data/raw.csv {h.raw['v3'][:10]}" in reasons["churn/6"]["data"]["reason"]
     # raw v1 is only in the remote now: that is enough.

@@ -138,3 +138,29 @@ def test_diff_of_two_pipeline_runs_shows_their_dvc_params_and_metrics_labelled(
         "          eval/metrics.json:avg_prec                   0.25 -> 0.16666666666666666  "
         "(-0.0833333)"
     ) in lines
+
+
+@pytest.mark.parametrize(
+    ("env_a", "env_b", "line"),
+    [
+        (None, None, "env       none recorded"),
+        (None, {"python": "3.11.2"}, "env       none recorded for A; the other ran Python 3.11.2"),
+        ({"python": "3.11.2"}, None, "env       none recorded for B; the other ran Python 3.11.2"),
+        ({"python": "3.11.2"}, {"python": "3.11.2"}, "env       same (Python 3.11.2)"),
+    ],
+)
+def test_diff_says_plainly_when_a_side_has_no_environment(
+    env_a: dict[str, str] | None, env_b: dict[str, str] | None, line: str
+) -> None:
+    """Imported runs have no environment: two of them are not "python added: -"."""
+    from lineage.commands.diff import Diff, Side, _environment
+    from lineage.commands.diff_report import render_text
+
+    def side(env: dict[str, str] | None) -> Side:
+        record = {"command": {"argv": ["python", "train.py"]}}
+        return Side("r", "run", "rec", {**record, **({"environment": env} if env else {})}, None)
+
+    a, b = side(env_a), side(env_b)
+    environment = _environment(None, a.record, b.record)  # type: ignore[arg-type]
+    d = Diff(a, b, "", environment=environment, command=(["python"], ["python"]))
+    assert line in render_text(d).splitlines()
