@@ -28,7 +28,6 @@ from typing import Any
 from lineage import child, environment, session_runs
 from lineage.adapters import dvc, dvc_pipeline, git, mlflow_project
 from lineage.adapters import mlflow as mlflow_adapter
-from lineage.adapters.dvc_plan import address_in_repo
 from lineage.capture import Before
 from lineage.clock import iso, utc_now
 from lineage.context import Context
@@ -188,7 +187,7 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
             ctx,
             before,
             data_warnings.append,
-            seen=_in_repo(seen - {outer_stage or ""}, cwd),
+            seen=_stages_in_repo(seen - {outer_stage or ""}, cwd),
             succeeded=ran.returncode == 0,
         )
         project, warnings = _project(ctx, before)
@@ -208,6 +207,8 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
             env = probe.result()
     finally:
         before.session.close()
+    from lineage.adapters.dvc_plan import address_in_repo
+
     run_stages = {
         run_id: address
         for run_id, stage in found.stages.items()
@@ -315,7 +316,9 @@ def _relative_cwd(ctx: Context) -> str:
     return "" if cwd == "." else cwd
 
 
-def _in_repo(addresses: set[str], cwd: str) -> set[str]:
+def _stages_in_repo(addresses: set[str], cwd: str) -> set[str]:
+    from lineage.adapters.dvc_plan import address_in_repo
+
     return {a for a in (address_in_repo(x, cwd) for x in addresses if x) if a is not None}
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.adapters.dvc import (
     LOCK,
@@ -30,9 +30,11 @@ from lineage.adapters.dvc import (
     stage_commands_at_tree,
 )
 from lineage.adapters.dvc_metrics import with_metrics
-from lineage.adapters.dvc_plan import PlannedStage, Repro, downstream_of, parse_repro, visited
 from lineage.errors import LineageError
 from lineage.records import STATE_UNKNOWN, Data, Stage
+
+if TYPE_CHECKING:  # dvc_plan is imported after the child only: `lineage run` starts fast
+    from lineage.adapters.dvc_plan import PlannedStage, Repro
 
 # Pipelines at a commit, for inferring what a past run read (``lineage import mlflow``). History
 # may hold files that no longer parse: they are skipped, not fatal.
@@ -241,6 +243,8 @@ def executed_stages(
     outputs leaves its entry as it was. For an up-to-date, unforced `dvc repro` (nothing
     changed), the stages it named, else all of them. Each carries the params dvc.lock recorded
     for it and the values of its metrics files as the command left them (``dvc_metrics``)."""
+    from lineage.adapters.dvc_plan import parse_repro
+
     pipeline = is_pipeline_command(argv)
     seen = set(seen)
     if lock_after is None or (not pipeline and not seen and lock_after == lock_before):
@@ -261,6 +265,8 @@ def executed_stages(
 def _forced(root: Path, repro: Repro, after: Sequence[Stage], ran: set[str], cwd: str) -> set[str]:
     """The stages DVC ran whatever their lock entry says: under ``-f`` every one its plan
     visits; under ``--force-downstream`` those downstream of one that ran."""
+    from lineage.adapters.dvc_plan import downstream_of, visited
+
     if not (repro.force or repro.force_downstream):
         return set()
     stages = _planned(root, after)
@@ -273,6 +279,8 @@ def _forced(root: Path, repro: Repro, after: Sequence[Stage], ran: set[str], cwd
 def _planned(root: Path, stages: Sequence[Stage]) -> list[PlannedStage]:
     """The stages as DVC's graph sees them: paths from dvc.lock (where DVC wrote templated and
     ``foreach`` paths out), frozen from dvc.yaml."""
+    from lineage.adapters.dvc_plan import PlannedStage
+
     frozen: set[str] = set()
     for pipeline in sorted({split_stage_address(s.name)[0] for s in stages}):
         path = root / pipeline
