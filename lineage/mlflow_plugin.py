@@ -6,7 +6,8 @@ wrapper passes the session, commit and snapshot in ``LINEAGE_*`` variables; in a
 lineage is set up but the wrapper was not used, the run still gets the commit and a dirty flag.
 
 Under ``lineage run`` it also tells the wrapper where each run went (``lineage/session.py``): the
-store of every run it is asked about, and, when MLflow registers the provider (at
+store of every run it is asked about, the DVC stage it ran in (``DVC_STAGE``, also tagged
+``lineage.stage``), and, when MLflow registers the provider (at
 ``import mlflow``), a run the process will resume through ``MLFLOW_RUN_ID``. That is how
 `mlflow run` hands its run to the entry point, and MLflow asks no provider about such a run.
 
@@ -70,6 +71,10 @@ def _wrapper_tags(environ: Mapping[str, str]) -> dict[str, str]:
         "lineage.reproduces": "LINEAGE_REPRODUCES",  # `lineage reproduce`: the original run
     }
     tags = {tag: environ[var] for tag, var in names.items() if environ.get(var)}
+    if environ.get("DVC_STAGE"):
+        # DVC sets it for a stage's command (dvc/stage/run.py), and subprocesses inherit it:
+        # the run is that stage's, and `lineage run` records it with that stage's data.
+        tags["lineage.stage"] = environ["DVC_STAGE"]
     if environ.get("LINEAGE_RUN_NAME"):
         # `lineage run --run-name`: a name the script passes to start_run() still wins, since
         # MLflow applies the user's tags over the context providers'.
@@ -139,7 +144,10 @@ def _note_started_run(directory: str) -> None:
 
     _runs_started += 1
     use = StoreUse(
-        _store(mlflow.get_tracking_uri()), _store(mlflow.get_registry_uri()), _asked_by_start_run()
+        _store(mlflow.get_tracking_uri()),
+        _store(mlflow.get_registry_uri()),
+        _asked_by_start_run(),
+        os.environ.get("DVC_STAGE") or None,
     )
     _write_atomically(directory, store_name(os.getpid(), _runs_started), use.to_json())
 
@@ -169,7 +177,9 @@ def _note_resumed_run(directory: str, environ: Mapping[str, str]) -> None:
         return  # not an id MLflow makes: it could not name a file safely either
     _write_environment(directory)  # no tags() call will come for this run
     use = StoreUse(
-        _store(environ.get("MLFLOW_TRACKING_URI")), _store(environ.get("MLFLOW_REGISTRY_URI"))
+        _store(environ.get("MLFLOW_TRACKING_URI")),
+        _store(environ.get("MLFLOW_REGISTRY_URI")),
+        stage=environ.get("DVC_STAGE") or None,
     )
     _write_atomically(directory, resumed_name(run_id), use.to_json())
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from lineage import child, environment, session_runs
 from lineage.adapters import dvc, dvc_pipeline, git, mlflow_project
@@ -74,6 +75,17 @@ class Ran:
 
 
 @dataclass(frozen=True)
+class StageShare:
+    """What the MLflow runs started inside one DVC stage record instead of the command's
+    union: that stage (with the executed stages no run was started in that hang off it:
+    ``dvc_pipeline.stages_of_runs``), what it read and what it wrote."""
+
+    inputs: tuple[Data, ...]
+    outputs: tuple[Data, ...]
+    stages: tuple[Stage, ...]
+
+
+@dataclass(frozen=True)
 class After:
     """What the command turned out to have done, read after it ended."""
 
@@ -85,6 +97,8 @@ class After:
     environment: Environment
     project: MlflowProject | None = None
     warnings: tuple[str, ...] = ()
+    # Run id -> its stage's share, for each run started inside an executed DVC stage.
+    shares: Mapping[str, StageShare] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,9 +178,18 @@ def execute(
 def collect(ctx: Context, before: Before, ran: Ran) -> After:
     """The command's data, MLflow runs, registered versions and environment. MLflow that cannot
     be read is a warning: the command is still recorded, without those runs."""
+    outer_stage = ctx.environ.get("DVC_STAGE")  # lineage itself runs inside a DVC stage
+    cwd = _relative_cwd(ctx)
     try:
         data_warnings: list[str] = []
-        inputs, outputs, stages = _pipeline_data(ctx, before, data_warnings.append)
+        seen = before.session.stages_seen()
+        pipeline = _pipeline_data(
+            ctx,
+            before,
+            data_warnings.append,
+            seen=_stages_in_repo(seen - {outer_stage or ""}, cwd),
+            succeeded=ran.returncode == 0,
+        )
         project, warnings = _project(ctx, before)
         warnings = [*data_warnings, *warnings]
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -184,15 +207,23 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
             env = probe.result()
     finally:
         before.session.close()
+    from lineage.adapters.dvc_plan import address_in_repo
+
+    run_stages = {
+        run_id: address
+        for run_id, stage in found.stages.items()
+        if stage != outer_stage and (address := address_in_repo(stage, cwd)) is not None
+    }
     return After(
-        inputs=tuple(inputs),
-        outputs=tuple(outputs),
-        stages=tuple(stages),
+        inputs=tuple(pipeline.inputs),
+        outputs=tuple(pipeline.outputs),
+        stages=tuple(pipeline.executed),
         runs=found.runs,
         versions=found.versions,
         environment=env,
         project=project,
         warnings=(*warnings, *found.warnings),
+        shares=pipeline.shares(run_stages),
     )
 
 
@@ -230,20 +261,65 @@ def _project(ctx: Context, before: Before) -> tuple[MlflowProject | None, list[s
     )
 
 
+@dataclass(frozen=True)
+class _Pipeline:
+    """The DVC stages a command executed, and what they read and wrote together."""
+
+    inputs: Sequence[Data]
+    outputs: Sequence[Data]
+    executed: Sequence[Stage]
+    tracked: set[str]  # git-tracked paths: code, which the commit covers, not data
+
+    def shares(self, run_stages: Mapping[str, str]) -> dict[str, StageShare]:
+        """Run id -> its stage's share, for the runs started in an executed stage."""
+        groups = dvc_pipeline.stages_of_runs(self.executed, run_stages.values())
+        by_stage = {}
+        for address, stages in groups.items():
+            inputs, outputs = dvc_pipeline.stage_data(stages, self.tracked)
+            by_stage[address] = StageShare(tuple(inputs), tuple(outputs), tuple(stages))
+        return {r: by_stage[a] for r, a in run_stages.items() if a in by_stage}
+
+
 def _pipeline_data(
-    ctx: Context, before: Before, warn: Callable[[str], None]
-) -> tuple[list[Data], list[Data], list[Stage]]:
+    ctx: Context,
+    before: Before,
+    warn: Callable[[str], None],
+    *,
+    seen: set[str],
+    succeeded: bool,
+) -> _Pipeline:
     """For a DVC pipeline, what the stages it executed read and wrote; for any other command,
-    the data captured before."""
+    the data captured before. ``seen``: the stages processes of the command ran MLflow in."""
     lock = ctx.paths.root / dvc.LOCK
     after = lock.read_text(encoding="utf-8") if lock.exists() else None
     executed = dvc_pipeline.executed_stages(
-        ctx.paths.root, before.argv, before.lock, after, warn=warn
+        ctx.paths.root,
+        before.argv,
+        before.lock,
+        after,
+        cwd=_relative_cwd(ctx),
+        seen=seen,
+        succeeded=succeeded,
+        warn=warn,
     )
     if not executed:
-        return list(before.inputs), [], []
-    inputs, outputs = dvc_pipeline.stage_data(executed, git.tracked_files(ctx.paths))
-    return inputs, outputs, executed
+        return _Pipeline(list(before.inputs), [], [], set())
+    tracked = git.tracked_files(ctx.paths)
+    inputs, outputs = dvc_pipeline.stage_data(executed, tracked)
+    return _Pipeline(inputs, outputs, executed, tracked)
+
+
+def _relative_cwd(ctx: Context) -> str:
+    """Where the command ran, relative to the root ("" at the root): DVC's working directory,
+    against which it spells stage addresses."""
+    cwd = os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/")
+    return "" if cwd == "." else cwd
+
+
+def _stages_in_repo(addresses: set[str], cwd: str) -> set[str]:
+    from lineage.adapters.dvc_plan import address_in_repo
+
+    return {a for a in (address_in_repo(x, cwd) for x in addresses if x) if a is not None}
 
 
 def _environment(ctx: Context, before: Before, child_env: Mapping[str, str]) -> Environment:
@@ -294,7 +370,13 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         project=after.project,
     )
     records = [
-        replace(base, run=r, models=tuple(after.versions.get(r.run_id, ()))) for r in after.runs
+        replace(
+            base,
+            run=r,
+            models=tuple(after.versions.get(r.run_id, ())),
+            **_share_fields(after.shares.get(r.run_id)),
+        )
+        for r in after.runs
     ] or [base]
     encoded = [encode(r) for r in records]
     ran_code = before.code.ran
@@ -321,6 +403,13 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         except LineageError as exc:
             outcome.warnings.append(f"could not tag MLflow run {rec.run.run_id}: {exc}")
     return outcome
+
+
+def _share_fields(share: StageShare | None) -> dict[str, Any]:
+    """A run started in a DVC stage records that stage's data; any other the command's."""
+    if share is None:
+        return {}
+    return {"inputs": share.inputs, "outputs": share.outputs, "stages": share.stages}
 
 
 def _mirror_tags(record_id: str, rec: RunRecord) -> dict[str, str]:

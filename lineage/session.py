@@ -7,10 +7,12 @@ session id and leaves files in the session directory for `lineage run` to read b
   MLflow run, so no MLflow lookup is needed;
 * ``environment-<pid>.json``, the interpreter's environment: which packages really ran;
 * ``store-<pid>-<n>.json``, one per run the process started: the tracking store and registry it
-  used, so runs are found in a store the script chose itself (``mlflow.set_tracking_uri``);
+  used, so runs are found in a store the script chose itself (``mlflow.set_tracking_uri``), and
+  the DVC stage the process ran in (``DVC_STAGE``, which DVC sets for a stage's command);
 * ``resumed-<run id>.json``: a run the process resumed through ``MLFLOW_RUN_ID``, as the entry
   point of an MLflow Project does. `mlflow run` creates that run itself, so no run context
-  provider is asked about it and it carries no session tag: lineage finds it by id.
+  provider is asked about it and it carries no session tag: lineage finds it by id. It names
+  the DVC stage too, as its run carries no ``lineage.stage`` tag.
 
 Store URIs are written absolute and without credentials.
 
@@ -60,18 +62,22 @@ class StoreUse:
     # MLflow asks for a run's tags from `start_run`, and also for a logged model's and a
     # trace's: only the first is a run that must be found (the store is worth a look for all).
     run: bool = True
+    # The DVC stage the process ran in, as DVC spells it for its own working directory.
+    stage: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps({"tracking": self.tracking, "registry": self.registry, "run": self.run})
+        doc = {"tracking": self.tracking, "registry": self.registry, "run": self.run}
+        return json.dumps({**doc, "stage": self.stage} if self.stage else doc)
 
     @classmethod
     def from_json(cls, text: str) -> StoreUse:
         doc = json.loads(text)
-        tracking, registry = doc.get("tracking"), doc.get("registry")
+        tracking, registry, stage = doc.get("tracking"), doc.get("registry"), doc.get("stage")
         return cls(
             tracking if isinstance(tracking, str) and tracking else None,
             registry if isinstance(registry, str) and registry else None,
             doc.get("run") is not False,
+            stage if isinstance(stage, str) and stage else None,
         )
 
 
@@ -112,6 +118,11 @@ class Session:
         """One entry per time MLflow asked a process of the session for tags (each run it
         started, and logged models and traces: ``StoreUse.run`` tells), with the store used."""
         return [use for _, use in self._read(STORE_PREFIX)]
+
+    def stages_seen(self) -> set[str]:
+        """The DVC stages (``DVC_STAGE``) processes of the session ran MLflow in."""
+        uses = [*self.started_runs(), *self.resumed_runs().values()]
+        return {use.stage for use in uses if use.stage}
 
     def resumed_runs(self) -> dict[str, StoreUse]:
         """Run id -> store, for every run a process resumed through ``MLFLOW_RUN_ID``."""

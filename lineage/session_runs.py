@@ -49,6 +49,8 @@ class Found:
     runs: tuple[MlflowRun, ...] = ()
     versions: Mapping[str, Sequence[ModelVersion]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # Run id -> the DVC stage it was started in (``DVC_STAGE`` as DVC spelled it), if any.
+    stages: Mapping[str, str] = field(default_factory=dict)
 
 
 def find(
@@ -59,9 +61,10 @@ def find(
     runs: list[MlflowRun] = []
     versions: dict[str, list[ModelVersion]] = {}
     warnings: list[str] = []
+    stages: dict[str, str] = {}
     for store in stores:
         try:
-            found = _read(store, session)
+            found = _read(store, session, stages)
             runs += found
             if found:
                 versions.update(_versions(store, [r.run_id for r in found]))
@@ -86,7 +89,10 @@ def find(
                 f"{redact_uri(ctx.mlflow.tracking)} ({exc}); the command was recorded without it"
             )
     runs.sort(key=lambda r: (r.start_ms or 0, r.run_id))
-    return Found(tuple(runs), versions, tuple(warnings))
+    for run_id, use in session.resumed_runs().items():
+        if use.stage:
+            stages.setdefault(run_id, use.stage)
+    return Found(tuple(runs), versions, tuple(warnings), stages)
 
 
 def store_of(ctx: Context, run: MlflowRun) -> str:
@@ -132,10 +138,17 @@ def _stores(ctx: Context, session: Session) -> list[_Store]:
     return [s for s in by_uri.values() if s.started or s.resumed or s.unnoted]
 
 
-def _read(store: _Store, session: Session) -> list[MlflowRun]:
+def _read(store: _Store, session: Session, stages: dict[str, str]) -> list[MlflowRun]:
+    """The store's runs of the session; the DVC stage each tagged one ran in goes to ``stages``."""
     with mlflow_adapter.file_stores_allowed(store.tracking):
         tagged = store.started or store.unnoted
-        runs = mlflow_adapter.find_session_runs(store.tracking, session.id) if tagged else []
+        pairs = (
+            mlflow_adapter.find_session_runs_with_stages(store.tracking, session.id)
+            if tagged
+            else []
+        )
+        stages.update((run.run_id, stage) for run, stage in pairs if stage)
+        runs = [run for run, _ in pairs]
         seen = {r.run_id for r in runs}
         missing = [run_id for run_id in store.resumed if run_id not in seen]
         if missing:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from lineage.adapters.mlflow import find_session_runs
+from lineage.adapters.mlflow import find_session_runs, find_session_runs_with_stages
 from lineage.environment import capture_interpreter, from_json
 from lineage.session import Session, StoreUse
 from tests.conftest import sh
@@ -288,3 +288,61 @@ def test_credentials_in_a_chosen_store_never_reach_the_session_directory(
         "0123456789abcdef0123456789abcdef": StoreUse("https://mlflow.example.com/", None)
     }
     assert "s3cret" not in "".join(p.read_text() for p in session_dir.iterdir())
+
+
+IN_A_SUBPROCESS = """
+import subprocess, sys
+# A stage's command that trains in a child process: DVC_STAGE is inherited.
+subprocess.run([sys.executable, "-c", sys.argv[1], sys.argv[2]], check=True)
+"""
+
+
+def test_a_run_started_inside_a_dvc_stage_or_its_subprocess_names_the_stage(
+    mlflow_uri: str, tmp_path: Path
+) -> None:
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "DVC_STAGE": "sub/dvc.yaml:train",  # what DVC sets for a stage's command
+    }
+
+    script = IN_A_SUBPROCESS
+    tags = json.loads(run_python(script, ONE_RUN, str(tmp_path / "a"), cwd=tmp_path, env=env))
+    del env["DVC_STAGE"]
+    outside = json.loads(run_python(ONE_RUN.replace('"one"', '"two"'), str(tmp_path / "b"),
+                                     cwd=tmp_path, env=env))  # fmt: skip
+
+    assert lineage_tags(tags) == {"lineage.session": "s-1", "lineage.stage": "sub/dvc.yaml:train"}
+    assert lineage_tags(outside) == {"lineage.session": "s-1"}
+    session = Session("s-1", session_dir)
+    assert sorted(use.stage or "" for use in session.started_runs()) == ["", "sub/dvc.yaml:train"]
+    assert session.stages_seen() == {"sub/dvc.yaml:train"}
+    found = find_session_runs_with_stages(mlflow_uri, "s-1")
+    assert sorted(stage or "" for _, stage in found) == ["", "sub/dvc.yaml:train"]
+
+
+def test_a_run_resumed_inside_a_dvc_stage_is_noted_with_the_stage(
+    mlflow_uri: str, tmp_path: Path
+) -> None:
+    client = MlflowClient(mlflow_uri)
+    experiment = client.create_experiment("projects", artifact_location=str(tmp_path / "a"))
+    created = client.create_run(experiment).info.run_id
+    session_dir = tmp_path / "session"
+    session_dir.mkdir()
+    env = {
+        **os.environ,
+        "LINEAGE_SESSION": "s-1",
+        "LINEAGE_SESSION_DIR": str(session_dir),
+        "MLFLOW_RUN_ID": created,
+        "MLFLOW_TRACKING_URI": mlflow_uri,
+        "DVC_STAGE": "train",
+    }
+
+    run_python(RESUME, cwd=tmp_path, env=env)
+
+    session = Session("s-1", session_dir)
+    assert session.resumed_runs() == {created: StoreUse(mlflow_uri, None, stage="train")}
+    assert session.stages_seen() == {"train"}

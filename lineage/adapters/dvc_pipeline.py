@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.adapters.dvc import (
     LOCK,
@@ -24,12 +24,17 @@ from lineage.adapters.dvc import (
     lock_stages,
     pipeline_of,
     pointers_at_tree,
+    raw_stages,
+    split_stage_address,
     stage_address,
     stage_commands_at_tree,
 )
 from lineage.adapters.dvc_metrics import with_metrics
 from lineage.errors import LineageError
 from lineage.records import STATE_UNKNOWN, Data, Stage
+
+if TYPE_CHECKING:  # dvc_plan is imported after the child only: `lineage run` starts fast
+    from lineage.adapters.dvc_plan import PlannedStage, Repro
 
 # Pipelines at a commit, for inferring what a past run read (``lineage import mlflow``). History
 # may hold files that no longer parse: they are skipped, not fatal.
@@ -225,22 +230,74 @@ def executed_stages(
     lock_before: str | None,
     lock_after: str | None,
     *,
+    cwd: str = "",
+    seen: Iterable[str] = (),
+    succeeded: bool = True,
     warn: Callable[[str], None] = _warn_on_stderr,
 ) -> list[Stage]:
-    """The stages a command executed, judged by the root dvc.lock before and after it: those
-    whose entries changed; for an up-to-date `dvc repro` (nothing changed), the stages it
-    named, else all of them. Each carries the params dvc.lock recorded for it and the values
-    of its metrics files as the command left them (``dvc_metrics``)."""
+    """The stages a command executed, as the dvc.lock files after it record them: those whose
+    root dvc.lock entry changed, those a process of the command was seen running in (``seen``:
+    ``DVC_STAGE`` as lineage's MLflow plugin noted it, relative to the root), and for a forced
+    `dvc repro`/`dvc exp run` that ``succeeded``, every stage DVC's plan visited (``dvc_plan``;
+    ``cwd`` is where DVC ran, relative to the root), since a forced stage that rewrote the same
+    outputs leaves its entry as it was. For an up-to-date, unforced `dvc repro` (nothing
+    changed), the stages it named, else all of them. Each carries the params dvc.lock recorded
+    for it and the values of its metrics files as the command left them (``dvc_metrics``)."""
+    from lineage.adapters.dvc_plan import parse_repro
+
     pipeline = is_pipeline_command(argv)
-    if lock_after is None or (not pipeline and lock_after == lock_before):
+    seen = set(seen)
+    if lock_after is None or (not pipeline and not seen and lock_after == lock_before):
         return []
     after = lock_stages(root)
     before = {s.name: s for s in lock_stages(root, lock_before)} if lock_before else {}
-    executed = [s for s in after if before.get(s.name) != s]
-    if not executed and pipeline:
+    ran = {s.name for s in after if before.get(s.name) != s} | seen
+    repro = parse_repro(argv) if pipeline else None
+    if repro is not None and succeeded:
+        ran |= _forced(root, repro, after, ran, cwd)
+    executed = [s for s in after if s.name in ran]
+    if not executed and pipeline and not (repro is not None and repro.dry):
         named = set(repro_targets(argv))
         executed = [s for s in after if not named or s.name in named]
     return with_metrics(root, executed, warn)
+
+
+def _forced(root: Path, repro: Repro, after: Sequence[Stage], ran: set[str], cwd: str) -> set[str]:
+    """The stages DVC ran whatever their lock entry says: under ``-f`` every one its plan
+    visits; under ``--force-downstream`` those downstream of one that ran."""
+    from lineage.adapters.dvc_plan import downstream_of, visited
+
+    if not (repro.force or repro.force_downstream):
+        return set()
+    stages = _planned(root, after)
+    plan = visited(repro, stages, cwd)
+    if plan is None:
+        return set()
+    return plan if repro.force else plan & downstream_of(ran, stages)
+
+
+def _planned(root: Path, stages: Sequence[Stage]) -> list[PlannedStage]:
+    """The stages as DVC's graph sees them: paths from dvc.lock (where DVC wrote templated and
+    ``foreach`` paths out), frozen from dvc.yaml."""
+    from lineage.adapters.dvc_plan import PlannedStage
+
+    frozen: set[str] = set()
+    for pipeline in sorted({split_stage_address(s.name)[0] for s in stages}):
+        path = root / pipeline
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        for name, body in raw_stages(text, pipeline).items() if text else ():
+            body = body.get("do", body) if isinstance(body, dict) and "foreach" in body else body
+            if isinstance(body, dict) and body.get("frozen"):
+                frozen.add(stage_address(pipeline, name))
+    return [
+        PlannedStage(
+            address=s.name,
+            deps=tuple(d.path for d in s.deps),
+            outs=tuple(o.path for o in s.outs),
+            frozen=s.name.partition("@")[0] in frozen,
+        )
+        for s in stages
+    ]
 
 
 def stage_data(executed: Sequence[Stage], tracked: set[str]) -> tuple[list[Data], list[Data]]:
@@ -256,6 +313,52 @@ def stage_data(executed: Sequence[Stage], tracked: set[str]) -> tuple[list[Data]
             seen.add((dep.path, dep.md5))
             inputs.append(dep)
     return inputs, [o for s in executed for o in s.outs]
+
+
+def stages_of_runs(executed: Sequence[Stage], started_in: Iterable[str]) -> dict[str, list[Stage]]:
+    """For each executed stage an MLflow run was started in, the stages its runs record: that
+    stage, and each executed stage no run was started in that hangs off it: one that reads
+    what it wrote (an evaluation after training), through other such stages; or, for a stage
+    with no such run upstream, one whose outputs it reads (data preparation before training).
+    A stage connected to no run's stage is left out of them all: it is not theirs."""
+    started = set(started_in)
+    covered = [s.name for s in executed if s.name in started]
+    upstream: dict[str, set[str]] = {s.name: set() for s in executed}
+    for stage in executed:
+        for other in executed:
+            if other is not stage and any(
+                overlaps(d.path, [o.path for o in other.outs]) for d in stage.deps
+            ):
+                upstream[stage.name].add(other.name)
+    downstream: dict[str, set[str]] = {name: set() for name in upstream}
+    for name, makers in upstream.items():
+        for maker in makers:
+            downstream[maker].add(name)
+    owners: dict[str, set[str]] = {name: {name} for name in covered}
+    uncovered = [s.name for s in executed if s.name not in owners]
+    for name in uncovered:  # what a run's stage wrote, read on: evaluation after training
+        if found := _nearest(name, upstream, set(covered)):
+            owners[name] = found
+    changed = True
+    while changed:  # what feeds a run's stage, or a stage already placed: preparation
+        changed = False
+        for name in (n for n in uncovered if n not in owners):
+            if found := _nearest(name, downstream, set(owners)):
+                owners[name] = {o for stage in found for o in owners[stage]}
+                changed = True
+    return {name: [s for s in executed if name in owners.get(s.name, ())] for name in covered}
+
+
+def _nearest(start: str, edges: Mapping[str, set[str]], placed: set[str]) -> set[str]:
+    """The ``placed`` stages fewest ``edges`` away from ``start``."""
+    seen = {start}
+    frontier = {start}
+    while frontier:
+        frontier = {b for a in frontier for b in edges.get(a, ()) if b not in seen}
+        if found := frontier & placed:
+            return found
+        seen |= frontier
+    return set()
 
 
 def stages_running(commands: Mapping[str, str], argv: Sequence[str]) -> set[str]:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 SESSION_TAG = "lineage.session"
+STAGE_TAG = "lineage.stage"
 PARENT_TAG = "mlflow.parentRunId"
 SOURCE_TYPE_TAG = "mlflow.source.type"
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
@@ -189,15 +190,21 @@ def preload(uri: str) -> None:
 
 def find_session_runs(uri: str, session: str) -> list[MlflowRun]:
     """Every run tagged ``lineage.session = session``, in any experiment, live or deleted."""
+    return [run for run, _ in find_session_runs_with_stages(uri, session)]
+
+
+def find_session_runs_with_stages(uri: str, session: str) -> list[tuple[MlflowRun, str | None]]:
+    """``find_session_runs``, each run with the DVC stage it was started in (its
+    ``lineage.stage`` tag: ``DVC_STAGE`` as lineage's plugin saw it), if any."""
     checked_ids([session], "session id")
     if missing_sqlite(uri):
         return []
     with quiet(), store_errors(uri):
         found = [
-            to_run(run, uri, experiments)
+            (to_run(run, uri, experiments), run.data.tags.get(STAGE_TAG) or None)
             for run, experiments in _search_everywhere(uri, f"tags.`{SESSION_TAG}` = '{session}'")
         ]
-    return sorted(found, key=lambda r: (r.start_ms or 0, r.run_id))
+    return sorted(found, key=lambda pair: (pair[0].start_ms or 0, pair[0].run_id))
 
 
 def _search_everywhere(uri: str, filter_string: str) -> Iterator[tuple[Any, dict[str, str]]]:

@@ -6,13 +6,14 @@ pipeline files say (its stage addresses, declared paths and params); and, throug
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from lineage.adapters import dvc_pipeline
+from lineage.adapters import dvc_pipeline, dvc_plan
 from lineage.adapters.dvc import PointerEntry
+from lineage.records import Data, Stage
 from tests.layouts import get_started as get_started_layout
 
 
@@ -198,3 +199,149 @@ def test_an_unreadable_metrics_file_is_a_warning_and_the_rest_is_recorded(
         "its values were recorded\n"
     ) in ran.stderr
     assert list(evaluate["metrics"]) == ["eval/metrics.json"]
+
+
+# What `dvc repro` plans to run (dvc_plan), and which stages a stage's MLflow runs record.
+
+PLANNED = [
+    dvc_plan.PlannedStage("prepare", ("data/raw.csv",), ("data/prepared",)),
+    dvc_plan.PlannedStage("featurize@train", ("data/prepared",), ("data/features/train.tsv",)),
+    dvc_plan.PlannedStage("featurize@test", ("data/prepared",), ("data/features/test.tsv",)),
+    dvc_plan.PlannedStage("train", ("data/features/train.tsv",), ("models/model.pkl",)),
+    dvc_plan.PlannedStage(
+        "evaluate", ("models/model.pkl", "data/features/test.tsv"), ("eval/metrics.json",)
+    ),
+    dvc_plan.PlannedStage("sub/dvc.yaml:report", ("sub/notes.txt",), ("sub/report.html",)),
+]
+ROOT_PIPELINE = {"prepare", "featurize@train", "featurize@test", "train", "evaluate"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "cwd", "plan"),
+    [
+        # no target: the root dvc.yaml's stages and their upstream
+        (["dvc", "repro", "-f"], "", ROOT_PIPELINE),
+        # a target and its upstream closure
+        (["dvc", "repro", "--force", "train"], "", {"prepare", "featurize@train", "train"}),
+        # -s: the targets alone; short flags combine as argparse combines them
+        (["dvc", "repro", "-fs", "train"], "", {"train"}),
+        # a foreach group's name collects every stage of the group
+        (["dvc", "repro", "-f", "-s", "featurize"], "", {"featurize@train", "featurize@test"}),
+        # --downstream: the targets and what reads them
+        (
+            ["dvc", "repro", "-f", "--downstream", "featurize@test"],
+            "",
+            {"featurize@test", "evaluate"},
+        ),
+        # -p: the whole pipeline holding the target (and -s is then ignored, as DVC does)
+        (["dvc", "repro", "-f", "-p", "-s", "train"], "", ROOT_PIPELINE),
+        # -P: every pipeline of the repository
+        (["dvc", "repro", "-f", "-P"], "", ROOT_PIPELINE | {"sub/dvc.yaml:report"}),
+        # a nested dvc.yaml's stage, by address or by directory
+        (["dvc", "repro", "-f", "sub/dvc.yaml:report"], "", {"sub/dvc.yaml:report"}),
+        (["dvc", "repro", "-f", "sub:report"], "", {"sub/dvc.yaml:report"}),
+        # DVC's working directory decides what a bare name and the default target mean
+        (["dvc", "repro", "-f"], "sub", {"sub/dvc.yaml:report"}),
+        (
+            ["dvc", "repro", "-f", "../dvc.yaml:train"],
+            "sub",
+            {"prepare", "featurize@train", "train"},
+        ),
+        # -R: every stage of the dvc.yaml files under a directory
+        (["dvc", "repro", "-f", "-R", "sub"], "", {"sub/dvc.yaml:report"}),
+        # --dry runs nothing
+        (["dvc", "repro", "-f", "--dry"], "", set()),
+        # options that leave the plan alone, and `dvc exp run`'s own, with their values
+        (
+            ["dvc", "-q", "repro", "-f", "--no-run-cache", "-k", "train"],
+            "",
+            {"prepare", "featurize@train", "train"},
+        ),
+        (
+            ["dvc", "exp", "run", "-f", "-S", "train.lr=0.1", "-n", "exp-1", "train"],
+            "",
+            {"prepare", "featurize@train", "train"},
+        ),
+        # what is not modelled, or not found, has no plan (the lock and the plugin still count)
+        (["dvc", "repro", "-f", "--glob", "t*"], "", None),
+        (["dvc", "repro", "-f", "nosuch"], "", None),
+        (["dvc", "exp", "run", "-f", "--queue"], "", None),
+        (["dvc", "--cd", "sub", "repro", "-f"], "", None),
+        (["dvc", "push"], "", None),
+    ],
+)
+def test_the_stages_a_dvc_repro_visits_follow_dvcs_own_plan(
+    argv: list[str], cwd: str, plan: set[str] | None
+) -> None:
+    repro = dvc_plan.parse_repro(argv)
+    assert (None if repro is None else dvc_plan.visited(repro, PLANNED, cwd)) == plan
+
+
+def test_a_frozen_stage_runs_nothing_and_hides_its_upstream() -> None:
+    frozen = [replace(s, frozen=s.address == "train") for s in PLANNED]
+    repro = dvc_plan.parse_repro(["dvc", "repro", "-f", "evaluate"])
+    assert repro is not None
+    assert dvc_plan.visited(repro, frozen, "") == {"evaluate", "featurize@test", "prepare"}
+
+
+def test_force_downstream_forces_what_reads_a_stage_that_ran() -> None:
+    assert dvc_plan.downstream_of({"featurize@test"}, PLANNED) == {"evaluate"}
+    assert dvc_plan.downstream_of({"prepare"}, PLANNED) == ROOT_PIPELINE - {"prepare"}
+
+
+@pytest.mark.parametrize(
+    ("dvc_stage", "cwd", "address"),
+    [
+        ("train", "", "train"),
+        ("featurize@test", "", "featurize@test"),
+        ("sub/dvc.yaml:report", "", "sub/dvc.yaml:report"),
+        ("report", "sub", "sub/dvc.yaml:report"),
+        ("../dvc.yaml:train", "sub", "train"),
+        ("../dvc.yaml:train", "", None),  # outside the repository
+    ],
+)
+def test_dvc_stage_as_dvc_spells_it_is_read_relative_to_dvcs_directory(
+    dvc_stage: str, cwd: str, address: str | None
+) -> None:
+    assert dvc_plan.address_in_repo(dvc_stage, cwd) == address
+
+
+def _stage(planned: dvc_plan.PlannedStage) -> Stage:
+    def data(path: str) -> Data:
+        return Data(path=path, md5=f"{len(path):032x}")
+
+    return Stage(
+        name=planned.address,
+        cmd=f"python {planned.address}.py",
+        deps=tuple(map(data, planned.deps)),
+        outs=tuple(map(data, planned.outs)),
+    )
+
+
+EXECUTED = [_stage(s) for s in PLANNED[:5]]
+
+
+def _grouped(started_in: set[str]) -> dict[str, list[str]]:
+    groups = dvc_pipeline.stages_of_runs(EXECUTED, started_in)
+    return {name: [s.name for s in stages] for name, stages in groups.items()}
+
+
+def test_each_stage_with_runs_records_itself_and_the_stages_without_runs_nearest_it() -> None:
+    # Runs in every stage: each records its own stage only.
+    assert _grouped(ROOT_PIPELINE) == {name: [name] for name in ROOT_PIPELINE}
+    # Runs in prepare and train: the features come from prepare (its outputs, read on), the
+    # evaluation from train (nearest), never from prepare's run.
+    assert _grouped({"prepare", "train"}) == {
+        "prepare": ["prepare", "featurize@train", "featurize@test"],
+        "train": ["train", "evaluate"],
+    }
+    # Runs in train alone: what feeds it and what reads it are its (today's union).
+    assert _grouped({"train"}) == {"train": [s.name for s in EXECUTED]}
+
+
+def test_a_stage_run_reads_upstream_outputs_at_their_lock_hashes_and_writes_only_its_own() -> None:
+    (train,) = dvc_pipeline.stages_of_runs(EXECUTED, {"prepare", "train"})["train"][:1]
+    evaluate = EXECUTED[4]
+    inputs, outputs = dvc_pipeline.stage_data([train, evaluate], tracked={"src/train.py"})
+    assert [d.path for d in inputs] == ["data/features/train.tsv", "data/features/test.tsv"]
+    assert [d.path for d in outputs] == ["models/model.pkl", "eval/metrics.json"]
