@@ -461,6 +461,61 @@ class Index:
             data.setdefault(node.partition(":")[2], []).append(path or "?")
         return data
 
+    def pushed_runs(self, commits: Sequence[str]) -> list[PushedRun]:
+        """The observed runs recorded on ``commits`` (directly or through a snapshot of a dirty
+        tree based on one), leaving out reruns made by `lineage reproduce`: a rerun's outputs
+        exist only in its throwaway worktree, and its inputs are the original's.
+
+        A rerun is known by a reproduction record naming it (``rerun_run``), by sharing the
+        session of the record a reproduction names (``rerun_record``: a grid search reruns as
+        many runs), or by a ``reproduces`` field of its own record."""
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS pushed(key TEXT PRIMARY KEY)")
+        db.execute("DELETE FROM pushed")
+        db.executemany(
+            "INSERT OR IGNORE INTO pushed VALUES(?)", [(node_key("commit", c),) for c in commits]
+        )
+        rows = db.execute(
+            """
+            WITH code(key) AS (
+                SELECT key FROM pushed
+                UNION SELECT dst FROM edges
+                      WHERE rel = 'snapshot' AND src IN (SELECT key FROM pushed)
+            ), ran(run) AS (
+                SELECT dst FROM edges WHERE rel = 'code' AND src IN (SELECT key FROM code)
+            ), rerun_sessions(session) AS (
+                SELECT json_extract(body, '$.session') FROM records WHERE id IN (
+                    SELECT json_extract(body, '$.rerun_record') FROM records
+                    WHERE kind = 'reproduction')
+            )
+            SELECT r.run_key, r.body,
+                   EXISTS(SELECT 1 FROM edges p
+                          WHERE p.rel = 'produced' AND p.src = 'run:' || r.run_key)
+            FROM records r
+            WHERE r.kind = 'run' AND r.evidence = 'observed'
+              AND 'run:' || r.run_key IN (SELECT run FROM ran)
+              AND r.run_key NOT IN (SELECT rerun FROM reproductions WHERE rerun IS NOT NULL)
+              AND COALESCE(json_extract(r.body, '$.session'), '') NOT IN (
+                  SELECT session FROM rerun_sessions WHERE session IS NOT NULL)
+              AND json_extract(r.body, '$.reproduces') IS NULL
+            ORDER BY r.run_key, r.id
+            """
+        ).fetchall()
+        return [PushedRun(key, json.loads(body), bool(produced)) for key, body, produced in rows]
+
+    def readers(self, md5s: Iterable[str]) -> dict[str, set[str]]:
+        """md5 -> the run keys of every recorded run that read it as an input."""
+        keys = [node_key("data", m) for m in dict.fromkeys(md5s)]
+        found: dict[str, set[str]] = {}
+        for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+            batch = keys[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for src, dst in self.db.execute(
+                f"SELECT src, dst FROM edges WHERE rel = 'input' AND src IN ({marks})", batch
+            ):
+                found.setdefault(src.partition(":")[2], set()).add(dst.partition(":")[2])
+        return found
+
     def snapshot_records(self, base: str | None) -> list[str]:
         """Ids of the run records made on a dirty tree whose snapshot's base is ``base`` (None:
         a repository with no commit yet)."""
@@ -480,6 +535,15 @@ class Index:
                 "AND json_extract(body, '$.code.snapshot') IS NOT NULL"
             )
         ]
+
+
+class PushedRun(NamedTuple):
+    """A run on commits being pushed: its record's document, and whether a model version was
+    registered from it."""
+
+    run_key: str
+    record: dict[str, Any]
+    produced_model: bool
 
 
 def open_index(store: Store) -> Index:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -402,3 +402,120 @@ def stage_commands_at_tree(
             for stage in _parse_dvc_lock(path, text, read_blob(pipeline_of(path))):
                 commands[stage.name] = stage.cmd
     return commands
+
+
+@dataclass(frozen=True)
+class OutFlags:
+    """What a DVC file declares about one output that decides whether `dvc push` sends it
+    (``dvc/output.py``: ``Output.get_used_objs`` skips ``cache: false``, ``push: false`` and
+    `dvc import` outputs) and where to (``remote:``, else the default remote)."""
+
+    cache: bool = True
+    push: bool = True
+    remote: str | None = None
+    imported: bool = False  # `dvc import` from another repository: DVC never pushes it
+
+    @property
+    def pushed_by_dvc(self) -> bool:
+        return self.cache and self.push and not self.imported
+
+
+DEFAULT_FLAGS = OutFlags()
+
+
+def out_flags(path: str, files: Mapping[str, str | None]) -> OutFlags:
+    """How the first of ``files`` (DVC file path -> its text; None: absent) that declares the
+    output at ``path`` declares it: a ``.dvc`` file's entry, or an output of any stage of a
+    ``dvc.yaml`` (``outs``, ``metrics``, ``plots``). DVC's defaults when none does."""
+    for name, text in files.items():
+        if text is None:
+            continue
+        if posixpath.basename(name) == PIPELINE:
+            flags = _pipeline_out_flags(name, path, text)
+        else:
+            flags = _dvc_file_out_flags(name, path, text)
+        if flags is not None:
+            return flags
+    return DEFAULT_FLAGS
+
+
+def declaring_files(path: str, pointer: str | None) -> list[str]:
+    """The DVC files that may declare the output at ``path`` a record names with ``pointer``:
+    the ``.dvc`` file itself; for a ``dvc.lock`` entry (an out, or a dep another stage or a
+    ``.dvc`` file produces), its ``dvc.yaml``; and ``<path>.dvc``, the name `dvc add` gives."""
+    files = []
+    if pointer and posixpath.basename(pointer) == LOCK:
+        files.append(pipeline_of(pointer))
+    elif pointer:
+        files.append(pointer)
+    return list(dict.fromkeys([*files, f"{path}.dvc"]))
+
+
+def _dvc_file_out_flags(pointer: str, path: str, text: str) -> OutFlags | None:
+    document = load_yaml(text, pointer)
+    base = join_wdir(posixpath.dirname(pointer), document.get("wdir"), pointer)
+    imported = any(isinstance(d, dict) and "repo" in d for d in _list(document.get("deps")))
+    for item in _list(document.get("outs")):
+        declared = item.get("path") if isinstance(item, dict) else None
+        if isinstance(declared, str) and _declared_path(base, declared) == path:
+            return _flags(item, imported=imported)
+    return None
+
+
+def _pipeline_out_flags(pipeline: str, path: str, text: str) -> OutFlags | None:
+    stages = load_yaml(text, pipeline).get("stages")
+    for body in stages.values() if isinstance(stages, dict) else ():
+        if isinstance(body, dict) and "foreach" in body:
+            body = body.get("do")  # a matrix stage keeps its outs at the top
+        if not isinstance(body, dict):
+            continue
+        try:
+            base = join_wdir(posixpath.dirname(pipeline), body.get("wdir"), pipeline)
+        except LineageError:
+            continue  # a templated wdir: DVC's defaults rather than a refused push
+        for key in ("outs", "metrics", "plots"):  # each a list of outputs, cached by default
+            for item in _list(body.get(key)):
+                declared, options = _declaration(item)
+                if declared is not None and _matches(base, declared, path):
+                    return _flags(options)
+    return None
+
+
+def _declaration(item: Any) -> tuple[str | None, dict[str, Any]]:
+    """dvc.yaml spells an output as a bare path or as ``{path: {options}}``."""
+    if isinstance(item, str):
+        return item, {}
+    if isinstance(item, dict) and len(item) == 1:
+        declared, options = next(iter(item.items()))
+        return str(declared), options if isinstance(options, dict) else {}
+    return None, {}
+
+
+def _matches(base: str, declared: str, path: str) -> bool:
+    if "${" not in declared:
+        return _declared_path(base, declared) == path
+    # A foreach/matrix output (`data/features/${item}.tsv`): the lock holds it filled in.
+    parts = re.split(r"\$\{[^}]*\}", posixpath.join(base, declared))
+    pattern = ".+".join(re.escape(part) for part in parts)
+    return re.fullmatch(pattern, path) is not None
+
+
+def _declared_path(base: str, declared: str) -> str | None:
+    try:
+        return repo_path(posixpath.join(base, declared))
+    except UnsafePathError:
+        return None
+
+
+def _flags(options: dict[str, Any], *, imported: bool = False) -> OutFlags:
+    remote = options.get("remote")
+    return OutFlags(
+        cache=options.get("cache", True) is not False,
+        push=options.get("push", True) is not False,
+        remote=str(remote) if remote else None,
+        imported=imported,
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

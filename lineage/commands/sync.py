@@ -13,7 +13,6 @@ import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from lineage.adapters import git, git_remote
 from lineage.adapters.store import REF, UP_TO_DATE, Merged
@@ -21,7 +20,6 @@ from lineage.context import Context
 from lineage.errors import LineageError
 
 PUSH_ATTEMPTS = 5  # push, and on a "fetch first" rejection pull and push again, this often
-SHOWN = 10  # missing data objects pre-push lists before "and N more"
 
 Update = tuple[str, str, str, str]  # a pre-push stdin line: local ref, local sha, remote ref, sha
 
@@ -154,8 +152,8 @@ def pre_push(
     *,
     say: Callable[[str], None] | None = None,
 ) -> int:
-    """Git's pre-push hook: refuse (1) to publish commits whose runs used data the DVC remote
-    lacks; when the check passes, push the lineage records along (0).
+    """Git's pre-push hook: refuse (1) to publish commits whose runs need data a DVC remote
+    lacks (``push_check``); when the check passes, push the lineage records along (0).
 
     ``remote``, ``url`` and ``updates`` are what git hands the hook (arguments and stdin
     lines). Failing to push the records only warns: the user's push goes ahead.
@@ -171,9 +169,7 @@ def pre_push(
     named = remote if remote in git_remote.remotes(paths) else None
     known = [u[3] for u in published if not _zero(u[3])]
     commits = git_remote.new_commits(paths, [u[1] for u in published], known, named)
-    data = ctx.index.data_on_commits(commits) if commits else {}
-    ctx.close()  # the index is not needed again: do not hold it through network calls
-    if data and _refuse(paths, data, say):
+    if commits and _refuse(ctx, commits, say):
         return 1
     if not remote or any(u[2] == REF for u in updates):
         return 0  # no remote named, or the user is pushing the records themselves
@@ -201,63 +197,14 @@ def _zero(sha: str) -> bool:
     return set(sha) == {"0"}
 
 
-def _refuse(paths: git.RepoPaths, data: dict[str, list[str]], say: Callable[[str], None]) -> bool:
-    """Check the DVC remote holds ``data``; say what it lacks and return True to refuse."""
-    if not data:
+def _refuse(ctx: Context, commits: Sequence[str], say: Callable[[str], None]) -> bool:
+    """Refuse when a DVC remote lacks data a teammate needs to rebuild the commits' runs."""
+    runs = ctx.index.pushed_runs(commits)
+    if not runs:
+        ctx.close()
         return False
-    from lineage.adapters import dvc_config, dvc_store
+    from lineage.commands import push_check
 
-    skip = "or `git push --no-verify` to skip this check"
-    if not (paths.root / ".dvc").is_dir():
-        say(
-            "warning: runs on these commits used DVC data, but this is not a DVC project "
-            "(no .dvc/), so lineage cannot check the data was pushed to a DVC remote"
-        )
-        return False
-    try:
-        missing = dvc_store.missing_from_remote(paths.root, data)
-    except dvc_store.NoRemoteError:
-        say(
-            "warning: runs on these commits used DVC data, but no DVC remote is configured, so "
-            "lineage cannot check the data was shared; `dvc remote add -d NAME URL` to have "
-            "it checked"
-        )
-        return False
-    except LineageError as exc:
-        say(
-            f"refusing to push: cannot check the DVC remote ({exc}); fix that and push "
-            f"again, {skip}"
-        )
-        return True
-    if not missing:
-        return False
-    config = dvc_config.cache_config(paths.root)
-    where = f"DVC remote '{config.default_remote}'" if config.default_remote else "the DVC remote"
-    lines = [
-        _missing_line(path, md5, lost, config.cache_dir)
-        for md5, lost in missing.items()
-        for path in data[md5]
-    ]
-    lines.sort()
-    say(
-        f"refusing to push: runs on these commits used {len(missing)} data object(s) that "
-        f"{where} does not have:"
-    )
-    for line in lines[:SHOWN]:
-        say(f"  {line}")
-    if len(lines) > SHOWN:
-        say(f"  and {len(lines) - SHOWN} more")
-    to = f" (to remote '{config.default_remote}')" if config.default_remote else ""
-    say(f"run `dvc push`{to}, then push again, {skip}")
-    return True
-
-
-def _missing_line(path: str, md5: str, lost: tuple[str, ...], cache_dir: Path) -> str:
-    from lineage.adapters.dvc_store import object_path
-
-    note = ""
-    if lost != (md5,):
-        note = f" ({len(lost)} of its files)"
-    elif not object_path(cache_dir, md5).exists():
-        note = " (not in this clone's DVC cache either: push it from where it was made)"
-    return f"{path} {md5}{note}"
+    wanted = push_check.needed(ctx.paths, runs, ctx.index.readers)
+    ctx.close()  # the index is not needed again: do not hold it through network calls
+    return push_check.refuse(ctx.paths, wanted, say)

@@ -259,3 +259,66 @@ print(sorted(states), sorted(m for m in sys.modules if m.split(".")[0] in heavy)
 def test_stage_addresses_are_dvcs_own() -> None:
     assert dvc.stage_address("dvc.yaml", "train") == "train"
     assert dvc.stage_address("sub/dvc.yaml", "train@a") == "sub/dvc.yaml:train@a"
+
+
+# -- output flags: what `dvc push` sends, and where (the pre-push check) ------------------------
+
+FLAGGED_PIPELINE = """\
+stages:
+  featurize:
+    foreach: [train, test]
+    do:
+      cmd: python featurize.py ${item}
+      outs:
+        - features/${item}.tsv:
+            remote: features
+      metrics:
+        - features/${item}-stats.toml:
+            cache: false
+  train:
+    wdir: models
+    cmd: python train.py
+    outs:
+      - model.pkl
+      - scratch.bin:
+          push: false
+    plots:
+      - prc.json:
+          cache: false
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "flags"),
+    [
+        ("features/test.tsv", dvc.OutFlags(remote="features")),
+        ("features/train-stats.toml", dvc.OutFlags(cache=False)),
+        ("models/model.pkl", dvc.OutFlags()),
+        ("models/scratch.bin", dvc.OutFlags(push=False)),
+        ("models/prc.json", dvc.OutFlags(cache=False)),
+        ("undeclared.csv", dvc.OutFlags()),
+    ],
+)
+def test_out_flags_of_a_pipeline_follow_its_stages(path: str, flags: dvc.OutFlags) -> None:
+    assert dvc.out_flags(path, {"dvc.yaml": FLAGGED_PIPELINE}) == flags
+
+
+def test_out_flags_of_dvc_files_and_imports() -> None:
+    added = "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  path: raw.csv\n  cache: false\n"
+    imported = (
+        "deps:\n- path: data.csv\n  repo:\n    url: https://example.com/r.git\n"
+        "outs:\n- md5: 0cc175b9c0f1b6a831c399e269772661\n  path: data.csv\n"
+    )
+    assert dvc.out_flags("data/raw.csv", {"data/raw.csv.dvc": added}) == dvc.OutFlags(cache=False)
+    flags = dvc.out_flags("data.csv", {"data.csv.dvc": imported})
+    assert flags.imported and not flags.pushed_by_dvc
+    # The first file that declares the path decides; absent files are skipped.
+    files = {"dvc.yaml": None, "data/raw.csv.dvc": added}
+    assert not dvc.out_flags("data/raw.csv", files).cache
+
+
+def test_the_files_that_may_declare_an_output() -> None:
+    assert dvc.declaring_files("data/raw.csv", "dvc.lock") == ["dvc.yaml", "data/raw.csv.dvc"]
+    assert dvc.declaring_files("sub/m.pkl", "sub/dvc.lock") == ["sub/dvc.yaml", "sub/m.pkl.dvc"]
+    assert dvc.declaring_files("data/raw.csv", "data/raw.csv.dvc") == ["data/raw.csv.dvc"]
+    assert dvc.declaring_files("x", None) == ["x.dvc"]

@@ -335,10 +335,9 @@ def test_pre_push_refuses_data_missing_from_the_dvc_remote_until_dvc_push(s: Sce
     stderr = refused.stderr.splitlines()
     assert stderr[:3] == [
         "lineage: refusing to push: runs on these commits used 1 data object(s) that DVC "
-        "remote 'storage' does not have:",
+        "remote 'storage' does not have; run `dvc push`:",
         f"lineage:   data/raw.csv {s.raw['v2']}",
-        "lineage: run `dvc push` (to remote 'storage'), then push again, or "
-        "`git push --no-verify` to skip this check",
+        "lineage: then push again, or `git push --no-verify` to skip this check",
     ]
     heads = sh("git", "ls-remote", "origin.git", cwd=s.base).stdout
     assert "refs/heads/feature" not in heads and REF not in heads
