@@ -225,6 +225,8 @@ class RunRecord:
     models: tuple[ModelVersion, ...] = ()
     # Inferred records: paths the run read whose hash could not be trusted (never guessed).
     unknown_inputs: tuple[str, ...] = ()
+    # Why each of ``unknown_inputs`` is unknown (path -> a sentence), where that is known.
+    unknown_reasons: dict[str, str] = field(default_factory=dict)
     project: MlflowProject | None = None  # the command was `mlflow run` of an MLflow Project
     kind: str = "run"
     schema: int = SCHEMA
@@ -313,6 +315,7 @@ class Registration:
 # default, so that records written before them keep their bytes, and so their names.
 _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "unknown_inputs": [],
+    "unknown_reasons": {},
     "project": None,
     "arguments_unknown": False,
 }
@@ -419,6 +422,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         environment=EnvironmentRef(**env) if env else None,
         models=tuple(ModelVersion(**m) for m in d.get("models", ())),
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
+        unknown_reasons={repo_path(p): str(w) for p, w in d.get("unknown_reasons", {}).items()},
         project=MlflowProject(**project) if project else None,
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),

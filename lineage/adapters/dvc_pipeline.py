@@ -12,7 +12,7 @@ import posixpath
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,21 +55,43 @@ def declared_paths(
 ) -> tuple[set[str], set[str]]:
     """(outs, deps) the dvc.yaml files among ``files`` declare, as repository paths; templated
     and external paths, and ``foreach`` stages, are left out."""
-    outs: set[str] = set()
-    deps: set[str] = set()
+    declared = declared_by_stage(read_blob, files).values()
+    return {p for d in declared for p in d.outs}, {p for d in declared for p in d.deps}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What one dvc.yaml stage declares it writes and reads, as repository paths."""
+
+    outs: frozenset[str]
+    deps: frozenset[str]
+
+
+def declared_by_stage(
+    read_blob: Callable[[str], str | None], files: Iterable[str]
+) -> dict[str, Declared]:
+    """Stage address -> its declared outs and deps, for the dvc.yaml files among ``files``;
+    templated and external paths, and ``foreach`` stages, are left out."""
+    found: dict[str, Declared] = {}
     for path in (f for f in files if posixpath.basename(f) == PIPELINE):
         stages = (_tolerant_yaml(read_blob(path)) or {}).get("stages")
         directory = posixpath.dirname(path)
-        for body in (stages if isinstance(stages, dict) else {}).values():
+        for name, body in (stages if isinstance(stages, dict) else {}).items():
             if not isinstance(body, dict) or "foreach" in body:
                 continue
             base = posixpath.join(directory, str(body.get("wdir") or ""))
-            for key, into in (("outs", outs), ("deps", deps)):
-                for item in body.get(key) or ():
-                    name = next(iter(item), None) if isinstance(item, dict) else item
-                    if isinstance(name, str) and "${" not in name and "://" not in name:
-                        into.add(posixpath.normpath(posixpath.join(base, name)))
-    return outs, deps
+            outs, deps = (_declared_set(base, body.get(key)) for key in ("outs", "deps"))
+            found[stage_address(path, str(name))] = Declared(outs, deps)
+    return found
+
+
+def _declared_set(base: str, items: Any) -> frozenset[str]:
+    found = set()
+    for item in items or ():
+        name = next(iter(item), None) if isinstance(item, dict) else item
+        if isinstance(name, str) and "${" not in name and "://" not in name:
+            found.add(posixpath.normpath(posixpath.join(base, name)))
+    return frozenset(found)
 
 
 def lock_params(
@@ -389,6 +411,26 @@ def _script(argv: Sequence[str]) -> str | None:
     return posixpath.normpath(script) if script and script.endswith(".py") else None
 
 
+@dataclass(frozen=True)
+class CommitFiles:
+    """What a past commit holds, as the importer reads it: its sha, a reader of its files (None
+    when absent) and their paths; for a commit after the run's, the paths it changed."""
+
+    sha: str
+    read_blob: Callable[[str], str | None]
+    files: Sequence[str]
+    changed: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What a past run read: the data whose hash is known, and each path whose hash is not,
+    with why (a sentence for the user)."""
+
+    inputs: list[Data]
+    unknown: dict[str, str] = field(default_factory=dict)
+
+
 def inputs_at_commit(
     read_blob: Callable[[str], str | None],
     files: Sequence[str],
@@ -396,13 +438,165 @@ def inputs_at_commit(
     argv: Sequence[str] = (),
 ) -> tuple[list[Data], list[str]]:
     """The data a run at a commit read, from that commit's own DVC files, and the paths whose
+    hash cannot be trusted there (``inputs_of_run`` without later commits)."""
+    found = _inputs_at(CommitFiles("", read_blob, files), tracked_md5, argv, {})
+    return found.inputs, sorted(found.unknown)
+
+
+def inputs_of_run(
+    at: CommitFiles,
+    next_commits: Sequence[CommitFiles],
+    tracked_md5: Callable[[str], str | None],
+    argv: Sequence[str] = (),
+) -> RunInputs:
+    """The data a run at commit ``at`` read, and why each path it read whose hash cannot be
+    trusted is unknown. ``next_commits`` are the commits made on top of ``at`` (its children).
+
+    A ``dvc.lock`` is usually committed one commit after the run it describes, so the lock at
+    ``at`` may be an earlier run's, and deps a script reads without declaring them (params.yaml,
+    raw data) let such a stale entry pass every check. The next commit tells: a stage entry it
+    rewrites was not written by this run, so its outputs are unknown. When that next commit is
+    only the late lock (it changes nothing but DVC's bookkeeping), its entries are this run's,
+    and are used wherever they match ``at`` itself."""
+    before = _lock_entries(at) or {}
+    rewriting: list[tuple[CommitFiles, set[str]]] = []
+    late_locks: list[CommitFiles] = []
+    for child in next_commits:
+        after = _lock_entries(child)
+        stages = _rewritten(before, after)
+        if stages:
+            rewriting.append((child, stages))
+            if after is not None and _only_bookkeeping(child, stages):
+                late_locks.append(child)
+    if len(rewriting) == 1 and late_locks:
+        late = _with_lock_of(at, late_locks[0])
+        moved = _pointers_moved(at, next_commits, {}, late)
+        return _inputs_at(late, tracked_md5, argv, {}, moved)
+    distrusted: dict[str, str] = {}
+    for child, stages in rewriting:
+        for name in sorted(stages):
+            distrusted.setdefault(
+                name,
+                f"dvc.lock at {at.sha[:10]} was rewritten by the next commit {child.sha[:10]}: "
+                f"its entry for stage {name} is not this run's",
+            )
+    moved = _pointers_moved(at, next_commits, distrusted, at)
+    return _inputs_at(at, tracked_md5, argv, distrusted, moved)
+
+
+def _pointers_moved(
+    at: CommitFiles,
+    next_commits: Sequence[CommitFiles],
+    distrusted: Mapping[str, str],
+    locked: CommitFiles,
+) -> dict[str, str]:
+    """Path -> why, for the `dvc add`ed data whose .dvc file a next commit changes: the data
+    may have changed in the workspace before the run and been committed after it. Unless a
+    lock entry of ``locked`` (the run's lock) that is not ``distrusted`` read the data the
+    pointer names at ``at``."""
+    mine = _added(at) or {}
+    confirmed = {
+        (e.path, e.md5)
+        for e in pointers_at_tree(locked.read_blob, _locks(locked.files))
+        if e.role == "dep" and e.stage not in distrusted
+    }
+    moved: dict[str, str] = {}
+    for child in (c for c in next_commits if any(p.endswith(".dvc") for p in c.changed)):
+        theirs = _added(child) or {}
+        for path, entry in sorted(mine.items()):
+            same = path in theirs and theirs[path].md5 == entry.md5
+            if not same and (path, entry.md5) not in confirmed:
+                moved.setdefault(
+                    path,
+                    f"{entry.pointer} was changed by the next commit {child.sha[:10]}: the run "
+                    f"may have read that commit's data, not {at.sha[:10]}'s",
+                )
+    return moved
+
+
+def _added(commit: CommitFiles) -> dict[str, PointerEntry] | None:
+    """The `dvc add`ed data of a commit, by path; None if a .dvc file there does not parse."""
+    pointers = [f for f in commit.files if f.endswith(".dvc")]
+    try:
+        entries = pointers_at_tree(commit.read_blob, pointers)
+    except LineageError:
+        return None
+    return {e.path: e for e in entries if e.role == "out"}
+
+
+_LockEntries = dict[str, tuple[frozenset[tuple[str, str, str]], str]]
+
+
+def _lock_entries(commit: CommitFiles) -> _LockEntries | None:
+    """Stage address -> what its dvc.lock entry records (paths, hashes, params); None if a
+    dvc.lock there does not parse (a later commit's: it then tells nothing reliable)."""
+    locks = _locks(commit.files)
+    try:
+        entries = pointers_at_tree(commit.read_blob, locks)
+    except LineageError:
+        return None
+    params = lock_params(commit.read_blob, locks)
+    recorded: dict[str, set[tuple[str, str, str]]] = {}
+    for e in entries:
+        if e.stage is not None:
+            recorded.setdefault(e.stage, set()).add((e.path, e.md5, e.role))
+    return {
+        name: (frozenset(found), json.dumps(params.get(name, {}), sort_keys=True, default=str))
+        for name, found in recorded.items()
+    }
+
+
+def _rewritten(before: _LockEntries, after: _LockEntries | None) -> set[str]:
+    """The stages whose lock entry the later commit changed, added or removed (every stage
+    of ``before`` when its lock does not parse)."""
+    if after is None:
+        return set(before)
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+
+
+def _only_bookkeeping(child: CommitFiles, stages: set[str]) -> bool:
+    """Whether ``child`` changes nothing a run reads: only dvc.lock files, the .gitignore
+    entries DVC writes for outputs, and the git-tracked outputs (``cache: false`` metrics)
+    of the stages whose entries it rewrote."""
+    entries = pointers_at_tree(child.read_blob, _locks(child.files))
+    outs = {e.path for e in entries if e.role == "out" and e.stage in stages}
+    return bool(child.changed) and all(
+        posixpath.basename(p) in (LOCK, ".gitignore") or overlaps(p, outs) for p in child.changed
+    )
+
+
+def _with_lock_of(at: CommitFiles, child: CommitFiles) -> CommitFiles:
+    """Commit ``at`` as if the dvc.lock files of ``child`` had been committed with it."""
+
+    def read_blob(path: str) -> str | None:
+        return (child if posixpath.basename(path) == LOCK else at).read_blob(path)
+
+    locks = _locks(child.files)
+    return CommitFiles(child.sha, read_blob, sorted({*at.files} - {*_locks(at.files)} | {*locks}))
+
+
+def _locks(files: Iterable[str]) -> list[str]:
+    return [f for f in files if posixpath.basename(f) == LOCK]
+
+
+def _inputs_at(
+    at: CommitFiles,
+    tracked_md5: Callable[[str], str | None],
+    argv: Sequence[str],
+    distrusted: Mapping[str, str],
+    moved: Mapping[str, str] | None = None,
+) -> RunInputs:
+    """The data a run at a commit read, from that commit's own DVC files, and the paths whose
     hash cannot be trusted there (a stale ``dvc.lock``): a stage's outputs count only when every
     dep the lock recorded (git blobs, ``dvc add``ed data, other consistent stages' outputs) and
-    every param match the commit. ``read_blob`` reads a file of the commit; ``tracked_md5``
-    gives DVC's md5 of a git-tracked file or directory there (None if untracked).
+    every param match the commit, and no stage they come from is ``distrusted`` (stage ->
+    why); `dvc add`ed data ``moved`` (path -> why) is unknown. ``tracked_md5`` gives DVC's md5
+    of a git-tracked file or directory there (None if untracked).
 
     When ``argv`` is the command of some stages, the run read exactly those stages' deps, and
-    never their outs (which it wrote)."""
+    never their outs (which it wrote). Otherwise it may have read any output some stage reads,
+    save the outputs only stages that never ran would read."""
+    read_blob, files, where = at.read_blob, at.files, f"dvc.lock at {at.sha[:10] or 'the commit'}"
     pointer_files = [f for f in files if f.endswith(".dvc") or posixpath.basename(f) == LOCK]
     entries = pointers_at_tree(read_blob, pointer_files)
     added = {e.path: e for e in entries if e.stage is None and e.role == "out"}
@@ -412,50 +606,81 @@ def inputs_at_commit(
         if e.stage is not None:
             stages.setdefault(e.stage, []).append(e)
     produced = {e.path: e for es in stages.values() for e in es if e.role == "out"}
-    consistent: dict[str, bool] = {}
+    verdicts: dict[str, str | None] = {}
 
-    def stage_ok(name: str, seen: frozenset[str] = frozenset()) -> bool:
-        if name in consistent:
-            return consistent[name]
+    def why_not(name: str, seen: frozenset[str] = frozenset()) -> str | None:
+        """Why the lock entry of stage ``name`` is not the commit's (None: it is)."""
+        if name in verdicts:
+            return verdicts[name]
         if name in seen:
-            return False
-        ok = params_match(read_blob, params.get(name, {}))
+            return f"{where} has a cycle through stage {name}"
+        why = distrusted.get(name)
+        if why is None and not params_match(read_blob, params.get(name, {})):
+            why = f"{where} is stale for stage {name}: its params are not the commit's"
         for dep in (e for e in stages[name] if e.role == "dep"):
-            if not ok:
+            if why is not None:
                 break
-            if dep.path in added:
-                ok = added[dep.path].md5 == dep.md5
-            elif dep.path in produced:
+            stale = f"{where} is stale for stage {name}: its {dep.path} is not the commit's"
+            if dep.path in produced:
                 out = produced[dep.path]
-                ok = out.md5 == dep.md5 and stage_ok(out.stage or "", seen | {name})
-            else:
-                ok = tracked_md5(dep.path) == dep.md5
-        consistent[name] = ok
-        return ok
+                why = why_not(out.stage or "", seen | {name}) if out.md5 == dep.md5 else stale
+            elif (added[dep.path].md5 if dep.path in added else tracked_md5(dep.path)) != dep.md5:
+                why = stale
+        verdicts[name] = why
+        return why
 
     own = stages_running(stage_commands_at_tree(read_blob, pointer_files), argv) if argv else set()
+    declared = declared_by_stage(read_blob, files)
     if own:
         deps = {e.path for name in own for e in stages.get(name, ()) if e.role == "dep"}
         writes = {e.path for name in own for e in stages.get(name, ()) if e.role == "out"}
         upstream = upstream_deps(entries, own)
         read_added = [e for p, e in added.items() if overlaps(p, upstream)]
         produced = {p: e for p, e in produced.items() if p not in writes}
-        declared_outs: set[str] = set()
+        readers: dict[str, set[str]] = {"": deps}
+        declared = {}
     else:
-        declared_outs, declared_deps = declared_paths(read_blob, files)
-        deps = {e.path for es in stages.values() for e in es if e.role == "dep"} | declared_deps
         read_added = list(added.values())
-    inputs = [e.to_data() for e in read_added]
-    unknown: list[str] = []
+        readers = _readers(stages, declared, _locks(files))
+    moved = moved or {}
+    inputs = [e.to_data() for e in read_added if e.path not in moved]
+    unknown = {e.path: moved[e.path] for e in read_added if e.path in moved}
     for path, out in sorted(produced.items()):
-        if not overlaps(path, deps):
+        if not _read_by_another(path, out.stage or "", readers):
             continue  # a pipeline's end product (model, metrics): written, not read
-        if stage_ok(out.stage or ""):
+        why = why_not(out.stage or "")
+        if why is None:
             inputs.append(out.to_data())
         else:
-            unknown.append(path)
+            unknown[path] = why
     # Declared in dvc.yaml and read by a stage, but no dvc.lock entry names it yet (the run
     # that made it was the first): the run read it, and nothing at the commit says which.
-    unknown += [p for p in sorted(declared_outs) if p not in produced and overlaps(p, deps)]
+    for name, stage in sorted(declared.items()):
+        for path in sorted(stage.outs - produced.keys()):
+            if _read_by_another(path, name, readers):
+                unknown[path] = f"no {where} entry names it: stage {name} was not locked there"
     inputs = [replace(d, state=STATE_UNKNOWN) for d in sorted(inputs, key=lambda d: d.path)]
-    return inputs, unknown
+    return RunInputs(inputs, dict(sorted(unknown.items())))
+
+
+def _readers(
+    locked: Mapping[str, Sequence[PointerEntry]],
+    declared: Mapping[str, Declared],
+    locks: Sequence[str],
+) -> dict[str, set[str]]:
+    """Stage address -> the paths it reads (lock deps and declared deps), for the stages that
+    may have run: a stage of a pipeline whose dvc.lock has no entry for it never ran."""
+    pipelines_locked = {pipeline_of(lock) for lock in locks}
+    readers: dict[str, set[str]] = {}
+    for name, entries in locked.items():
+        readers.setdefault(name, set()).update(e.path for e in entries if e.role == "dep")
+    for name, stage in declared.items():
+        never_ran = name not in locked and split_stage_address(name)[0] in pipelines_locked
+        if not never_ran:
+            readers.setdefault(name, set()).update(stage.deps)
+    return readers
+
+
+def _read_by_another(path: str, producer: str, readers: Mapping[str, set[str]]) -> bool:
+    """Whether a stage other than the one that writes ``path`` reads it."""
+    return any(name != producer and overlaps(path, deps) for name, deps in readers.items())

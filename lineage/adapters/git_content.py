@@ -173,6 +173,7 @@ class CommitTrees:
     def __init__(self, paths: RepoPaths) -> None:
         self.paths = paths
         self._repo: Any = None
+        self._children: dict[str, list[str]] | None = None
 
     def at(self, commit: str) -> CommitTree:
         if self._repo is None:
@@ -180,6 +181,30 @@ class CommitTrees:
 
             self._repo = pygit2.Repository(str(self.paths.git_dir))
         return CommitTree(self._repo[commit].peel(_pygit2().Tree))
+
+    def children(self, commit: str) -> list[str]:
+        """The commits made on top of ``commit`` (whose first parent it is), on any branch, tag
+        or remote-tracking branch."""
+        if self._children is None:
+            self._children = _first_parent_children(self.paths)
+        return self._children.get(commit, [])
+
+    def changed(self, a: str, b: str) -> list[str]:
+        """The paths whose content or mode differs between two commits' trees."""
+        self.at(a)  # opens the repository
+        diff = self._repo.diff(self._repo[a], self._repo[b])
+        return sorted({p for d in diff.deltas for p in (d.old_file.path, d.new_file.path)})
+
+
+def _first_parent_children(paths: RepoPaths) -> dict[str, list[str]]:
+    args = ["rev-list", "--parents", "--branches", "--tags", "--remotes", "HEAD", "--"]
+    proc = run_git(paths.root, args, check=False)
+    children: dict[str, list[str]] = {}
+    for line in proc.stdout.decode().splitlines():
+        commit, *parents = line.split()
+        if parents:
+            children.setdefault(parents[0], []).append(commit)
+    return children
 
 
 class CommitTree:

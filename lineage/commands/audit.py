@@ -293,7 +293,9 @@ def _data(row: Row, missing: dict[str, tuple[str, ...]] | None) -> Check:
         more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
         return Check("data", FAIL, f"not in the DVC remote: {listed}{more} (`dvc push` them)")
     if unknown:
-        return Check("data", WARN, f"unknown input(s): {', '.join(unknown)}")
+        reasons = row.record.get("unknown_reasons") or {}
+        why = [f"{p} ({reasons[p]})" if p in reasons else p for p in unknown]
+        return Check("data", WARN, f"unknown input(s): {', '.join(why)}")
     if not inputs:
         return Check("data", PASS, "no DVC inputs recorded")
     return Check("data", PASS, f"{len(inputs)} input(s) in the DVC remote")

@@ -6,12 +6,15 @@ and the repository still know:
 
 * code: MLflow's ``mlflow.source.git.commit`` tag, when that commit is in this repository. MLflow
   records no dirty flag, so ``code.dirty`` is ``null`` (unknown), never ``false``.
-* data: the DVC pointers of that commit, used only where they are consistent *at that commit*.
-  A ``.dvc`` file names what the commit claims, so its hash is used. A ``dvc.lock`` is usually
-  committed after the run it describes, so at the run's commit it may be stale or belong to an
-  earlier run: a stage's outputs are used only when every dep the lock recorded (code blobs,
-  ``.dvc`` data, other stages' outputs) and every param matches the commit itself; otherwise the
-  path is recorded in ``unknown_inputs``, never with a guessed hash.
+* data: the DVC pointers of that commit, used only where they are consistent *at that commit*,
+  and where the commits made on top of it do not say they were another run's
+  (``dvc_pipeline.inputs_of_run``). A ``dvc.lock`` is usually committed one commit after the run
+  it describes, so at the run's commit it may belong to an earlier run, whose entries match
+  every dep the lock declares when the script reads files it does not declare. A lock entry
+  the next commit rewrites is not this run's; a next commit that is the late lock alone is.
+  A stage's outputs are used only when every dep the lock recorded (code blobs, ``.dvc`` data,
+  other stages' outputs) and every param matches the commit itself; otherwise the path is
+  recorded in ``unknown_inputs``, with why in ``unknown_reasons``, never with a guessed hash.
 * params, metrics, status and times from the run; the command from ``mlflow.source.name`` /
   ``mlflow.project.entryPoint`` where MLflow recorded one; the model versions made from it.
 
@@ -38,7 +41,6 @@ from lineage.records import (
     INFERRED,
     Code,
     Command,
-    Data,
     MlflowProject,
     ModelVersion,
     Provenance,
@@ -179,7 +181,7 @@ class _Inferrer:
     def __init__(self, paths: git.RepoPaths) -> None:
         self.paths = paths
         self._trees = CommitTrees(paths)
-        self._inputs: dict[tuple[str, tuple[str, ...]], tuple[list[Data], list[str]]] = {}
+        self._inputs: dict[tuple[str, tuple[str, ...]], dvc_pipeline.RunInputs] = {}
         self._exists: dict[str, bool] = {}
         self.missing_commits: set[str] = set()
 
@@ -207,7 +209,7 @@ class _Inferrer:
             self.missing_commits.add(sha)
         command, project = self._command(item, commit)
         argv = command.argv if command else ()
-        inputs, unknown = self.inputs_at(commit, argv) if commit else ([], [])
+        read = self.inputs_at(commit, argv) if commit else dvc_pipeline.RunInputs([])
         return RunRecord(
             evidence=INFERRED,
             session=SESSION,
@@ -215,9 +217,10 @@ class _Inferrer:
             created=created,
             run=item.run,
             command=command,
-            inputs=tuple(inputs),
+            inputs=tuple(read.inputs),
             models=tuple(models),
-            unknown_inputs=tuple(unknown),
+            unknown_inputs=tuple(read.unknown),
+            unknown_reasons=read.unknown,
             project=project,
         )
 
@@ -278,14 +281,22 @@ class _Inferrer:
             env_manager=item.tags.get(PROJECT_ENV_TAG) or "local",
         )
 
-    def inputs_at(self, commit: str, argv: Sequence[str]) -> tuple[list[Data], list[str]]:
+    def inputs_at(self, commit: str, argv: Sequence[str]) -> dvc_pipeline.RunInputs:
         key = (commit, tuple(argv))
         if key not in self._inputs:
-            tree = self._trees.at(commit)
-            self._inputs[key] = dvc_pipeline.inputs_at_commit(
-                tree.text, tree.files(), lambda path: _tracked_md5(tree, path), argv
+            self._inputs[key] = dvc_pipeline.inputs_of_run(
+                self._files_of(commit),
+                [self._files_of(child, commit) for child in self._trees.children(commit)],
+                lambda path: _tracked_md5(self._trees.at(commit), path),
+                argv,
             )
         return self._inputs[key]
+
+    def _files_of(self, commit: str, parent: str | None = None) -> dvc_pipeline.CommitFiles:
+        """A commit as the DVC pipeline rules read it; with ``parent``, and what it changed."""
+        tree = self._trees.at(commit)
+        changed = self._trees.changed(parent, commit) if parent else ()
+        return dvc_pipeline.CommitFiles(commit, tree.text, tree.files(), changed)
 
 
 def _in_tree(tree: CommitTree, source: str) -> str | None:

@@ -216,6 +216,16 @@ def _data_lines(
     return lines
 
 
+def _unknown_lines(record: dict[str, Any]) -> list[str]:
+    """The paths an inferred record could not give a hash for, each with why."""
+    reasons = record.get("unknown_reasons") or {}
+    return [
+        f"{'unknown' if n == 0 else '':<10}{path}"
+        + (f"  ({reasons[path]})" if path in reasons else "")
+        for n, path in enumerate(record.get("unknown_inputs") or ())
+    ]
+
+
 def record_lines(
     record: dict[str, Any],
     record_id: str,
@@ -230,6 +240,7 @@ def record_lines(
     lines += _data_lines("data in", record.get("inputs") or [], made_by) or [
         f"{'data in':<10}(none recorded)"
     ]
+    lines += _unknown_lines(record)
     lines += _data_lines("data out", record.get("outputs") or [])
     if record.get("stages"):
         lines.append(

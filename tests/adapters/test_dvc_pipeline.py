@@ -345,3 +345,193 @@ def test_a_stage_run_reads_upstream_outputs_at_their_lock_hashes_and_writes_only
     inputs, outputs = dvc_pipeline.stage_data([train, evaluate], tracked={"src/train.py"})
     assert [d.path for d in inputs] == ["data/features/train.tsv", "data/features/test.tsv"]
     assert [d.path for d in outputs] == ["models/model.pkl", "eval/metrics.json"]
+
+
+# What a past run read (`lineage import mlflow`): the lock at the run's commit is usually the
+# previous run's, committed one commit late; scripts read params.yaml without declaring it.
+
+PIPELINE5 = """\
+stages:
+  features:
+    cmd: python src/features.py
+    deps: [src/features.py, data/raw.csv]
+    outs: [data/features.csv]
+  train:
+    cmd: python src/modeling/train.py
+    deps: [src/modeling/train.py, data/features.csv]
+    outs: [models/model.pkl]
+  evaluate:
+    cmd: python src/modeling/predict.py
+    deps: [src/modeling/predict.py, models/model.pkl, data/features.csv]
+    outs: [{reports/metrics.json: {cache: false}}]
+  cifar:
+    cmd: python src/cifar.py
+    deps: [src/cifar.py, data]
+    outs: [data/cifar]
+"""
+CODE = {  # git-tracked files -> DVC's md5 of them at the run's commit
+    "src/features.py": "f" * 32,
+    "src/modeling/train.py": "7" * 32,
+    "src/modeling/predict.py": "e" * 32,
+}
+RUN = ("python", "src/modeling/predict.py")  # the evaluation stage starts the MLflow run
+
+
+def _lock(model: str, *, raw: str = "a" * 32, train_code: str = "7" * 32) -> str:
+    """A dvc.lock of the pipeline above; ``model`` the md5 its train stage wrote."""
+    features = "1" * 32
+
+    def entry(path: str, md5: str) -> str:
+        return f"    - path: {path}\n      md5: '{md5}'\n"
+
+    return (
+        "schema: '2.0'\nstages:\n"
+        "  features:\n    cmd: python src/features.py\n    deps:\n"
+        + entry("src/features.py", CODE["src/features.py"])
+        + entry("data/raw.csv", raw)
+        + "    outs:\n"
+        + entry("data/features.csv", features)
+        + "  train:\n    cmd: python src/modeling/train.py\n    deps:\n"
+        + entry("src/modeling/train.py", train_code)
+        + entry("data/features.csv", features)
+        + "    outs:\n"
+        + entry("models/model.pkl", model)
+        + "  evaluate:\n    cmd: python src/modeling/predict.py\n    deps:\n"
+        + entry("src/modeling/predict.py", CODE["src/modeling/predict.py"])
+        + entry("models/model.pkl", model)
+        + entry("data/features.csv", features)
+        + "    outs:\n"
+        + entry("reports/metrics.json", "9" * 32)
+    )
+
+
+def _commit(sha: str, files: dict[str, str], changed: tuple[str, ...] = ()) -> Any:
+    return dvc_pipeline.CommitFiles(sha * 40, files.get, sorted(files), changed)
+
+
+def _run_commit(lock: str | None = None) -> Any:
+    files = {"dvc.yaml": PIPELINE5, "params.yaml": "train:\n  depth: 5\n", **CODE}
+    files["data/raw.csv.dvc"] = f"outs:\n- path: raw.csv\n  md5: {'a' * 32}\n"
+    if lock is not None:
+        files["dvc.lock"] = lock
+    return _commit("a", files)
+
+
+def _next(run: Any, sha: str, changes: dict[str, str]) -> Any:
+    files = {path: run.read_blob(path) for path in run.files}
+    return _commit(sha, {**files, **changes}, tuple(sorted(changes)))
+
+
+def _inputs(run: Any, *later: Any, argv: tuple[str, ...] = RUN) -> Any:
+    found = dvc_pipeline.inputs_of_run(run, later, CODE.get, argv)
+    return {d.path: d.md5 for d in found.inputs}, found.unknown
+
+
+def test_a_lock_entry_the_next_commit_rewrites_is_not_the_runs() -> None:
+    # params.yaml changed at the run's commit, undeclared: the previous run's entries all match.
+    run = _run_commit(_lock("0" * 32))
+    assert _inputs(run) == (
+        {"data/features.csv": "1" * 32, "models/model.pkl": "0" * 32, "data/raw.csv": "a" * 32},
+        {},
+    )
+    # The next commit changes the code too: its lock is another run's, and says the lock at the
+    # run's commit was not this run's for train (features it leaves alone).
+    code = {"src/modeling/train.py": "edited\n", "dvc.lock": _lock("2" * 32)}
+    inputs, unknown = _inputs(run, _next(run, "b", code))
+
+    assert inputs == {"data/features.csv": "1" * 32, "data/raw.csv": "a" * 32}
+    assert unknown == {
+        "models/model.pkl": f"dvc.lock at {'a' * 10} was rewritten by the next commit "
+        f"{'b' * 10}: its entry for stage train is not this run's"
+    }
+
+
+def test_a_lock_committed_alone_right_after_the_run_gives_the_runs_hashes() -> None:
+    run = _run_commit(_lock("0" * 32))
+    late = _next(
+        run,
+        "b",
+        {"dvc.lock": _lock("2" * 32), ".gitignore": "/model.pkl\n", "reports/metrics.json": "{}"},
+    )
+    inputs, unknown = _inputs(run, late)
+
+    assert inputs == {
+        "data/features.csv": "1" * 32,
+        "models/model.pkl": "2" * 32,
+        "data/raw.csv": "a" * 32,
+    }
+    assert unknown == {}
+    # The first run of all: no lock at its commit, the late lock gives every hash.
+    assert _inputs(_run_commit(), _next(_run_commit(), "b", {"dvc.lock": _lock("2" * 32)}))[1] == {}
+
+
+def test_a_late_lock_that_does_not_match_the_run_commit_or_is_not_the_only_one_is_not_used() -> (
+    None
+):
+    run = _run_commit(_lock("0" * 32))
+    other_code = _next(run, "b", {"dvc.lock": _lock("2" * 32, train_code="8" * 32)})
+    assert _inputs(run, other_code)[1] == {
+        "models/model.pkl": f"dvc.lock at {'b' * 10} is stale for stage train: its "
+        "src/modeling/train.py is not the commit's"
+    }
+    # Two branches each locked a run made at this commit: which is this run's, nothing says.
+    one, two = (_next(run, c, {"dvc.lock": _lock(c * 32)}) for c in ("b", "c"))
+    inputs, unknown = _inputs(run, one, two)
+    assert "models/model.pkl" not in inputs
+    assert unknown["models/model.pkl"].startswith(f"dvc.lock at {'a' * 10} was rewritten by")
+
+
+def test_unknown_inputs_are_what_the_run_could_read_never_a_stage_that_never_ran() -> None:
+    # A script that is no stage may read any output a stage that ran reads; the cifar stage
+    # has no lock entry, and though it reads `data` (which holds every output), it never ran.
+    run = _run_commit(_lock("0" * 32, raw="b" * 32))  # raw.csv changed since: stale
+    inputs, unknown = _inputs(run, argv=("python", "src/explore.py"))
+
+    assert inputs == {"data/raw.csv": "a" * 32}
+    assert list(unknown) == ["data/features.csv", "models/model.pkl"]
+    assert unknown["data/features.csv"] == (
+        f"dvc.lock at {'a' * 10} is stale for stage features: its data/raw.csv is not the commit's"
+    )
+    # Before any lock, every declared output another stage reads may have been read; the cifar
+    # stage's own output only it would read.
+    inputs, unknown = _inputs(_run_commit(), argv=("python", "src/explore.py"))
+    assert inputs == {"data/raw.csv": "a" * 32}
+    assert unknown == {
+        "data/features.csv": "no dvc.lock at aaaaaaaaaa entry names it: stage features was not "
+        "locked there",
+        "models/model.pkl": "no dvc.lock at aaaaaaaaaa entry names it: stage train was not "
+        "locked there",
+    }
+
+
+def test_added_data_whose_pointer_the_next_commit_changes_is_unknown_unless_a_lock_read_it() -> (
+    None
+):
+    new_raw = {"data/raw.csv.dvc": f"outs:\n- path: raw.csv\n  md5: {'c' * 32}\n"}
+    # No pipeline ran at the run's commit: the new data may have been in the workspace already
+    # (updated, trained on, then committed), so neither hash is the run's for sure.
+    files = {path: _run_commit().read_blob(path) or "" for path in _run_commit().files}
+    alone = _commit("a", {p: t for p, t in files.items() if not p.startswith("dvc.")})
+    inputs, unknown = _inputs(alone, _next(alone, "b", new_raw), argv=("python", "train.py"))
+    assert inputs == {}
+    assert unknown == {
+        "data/raw.csv": f"data/raw.csv.dvc was changed by the next commit {'b' * 10}: the run "
+        f"may have read that commit's data, not {'a' * 10}'s"
+    }
+    # A lock at the run's commit that read the data its pointer names, and that the next commit
+    # leaves alone, says a run read it: the data changed after.
+    run = _run_commit(_lock("0" * 32))
+    inputs, unknown = _inputs(run, _next(run, "b", new_raw))
+    assert inputs["data/raw.csv"] == "a" * 32 and unknown == {}
+
+
+def test_a_next_commit_whose_lock_does_not_parse_makes_the_lock_entries_unknown() -> None:
+    run = _run_commit(_lock("0" * 32))
+    inputs, unknown = _inputs(run, _next(run, "b", {"dvc.lock": "stages: [unclosed\n"}))
+
+    assert inputs == {"data/raw.csv": "a" * 32}
+    rewritten = f"dvc.lock at {'a' * 10} was rewritten by the next commit {'b' * 10}"
+    assert unknown == {
+        "data/features.csv": f"{rewritten}: its entry for stage features is not this run's",
+        "models/model.pkl": f"{rewritten}: its entry for stage train is not this run's",
+    }

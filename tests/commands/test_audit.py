@@ -40,8 +40,8 @@ def test_audit_flags_exactly_the_failing_versions_with_their_reasons(history: Hi
     # raw v1 is only in the remote now: that is enough.
     assert reasons["churn/1"]["data"] == {
         "name": "data",
-        "result": "warn",
-        "reason": "unknown input(s): data/prepared",
+        "result": "pass",
+        "reason": "2 input(s) in the DVC remote",
     }
     assert reasons["churn/2"]["data"]["result"] == "pass"
     for model in ("churn/1", "churn/2", "churn/3", "churn/4"):

@@ -32,14 +32,16 @@ def test_import_gets_each_input_right_or_unknown_never_wrong(
     assert (result["runs_seen"], result["written"], result["observed"]) == (7, 6, 1)
 
     records = imported(h)
+    # Each lock was committed one commit after its run, alone: that next commit's entries,
+    # checked against the run's own commit, are the run's (the lock at the run's commit is the
+    # previous run's: stale at C5 and C8, where raw changed).
     expected = {
-        # churn/N: (raw md5, prepared md5 or None when it must be unknown)
-        "churn/1": (h.raw["v1"], None),  # no dvc.lock at C1
-        "churn/2": (h.raw["v1"], h.prepared["churn/2"]),  # C3's lock is consistent
-        "churn/3": (h.raw["v2"], None),  # C5's lock still names raw v1: stale
-        "churn/4": (h.raw["v2"], h.prepared["churn/4"]),
+        "churn/1": (h.raw["v1"], h.prepared["churn/1"]),  # no dvc.lock at C1; C2 has R1's
+        "churn/2": (h.raw["v1"], h.prepared["churn/2"]),
+        "churn/3": (h.raw["v2"], h.prepared["churn/3"]),  # C5's lock names raw v1; C6 has R3's
+        "churn/4": (h.raw["v2"], h.prepared["churn/4"]),  # C6's lock is consistent
         "churn/5": (h.raw["v2"], h.prepared["churn/5"]),
-        "churn/6": (h.raw["v3"], None),  # C8's lock names raw v2
+        "churn/6": (h.raw["v3"], h.prepared["churn/6"]),  # C8's lock names raw v2; C9 has R6's
     }
     for model, (raw, prepared) in expected.items():
         record = records[model]
@@ -47,17 +49,13 @@ def test_import_gets_each_input_right_or_unknown_never_wrong(
         assert record["code"]["commit"] == h.commits[model], model
         assert record["code"]["dirty"] is None, model  # MLflow records no dirty flag
         inputs = {d["path"]: d["md5"] for d in record["inputs"]}
-        if prepared is None:
-            assert inputs == {"data/raw.csv": raw}, model
-            assert record["unknown_inputs"] == ["data/prepared"], model
-        else:
-            assert inputs == {"data/raw.csv": raw, "data/prepared": prepared}, model
-            assert "unknown_inputs" not in record, model
+        assert inputs == {"data/raw.csv": raw, "data/prepared": prepared}, model
+        assert "unknown_inputs" not in record, model
         assert record["models"] == [{"name": "churn", "version": int(model[-1])}]
         assert record["command"]["argv"] == ["python", "train.py"]
         assert record["run"]["status"] == "FINISHED" and record["run"]["metrics"]["score"] > 0
     # Where the lock was stale, the hash it names is not the one the run read.
-    assert h.prepared["churn/2"] != h.prepared["churn/3"]
+    assert h.prepared["churn/2"] != h.prepared["churn/3"] != h.prepared["churn/6"]
     assert records["churn/7"]["evidence"] == "observed"
 
 
