@@ -2,7 +2,9 @@
 
 Exit codes (docs/commands.md): 0 ok; 1 a lineage error (one line on stderr with the next
 step); 2 usage; 3 a bug (with its traceback); 130 interrupted; `lineage run` passes its
-command's own exit code through (127: command not found, 126: not executable).
+command's own exit code through (127: command not found, 126: not executable); `lineage
+reproduce` says its verdict (0 bit-identical, 6 within tolerance, 4 differs, 5 rerun failed,
+7 unverified).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lineage import __version__
 from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
 
 if TYPE_CHECKING:
+    from lineage import compare
     from lineage.commands import reproduce_plan
     from lineage.context import Context
 
@@ -243,17 +246,33 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     "--rtol",
     metavar="X",
     type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Relative tolerance: |rerun - original| <= atol + rtol * |original|.",
+    help="Relative tolerance: |rerun - original| <= atol + rtol * |original| "
+    "(default: [reproduce] rtol in .lineage/config.toml, else 0).",
 )
 @click.option(
     "--atol",
     metavar="X",
     type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Absolute tolerance.",
+    help="Absolute tolerance (default: [reproduce] atol, else 0).",
+)
+@click.option(
+    "--ignore-output",
+    "ignore_outputs",
+    multiple=True,
+    metavar="GLOB",
+    help="Leave the DVC outputs matching GLOB out of the verdict (repeatable; added to "
+    "[reproduce] ignore_outputs). Left-out outputs are always named.",
+)
+@click.option(
+    "--plots",
+    type=click.Choice(["tolerance", "ignore"]),
+    help="Judge plots files (`plots:` in dvc.yaml) by their numbers within the tolerance, or "
+    "leave them out (default: [reproduce] plots, else tolerance).",
+)
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Exit 0, not 7, when the rerun succeeded but nothing could be compared.",
 )
 @click.option(
     "--metric",
@@ -280,8 +299,11 @@ def reproduce_cmd(
     command: str | None,
     env_manager: str | None,
     register: bool,
-    rtol: float,
-    atol: float,
+    rtol: float | None,
+    atol: float | None,
+    ignore_outputs: tuple[str, ...],
+    plots: str | None,
+    allow_unverified: bool,
     metrics: tuple[str, ...],
     as_json: bool,
     report: Path | None,
@@ -291,14 +313,18 @@ def reproduce_cmd(
 
     \b
     REF: churn/3, churn@champion (resolved live), models:/churn@champion, or a run id.
-    Exit codes: 0 reproduced, 4 differs, 5 the rerun failed, 1 could not start
-    (e.g. code or data missing: nothing was run), 130 interrupted.
+    Exit codes: 0 bit-identical (every compared value exact, every compared output
+    byte-identical), 6 reproduced within the tolerances, 4 differs, 5 the rerun failed,
+    7 unverified (the rerun succeeded but nothing could be compared; 0 with
+    --allow-unverified), 1 could not start (e.g. code or data missing: nothing was run),
+    2 usage, 130 interrupted.
     """
     from lineage.commands import reproduce as rp
     from lineage.commands import reproduce_plan
     from lineage.commands import reproduce_report as report_
     from lineage.compare import values_of
 
+    policy = _reproduce_policy(obj, rtol, atol, ignore_outputs, plots, allow_unverified)
     plan = reproduce_plan.plan(obj, ref=ref, command=command, env_manager=env_manager)
     obj.close()  # the index is not needed again: do not hold it through the rerun
     recorded = values_of(plan.record).metrics  # MLflow's and the DVC stages', labelled
@@ -327,8 +353,7 @@ def reproduce_cmd(
         workdir=(obj.cwd / workdir).resolve() if workdir else None,
         keep=keep,
         register=register,
-        rtol=rtol,
-        atol=atol,
+        policy=policy,
         judged_metrics=metrics,
         notify=lambda message: click.echo(f"lineage: {message}", err=True),
     )
@@ -341,6 +366,30 @@ def reproduce_cmd(
         if report is not None:
             click.echo(f"report written to {report}")
     sys.exit(result.exit_code)
+
+
+def _reproduce_policy(
+    obj: Context,
+    rtol: float | None,
+    atol: float | None,
+    ignore_outputs: tuple[str, ...],
+    plots: str | None,
+    allow_unverified: bool,
+) -> compare.Policy:
+    """How the rerun is judged: the options, else ``[reproduce]`` in the config."""
+    from lineage.compare import CONFIG, OPTION, Policy
+
+    defaults = obj.config.reproduce
+    return Policy(
+        rtol=defaults.rtol if rtol is None else rtol,
+        atol=defaults.atol if atol is None else atol,
+        ignore_outputs=(
+            *((glob, OPTION) for glob in ignore_outputs),
+            *((glob, CONFIG) for glob in defaults.ignore_outputs),
+        ),
+        plots=plots or defaults.plots,
+        allow_unverified=allow_unverified,
+    )
 
 
 def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:

@@ -29,6 +29,17 @@ variables = []
 protected_branches = ["main", "master"]
 remote = "origin"
 
+[reproduce]
+# `lineage reproduce` (and `lineage audit`, which reads its verdicts): a rerun's value is
+# within the tolerance when |rerun - original| <= atol + rtol * |original|. Outputs matching
+# one of ignore_outputs (globs, e.g. "model.pkl") are left out, always named; plots files
+# (`plots:` in dvc.yaml) are compared by their numbers within the tolerance ("tolerance") or
+# left out ("ignore"). Command-line options override these.
+rtol = 0.0
+atol = 0.0
+ignore_outputs = []
+plots = "tolerance"
+
 [hooks]
 # The pre-commit hook (`lineage hooks install`) refuses staged files larger than this many
 # megabytes (MiB, default 10): they belong in DVC, not in Git.
@@ -36,6 +47,17 @@ remote = "origin"
 """
 
 DEFAULT_MAX_FILE_MB = 10.0
+PLOTS_POLICIES = ("tolerance", "ignore")
+
+
+@dataclass(frozen=True)
+class ReproduceDefaults:
+    """``[reproduce]``: how a rerun is judged unless the command line says otherwise."""
+
+    rtol: float = 0.0
+    atol: float = 0.0
+    ignore_outputs: tuple[str, ...] = ()  # globs of DVC outputs left out of the verdict
+    plots: str = "tolerance"  # plots files: compared by their numbers, or "ignore"d
 
 
 @dataclass(frozen=True)
@@ -45,6 +67,7 @@ class Config:
     protected_branches: tuple[str, ...] = ("main", "master")
     audit_remote: str = "origin"
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # [hooks]: larger staged files belong in DVC
+    reproduce: ReproduceDefaults = ReproduceDefaults()
 
 
 def config_file(root: Path) -> Path:
@@ -93,4 +116,33 @@ def load(root: Path) -> Config:
         protected_branches=tuple(branches),
         audit_remote=str(audit.get("remote", "origin")),
         max_file_mb=float(max_file_mb),
+        reproduce=_reproduce_defaults(data.get("reproduce", {})),
+    )
+
+
+def _reproduce_defaults(table: dict[str, object]) -> ReproduceDefaults:
+    tolerances = {}
+    for key in ("rtol", "atol"):
+        value = table.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise LineageError(
+                f"{CONFIG_PATH}: [reproduce] {key} must be a number >= 0, e.g. {key} = 1e-9"
+            )
+        tolerances[key] = float(value)
+    ignored = table.get("ignore_outputs", [])
+    if not isinstance(ignored, list) or not all(isinstance(g, str) and g for g in ignored):
+        raise LineageError(
+            f"{CONFIG_PATH}: [reproduce] ignore_outputs must be a list of paths or globs, "
+            'e.g. ignore_outputs = ["model.pkl"]'
+        )
+    plots = table.get("plots", "tolerance")
+    if plots not in PLOTS_POLICIES:
+        raise LineageError(
+            f'{CONFIG_PATH}: [reproduce] plots must be "tolerance" or "ignore", not {plots!r}'
+        )
+    return ReproduceDefaults(
+        rtol=tolerances["rtol"],
+        atol=tolerances["atol"],
+        ignore_outputs=tuple(ignored),
+        plots=str(plots),
     )

@@ -238,7 +238,10 @@ class RunRecord:
 
 
 # Verdicts of a reproduction.
-REPRODUCED = "reproduced"  # every metric (and recorded output) matches within tolerance
+BIT_IDENTICAL = "bit-identical"  # every compared value exact, every compared output the same bytes
+WITHIN_TOLERANCE = "within-tolerance"  # reproduced, some value only within the tolerances
+UNVERIFIED = "unverified"  # the rerun succeeded, but nothing could be compared
+REPRODUCED = "reproduced"  # records before bit-identical/within-tolerance: either of them
 DIFFERS = "differs"  # the rerun finished, but something differs
 FAILED = "failed"  # the rerun did not finish: it exited non-zero or started no MLflow run
 
@@ -250,7 +253,9 @@ class Check:
     name: str
     original: float | str | None
     rerun: float | str | None
-    status: str  # exact, within, differs, missing (not in the rerun), new (only in the rerun)
+    # exact, within, differs, missing (not in the rerun), new (only in the rerun), ignored (not
+    # judged: a metric outside --metric, an output left out by ignore_outputs or plots)
+    status: str
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,22 @@ from lineage.graph import (
 
 TEXT_WIDTH = 80
 MAX_GROUP = 8  # versions of one data path drawn in a box together
-VERDICT_MARK = {"reproduced": "✓ reproduced", "differs": "≠ differs", "failed": "✗ failed"}
-VERDICT_COLOUR = {"reproduced": "#2e7d32", "differs": "#e65100", "failed": "#c62828"}
+VERDICT_MARK = {
+    "bit-identical": "✓ bit-identical",
+    "within-tolerance": "✓ within tolerance",
+    "reproduced": "✓ reproduced",  # records written before the two above
+    "unverified": "? unverified",
+    "differs": "≠ differs",
+    "failed": "✗ failed",
+}
+VERDICT_COLOUR = {
+    "bit-identical": "#2e7d32",
+    "within-tolerance": "#2e7d32",
+    "reproduced": "#2e7d32",
+    "unverified": "#757575",
+    "differs": "#e65100",
+    "failed": "#c62828",
+}
 
 # (fill, border, shape, style) per node kind.
 _LOOK = {

@@ -7,7 +7,16 @@ from dataclasses import replace
 
 import pytest
 
-from lineage.compare import compare_values, counterpart, judge, same_value
+from lineage.compare import (
+    CONFIG,
+    OPTION,
+    PLOTS,
+    Policy,
+    compare_values,
+    counterpart,
+    judge,
+    same_value,
+)
 from lineage.records import Check, Code, Data, MlflowRun, Provenance, RunRecord, Stage
 
 
@@ -104,7 +113,7 @@ def with_outputs(record: RunRecord, **md5s: str) -> RunRecord:
 def test_the_verdict_weighs_metrics_params_and_outputs() -> None:
     original = with_outputs(run("o", {"depth": "3"}), models_m="a" * 32)
     same = with_outputs(run("r", {"depth": "3"}), models_m="a" * 32)
-    assert judge(original, same, 0).verdict == "reproduced"
+    assert judge(original, same, 0).verdict == "bit-identical"
     other_model = with_outputs(run("r", {"depth": "3"}), models_m="b" * 32)
     differs = judge(original, other_model, 0)
     assert (differs.verdict, differs.exit_code) == ("differs", 4)
@@ -124,7 +133,11 @@ def test_a_failed_or_empty_rerun_is_failed_and_says_why() -> None:
         "the rerun exited 0 but started no MLflow run, so there is nothing to compare"
     ]
     bare = judge(original, run("r", {}), 0)
-    assert bare.verdict == "reproduced" and "the only evidence" in bare.notes[0]
+    assert (bare.verdict, bare.exit_code) == ("unverified", 7)
+    assert bare.notes == [
+        "the original run recorded no metrics and no DVC outputs: the only evidence is that "
+        "the command succeeded again"
+    ]
 
 
 def test_only_the_judged_metrics_decide_the_verdict() -> None:
@@ -136,7 +149,7 @@ def test_only_the_judged_metrics_decide_the_verdict() -> None:
     original, rerun = scored("o", 0.9, 0.1), scored("r", 0.9, 0.2)
     assert judge(original, rerun, 0).verdict == "differs"
     judged = judge(original, rerun, 0, judged_metrics=["auc"])
-    assert judged.verdict == "reproduced"
+    assert judged.verdict == "bit-identical"
     assert [c.status for c in judged.metrics] == ["exact", "ignored"]
 
 
@@ -159,9 +172,9 @@ def test_a_pipeline_run_without_mlflow_is_judged_on_its_dvc_params_and_metrics()
     # judged by its values, within the tolerance, and the model by its md5.
     rerun = pipeline_run(0.8 + 1e-12, 50, "b" * 32)
 
-    judged = judge(original, rerun, 0, atol=1e-9)
+    judged = judge(original, rerun, 0, policy=Policy(atol=1e-9))
 
-    assert judged.verdict == "reproduced"
+    assert (judged.verdict, judged.exit_code) == ("within-tolerance", 6)
     assert judged.metrics == [
         Check("eval/metrics.json:auc", 0.8, 0.8 + 1e-12, "within"),
         Check("eval/metrics.json:counts.rows", 6, 6, "exact"),
@@ -172,3 +185,122 @@ def test_a_pipeline_run_without_mlflow_is_judged_on_its_dvc_params_and_metrics()
     other_param = judge(original, pipeline_run(0.8, 60, "a" * 32), 0)
     assert other_param.verdict == "differs"
     assert other_param.params == [Check("params.yaml:train.n_est", 50, 60, "differs")]
+
+
+def scored(run_id: str, **metrics: float) -> RunRecord:
+    record = run(run_id, {"seed": "1"})
+    assert record.run is not None
+    return replace(record, run=replace(record.run, metrics=metrics))
+
+
+def test_every_value_exact_and_every_output_the_same_bytes_is_bit_identical_exit_0() -> None:
+    original = with_outputs(scored("o", auc=0.9), models_m="a" * 32)
+    judged = judge(original, with_outputs(scored("r", auc=0.9), models_m="a" * 32), 0)
+    assert (judged.verdict, judged.exit_code, judged.left_out) == ("bit-identical", 0, [])
+
+
+def test_a_value_within_the_tolerance_is_reproduced_within_tolerance_exit_6() -> None:
+    original, rerun = scored("o", auc=0.9, loss=0.1), scored("r", auc=0.9, loss=0.1 + 1e-12)
+    judged = judge(original, rerun, 0, policy=Policy(rtol=1e-9))
+    assert (judged.verdict, judged.exit_code) == ("within-tolerance", 6)
+    assert [c.status for c in judged.metrics] == ["exact", "within"]
+    assert (judge(original, rerun, 0).verdict, judge(original, rerun, 0).exit_code) == (
+        "differs",
+        4,
+    )
+
+
+def test_a_rerun_with_nothing_to_compare_is_unverified_exit_7_or_0_when_allowed() -> None:
+    original = run("o", {"seed": "1"})  # params alone say nothing about what was produced
+    judged = judge(original, run("r", {"seed": "1"}), 0)
+    assert (judged.verdict, judged.exit_code) == ("unverified", 7)
+    allowed = judge(original, run("r", {"seed": "1"}), 0, policy=Policy(allow_unverified=True))
+    assert (allowed.verdict, allowed.exit_code) == ("unverified", 0)
+    # A differing param is still a difference, not a lack of evidence.
+    assert judge(original, run("r", {"seed": "2"}), 0).verdict == "differs"
+
+
+def test_an_ignored_output_is_left_out_and_named_with_where_it_was_given() -> None:
+    original = with_outputs(scored("o", auc=0.9), model_pkl="a" * 32, eval_plot="c" * 32)
+    rerun = with_outputs(scored("r", auc=0.9), model_pkl="b" * 32, eval_plot="c" * 32)
+    policy = Policy(ignore_outputs=(("model/*", OPTION), ("eval/*", CONFIG)))
+
+    judged = judge(original, rerun, 0, policy=policy)
+
+    assert (judged.verdict, judged.exit_code) == ("bit-identical", 0)
+    assert judged.outputs == [
+        Check("model/pkl", "a" * 32, "b" * 32, "ignored"),
+        Check("eval/plot", "c" * 32, "c" * 32, "ignored"),
+    ]
+    assert judged.left_out == [("model/pkl", "--ignore-output"), ("eval/plot", CONFIG)]
+    assert judge(original, rerun, 0).verdict == "differs"
+
+
+def test_leaving_out_every_output_of_a_run_without_metrics_is_unverified() -> None:
+    original = with_outputs(run("o", {}), model_pkl="a" * 32)
+    rerun = with_outputs(run("r", {}), model_pkl="b" * 32)
+    judged = judge(original, rerun, 0, policy=Policy(ignore_outputs=(("model/pkl", OPTION),)))
+    assert (judged.verdict, judged.exit_code) == ("unverified", 7)
+    assert judged.notes == [
+        "every recorded metric and output was left out (model/pkl): the only evidence is that "
+        "the command succeeded again"
+    ]
+
+
+def test_a_metrics_file_left_out_takes_its_values_out_of_the_verdict() -> None:
+    original = pipeline_run(0.8, 50, "a" * 32)
+    rerun = pipeline_run(0.7, 50, "b" * 32)
+    policy = Policy(ignore_outputs=(("eval/metrics.json", CONFIG),))
+    judged = judge(original, rerun, 0, policy=policy)
+    assert judged.verdict == "bit-identical"  # model.pkl still byte-identical
+    assert [c.status for c in judged.metrics] == ["ignored", "ignored"]
+    assert judged.left_out == [("eval/metrics.json", CONFIG)]
+
+
+def plotted(run_id: str, plot_md5: str) -> RunRecord:
+    return with_outputs(scored(run_id, auc=0.9), eval_prc="d" * 32, eval_roc=plot_md5)
+
+
+def test_a_plots_file_is_judged_by_its_numbers_within_the_tolerance() -> None:
+    original, rerun = plotted("o", "a" * 32), plotted("r", "b" * 32)
+    last_bit = {"roc.0.tpr": math.nextafter(0.5, 1.0), "roc.0.fpr": 0.25}
+    values = {"eval/roc": ({"roc.0.tpr": 0.5, "roc.0.fpr": 0.25}, last_bit)}
+    plots = ["eval/roc", "eval/prc"]
+
+    within = judge(
+        original, rerun, 0, policy=Policy(rtol=1e-9), plot_paths=plots, plot_values=values
+    )
+
+    assert (within.verdict, within.exit_code) == ("within-tolerance", 6)
+    assert within.outputs == [
+        Check("eval/prc", "d" * 32, "d" * 32, "exact"),
+        Check("eval/roc", "a" * 32, "b" * 32, "within"),
+    ]
+    exact = judge(original, rerun, 0, plot_paths=plots, plot_values=values)
+    assert exact.verdict == "differs"
+    assert exact.notes == [
+        "plots file eval/roc differs at roc.0.tpr: 0.5 -> 0.5000000000000001 (1 value(s) "
+        "outside the tolerance)"
+    ]
+
+
+def test_a_plots_file_whose_original_cannot_be_read_is_compared_by_md5() -> None:
+    original, rerun = plotted("o", "a" * 32), plotted("r", "b" * 32)
+    values = {"eval/roc": (None, {"roc.0.tpr": 0.5})}
+    judged = judge(
+        original, rerun, 0, policy=Policy(rtol=1.0), plot_paths=["eval/roc"], plot_values=values
+    )
+    assert judged.verdict == "differs"
+    assert judged.notes == [
+        "plots file eval/roc differs and the original's copy could not be read as numbers (it "
+        "is not in the DVC cache or the working tree), so it was compared by md5"
+    ]
+
+
+def test_plots_left_out_by_policy_are_named() -> None:
+    original, rerun = plotted("o", "a" * 32), plotted("r", "b" * 32)
+    judged = judge(
+        original, rerun, 0, policy=Policy(plots="ignore"), plot_paths=["eval/roc", "eval/prc"]
+    )
+    assert judged.verdict == "bit-identical"  # auc exact; both plots left out
+    assert judged.left_out == [("eval/prc", PLOTS), ("eval/roc", PLOTS)]

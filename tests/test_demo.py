@@ -43,7 +43,7 @@ def test_demo_trains_twice_registers_aliases_and_shows_the_champion(tmp_path: Pa
     assert re.search(r"\n  models/model.pkl +([0-9a-f]{32}) +\1 +exact\n", rebuilt)
     # MLflow's three metrics, and the same three read from metrics.json (DVC's, by value).
     assert re.search(r"\n  metrics.json:roc_auc +0\.8\d+ +0\.8\d+ +exact\n", rebuilt)
-    assert "\nVerdict: reproduced — 6 metric(s) exact, 1 DVC output(s) bit-identical" in rebuilt
+    assert "\nVerdict: bit-identical — 6 metrics exact, 1 DVC output byte-identical" in rebuilt
     assert "lineage: warning" not in out
 
     # The audit of aliased versions passes: observed, clean, pushed, in the DVC remote, rebuilt.

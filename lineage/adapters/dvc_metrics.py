@@ -95,6 +95,16 @@ def declared_metrics(root: Path, stages: Sequence[Stage]) -> dict[str, list[str]
     """Stage address -> repository paths of the metrics files its dvc.yaml declares. A
     templated path (a ``foreach``/``matrix`` stage's ``${item}``) is resolved against the
     stage's outs in dvc.lock, which DVC writes with every template filled in."""
+    return _declared(root, stages, "metrics")
+
+
+def declared_plots(root: Path, stages: Sequence[Stage]) -> dict[str, list[str]]:
+    """Stage address -> repository paths of the plots files its dvc.yaml declares
+    (``plots:``), found as metrics files are."""
+    return _declared(root, stages, "plots")
+
+
+def _declared(root: Path, stages: Sequence[Stage], section: str) -> dict[str, list[str]]:
     pipelines: dict[str, dict[str, Any]] = {}
     found: dict[str, list[str]] = {}
     for stage in stages:
@@ -107,7 +117,7 @@ def declared_metrics(root: Path, stages: Sequence[Stage]) -> dict[str, list[str]
             continue
         base = join_wdir(posixpath.dirname(pipeline), definition.get("wdir"), pipeline)
         outs = [o.path for o in stage.outs]
-        paths = [p for item in _items(definition.get("metrics")) for p in _paths(base, item, outs)]
+        paths = [p for item in _items(definition.get(section)) for p in _paths(base, item, outs)]
         if paths:
             found[stage.name] = list(dict.fromkeys(paths))
     return found

@@ -12,7 +12,9 @@ Scope (default): every registered model version that holds an alias now, or the 
   inputs warn;
 * run: it still exists in the tracking store and FINISHED, with params, metrics (MLflow's, or
   those of the DVC stages it ran) and environment;
-* reproduction: the newest `lineage reproduce` of it, its verdict and age (none: warn).
+* reproduction: the newest `lineage reproduce` of it, its verdict and age: bit-identical,
+  within tolerance (and ``reproduced``, written before those two) pass; unverified and none
+  warn; differs and failed fail.
 
 Everything is read at once: one registry listing, one batched runs query, one DVC remote query,
 one ``git for-each-ref --contains`` per distinct commit.
@@ -29,10 +31,12 @@ from typing import Any
 
 from lineage import config
 from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow_bulk
+from lineage.compare import REPRODUCED_VERDICTS
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.index import Index
 from lineage.model_version import ModelVersion
+from lineage.records import BIT_IDENTICAL, UNVERIFIED, WITHIN_TOLERANCE
 from lineage.refs import parse_model
 from lineage.resolve import model_node
 from lineage.run_values import run_values
@@ -333,8 +337,16 @@ def _reproduction(row: Row, index: Index, now: datetime) -> Check:
         return Check("reproduction", WARN, f"never reproduced: run `{hint}`")
     newest = found[0]
     age = _age(newest.created, now)
-    if newest.verdict == "reproduced":
-        return Check("reproduction", PASS, f"reproduced {age}")
+    if newest.verdict in REPRODUCED_VERDICTS:
+        how = {BIT_IDENTICAL: " (bit-identical)", WITHIN_TOLERANCE: " (within tolerance)"}
+        return Check("reproduction", PASS, f"reproduced {age}{how.get(newest.verdict, '')}")
+    if newest.verdict == UNVERIFIED:
+        return Check(
+            "reproduction",
+            WARN,
+            f"the newest reproduction ({age}) is unverified: the rerun succeeded, but nothing "
+            "could be compared",
+        )
     return Check("reproduction", FAIL, f"the newest reproduction ({age}) says {newest.verdict}")
 
 

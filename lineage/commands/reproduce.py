@@ -23,8 +23,9 @@ from pathlib import Path
 from lineage import capture, recording, session_runs
 from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git
 from lineage.adapters.dvc_hash import StatCache
+from lineage.commands import reproduce_plots
 from lineage.commands.reproduce_plan import InputPlan, Plan, ReproductionBlocked
-from lineage.compare import counterpart, judge
+from lineage.compare import EXACT, Policy, counterpart, judge
 from lineage.context import Context
 from lineage.errors import EXIT_RERUN_FAILED, InterruptedByUser, LineageError
 from lineage.records import (
@@ -50,7 +51,8 @@ _RERUN_DROPS = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID
 class Result:
     plan: Plan
     verdict: str
-    exit_code: int  # lineage's: 0, 4 or 5
+    exit_code: int  # lineage's: 0, 6, 4, 5 or 7 (lineage/errors.py)
+    policy: Policy = EXACT
     rerun_exit: int | None = None
     rerun: RunRecord | None = None
     rerun_record: str | None = None
@@ -64,6 +66,7 @@ class Result:
     kept: bool = False
     registered: list[ModelVersion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (output path, why)
 
 
 def reproduce(
@@ -73,8 +76,7 @@ def reproduce(
     workdir: Path | None = None,
     keep: bool = False,
     register: bool = False,
-    rtol: float = 0.0,
-    atol: float = 0.0,
+    policy: Policy = EXACT,
     judged_metrics: Sequence[str] = (),
     notify: Notify = lambda _: None,
 ) -> Result:
@@ -88,7 +90,7 @@ def reproduce(
     if worktree.exists() and any(worktree.iterdir()):
         raise LineageError(f"{worktree} is not empty; give --workdir a new or empty directory")
     scratch = Path(tempfile.mkdtemp(prefix="lineage-reproduce-"))
-    result = Result(plan=prepared, verdict=FAILED, exit_code=EXIT_RERUN_FAILED, worktree=worktree)
+    result = Result(prepared, FAILED, EXIT_RERUN_FAILED, policy=policy, worktree=worktree)
     worktree.parent.mkdir(parents=True, exist_ok=True)
     added = False
     try:
@@ -103,8 +105,8 @@ def reproduce(
                 "was removed and your checkout is untouched"
             )
         result.tail = list(tail)
-        _compare(result, outcome, rtol=rtol, atol=atol, judged_metrics=judged_metrics)
-        result.record_id = _write_record(ctx, result, rtol, atol)
+        _compare(ctx, result, outcome, worktree, judged_metrics=judged_metrics)
+        result.record_id = _write_record(ctx, result)
         _tag(ctx, result, register)
         return result
     finally:
@@ -118,11 +120,11 @@ def reproduce(
 
 
 def _compare(
+    ctx: Context,
     result: Result,
     outcome: recording.RunOutcome,
+    worktree: Path,
     *,
-    rtol: float,
-    atol: float,
     judged_metrics: Sequence[str],
 ) -> None:
     """Find the rerun's counterpart of the original run and judge it (``lineage/compare.py``)."""
@@ -132,18 +134,23 @@ def _compare(
     result.rerun = counterpart(original.run, outcome.records)
     if result.rerun is not None:
         result.rerun_record = outcome.record_ids[outcome.records.index(result.rerun)]
+    plot_paths, plot_values = reproduce_plots.read(
+        ctx.paths.root, worktree, original, result.rerun, result.policy
+    )
     judged = judge(
         original,
         result.rerun,
         outcome.exit_code,
-        rtol=rtol,
-        atol=atol,
+        policy=result.policy,
         judged_metrics=judged_metrics,
+        plot_paths=plot_paths,
+        plot_values=plot_values,
     )
     result.verdict, result.exit_code = judged.verdict, judged.exit_code
     result.metrics, result.params = judged.metrics, judged.params
     result.outputs = judged.outputs
     result.notes.extend(judged.notes)
+    result.left_out = judged.left_out
 
 
 def _rerun(
@@ -231,7 +238,7 @@ def _summary_links(restored: Sequence[tuple[Data, str]]) -> str:
     return ", ".join(f"{n} by {kind}" for kind, n in sorted(kinds.items()))
 
 
-def _write_record(ctx: Context, result: Result, rtol: float, atol: float) -> str:
+def _write_record(ctx: Context, result: Result) -> str:
     plan_ = result.plan
     rec = ReproductionRecord(
         evidence=OBSERVED,
@@ -241,8 +248,8 @@ def _write_record(ctx: Context, result: Result, rtol: float, atol: float) -> str
         code=plan_.checkout or "",
         command=redact_argv(plan_.argv),
         verdict=result.verdict,
-        rtol=rtol,
-        atol=atol,
+        rtol=result.policy.rtol,
+        atol=result.policy.atol,
         model=plan_.model,
         inputs=tuple(d for d, _ in result.restored),
         rerun_run=result.rerun.run_key if result.rerun else None,

@@ -6,7 +6,7 @@ round-trips), since exactness is the point of a reproduction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lineage.commands.reproduce import Result
@@ -14,7 +14,13 @@ from lineage.commands.reproduce_plan import EnvironmentDiff, InputPlan, Plan, re
 from lineage.compare import values_of
 from lineage.formatting import human_size
 from lineage.formatting import value_text as fmt
-from lineage.records import DIFFERS, FAILED, Check
+from lineage.records import (
+    DIFFERS,
+    FAILED,
+    UNVERIFIED,
+    WITHIN_TOLERANCE,
+    Check,
+)
 
 
 def _where(item: InputPlan) -> str:
@@ -119,10 +125,10 @@ def _render_env(e: EnvironmentDiff) -> str:
     return head + "; " + "; ".join(parts)
 
 
-def _table(checks: Sequence[Check], title: str) -> list[str]:
+def _table(checks: Sequence[Check], title: str, left_out: Mapping[str, str]) -> list[str]:
     if not checks:
         return []
-    rows = [(c.name, fmt(c.original), fmt(c.rerun), _status(c)) for c in checks]
+    rows = [(c.name, fmt(c.original), fmt(c.rerun), _status(c, left_out)) for c in checks]
     widths = [
         max(len(title), *(len(r[0]) for r in rows)),
         *(max(len(h), *(len(r[i]) for r in rows)) for i, h in ((1, "original"), (2, "rerun"))),
@@ -138,13 +144,18 @@ def _table(checks: Sequence[Check], title: str) -> list[str]:
     return out
 
 
-def _status(c: Check) -> str:
-    if (
-        c.status == "within"
-        and isinstance(c.original, float | int)
-        and isinstance(c.rerun, float | int)
-    ):
-        return f"within tolerance (|diff| {abs(c.rerun - c.original):.3g})"
+def _status(c: Check, left_out: Mapping[str, str]) -> str:
+    if c.status == "within":
+        if isinstance(c.original, float | int) and isinstance(c.rerun, float | int):
+            return f"within tolerance (|diff| {abs(c.rerun - c.original):.3g})"
+        return "within tolerance (its numbers; bytes differ)"  # a plots file
+    if c.status == "ignored":
+        if c.name in left_out:
+            return f"left out ({left_out[c.name]})"
+        file = c.name.partition(":")[0]
+        parent = next((p for p in left_out if file == p or file.startswith(p + "/")), None)
+        if parent is not None:
+            return f"left out (with {parent})"
     return {
         "exact": "exact",
         "differs": "DIFFERS",
@@ -161,11 +172,12 @@ def render_result(r: Result) -> str:
             f"rerun     {r.rerun.run.run_id} "
             f"(experiment {r.rerun.run.experiment_name or r.rerun.run.experiment_id})"
         )
-    lines += _table(r.metrics, "metric")
-    lines += _table([c for c in r.params if c.status != "exact"], "param")
+    left_out = dict(r.left_out)
+    lines += _table(r.metrics, "metric", left_out)
+    lines += _table([c for c in r.params if c.status != "exact"], "param", left_out)
     if r.params and all(c.status == "exact" for c in r.params):
         lines.append(f"  params: all {len(r.params)} identical")
-    lines += _table(r.outputs, "output")
+    lines += _table(r.outputs, "output", left_out)
     if r.verdict == FAILED and r.rerun_exit not in (None, 0):
         lines.append(f"the rerun exited {r.rerun_exit}; the last lines of its output:")
         lines += [f"  | {line}" for line in r.tail[-15:]]
@@ -180,32 +192,59 @@ def render_result(r: Result) -> str:
             f"worktree kept at {r.worktree} (remove it with `git worktree remove {r.worktree}`)"
         )
     lines.append(
-        f"Verdict: {r.verdict} — {_evidence(r)} (reproduction record {(r.record_id or '')[:12]})"
+        f"Verdict: {verdict_phrase(r)} — {_evidence(r)} "
+        f"(reproduction record {(r.record_id or '')[:12]})"
     )
     return "\n".join(lines) + "\n"
+
+
+def verdict_phrase(r: Result) -> str:
+    """The verdict for a person: ``within-tolerance`` says which tolerance."""
+    if r.verdict != WITHIN_TOLERANCE:
+        return r.verdict
+    stated = [
+        f"{name} {value:g}"
+        for name, value in (("rtol", r.policy.rtol), ("atol", r.policy.atol))
+        if value
+    ]
+    return "reproduced within tolerance" + (f" ({', '.join(stated)})" if stated else "")
 
 
 def _evidence(r: Result) -> str:
     if r.verdict == FAILED:
         return "the rerun failed" if r.rerun_exit else "the rerun made no MLflow run to compare"
-    counts: dict[str, int] = {}
-    for c in (*r.metrics, *r.outputs):
-        counts[c.status] = counts.get(c.status, 0) + 1
-    metric_bad = sum(
-        1 for c in (*r.metrics, *r.params, *r.outputs) if c.status in ("differs", "missing")
-    )
+    bad = sum(1 for c in (*r.metrics, *r.params, *r.outputs) if c.status in ("differs", "missing"))
     if r.verdict == DIFFERS:
-        return f"{metric_bad} value(s) differ"
+        said = f"{bad} value(s) differ"
+    elif r.verdict == UNVERIFIED:
+        said = "the command succeeded again, but nothing could be compared"
+        if r.exit_code:
+            said += " (--allow-unverified accepts this)"
+    else:
+        said = _matched(r)
+    if r.left_out:
+        said += "; left out: " + ", ".join(f"{path} ({why})" for path, why in r.left_out)
+    return said
+
+
+def _matched(r: Result) -> str:
+    """What matched, counted: metrics exact and within, outputs byte-identical, plots named."""
     parts = []
-    exact_metrics = sum(1 for c in r.metrics if c.status == "exact")
+    exact = sum(1 for c in r.metrics if c.status == "exact")
     within = sum(1 for c in r.metrics if c.status == "within")
-    if r.metrics:
-        parts.append(
-            f"{exact_metrics} metric(s) exact" + (f", {within} within tolerance" if within else "")
-        )
-    if r.outputs:
-        parts.append(f"{len(r.outputs)} DVC output(s) bit-identical")
-    return ", ".join(parts) or "the command succeeded again"
+    if exact or within:
+        parts.append(_count(exact, "metric", "metrics") + " exact")
+    if within:
+        parts.append(f"{within} within tolerance")
+    identical = sum(1 for c in r.outputs if c.status == "exact")
+    if identical:
+        parts.append(_count(identical, "DVC output", "DVC outputs") + " byte-identical")
+    parts += [f"{c.name} within tolerance" for c in r.outputs if c.status == "within"]
+    return ", ".join(parts)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def to_json(r: Result | None, p: Plan) -> dict[str, Any]:
@@ -258,6 +297,9 @@ def _plan_json(p: Plan) -> dict[str, Any]:
 def _result_json(r: Result) -> dict[str, Any]:
     return {
         "verdict": r.verdict,
+        "exit_code": r.exit_code,
+        "tolerance": {"rtol": r.policy.rtol, "atol": r.policy.atol},
+        "left_out": [{"path": path, "why": why} for path, why in r.left_out],
         "record": r.record_id,
         "rerun": {
             "run": r.rerun.run_key if r.rerun else None,
@@ -277,7 +319,7 @@ def _result_json(r: Result) -> dict[str, Any]:
 def render_markdown(r: Result) -> str:
     """A report to attach to a review: plan, comparison tables, verdict."""
     p = r.plan
-    out = [f"# Reproduction of {p.ref}: **{r.verdict}**", ""]
+    out = [f"# Reproduction of {p.ref}: **{verdict_phrase(r)}**", ""]
     out.append(f"- Original run: `{p.run_key}` (record `{p.record_id[:12]}`, {p.record.evidence})")
     if r.rerun:
         out.append(f"- Rerun: `{r.rerun.run_key}` (record `{(r.rerun_record or '')[:12]}`)")
@@ -292,20 +334,22 @@ def render_markdown(r: Result) -> str:
     out.append(f"- Command: `{' '.join(p.argv)}`")
     out.append(f"- Environment: {_render_env(p.environment)}")
     out.append(
-        f"- Tolerance: exact unless stated (reproduction record `{(r.record_id or '')[:12]}`)"
+        f"- Tolerance: rtol {r.policy.rtol:g}, atol {r.policy.atol:g} "
+        f"(reproduction record `{(r.record_id or '')[:12]}`)"
     )
     if p.inputs:
         out += ["", "| data | md5 | restored from |", "|---|---|---|"]
         for item in p.inputs:
             out.append(f"| `{item.data.path}` | `{item.data.md5}` | {_where(item)} |")
+    left_out = dict(r.left_out)
     for title, checks in (("metric", r.metrics), ("param", r.params), ("output", r.outputs)):
         if checks:
             out += ["", f"| {title} | original | rerun | status |", "|---|---|---|---|"]
             out += [
-                f"| `{c.name}` | `{fmt(c.original)}` | `{fmt(c.rerun)}` | {_status(c)} |"
+                f"| `{c.name}` | `{fmt(c.original)}` | `{fmt(c.rerun)}` | {_status(c, left_out)} |"
                 for c in checks
             ]
     if r.verdict == FAILED and r.tail:
         out += ["", f"The rerun exited {r.rerun_exit}. Last lines:", "", "```", *r.tail, "```"]
-    out += ["", f"**Verdict: {r.verdict}** — {_evidence(r)}.", ""]
+    out += ["", f"**Verdict: {verdict_phrase(r)}** — {_evidence(r)}.", ""]
     return "\n".join(out)

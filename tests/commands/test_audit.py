@@ -52,7 +52,7 @@ def test_audit_flags_exactly_the_failing_versions_with_their_reasons(history: Hi
         assert reasons[model]["reproduction"]["result"] == "warn"
         assert rows[model]["result"] == "warn"
     assert rows["churn/7"]["result"] == "pass"
-    assert reasons["churn/7"]["reproduction"]["reason"] == "reproduced today"
+    assert reasons["churn/7"]["reproduction"]["reason"] == "reproduced today (bit-identical)"
     # --strict fails on warnings as well.
     code, out = audit_json(h, "--strict")
     assert code == 1 and not out["passed"]

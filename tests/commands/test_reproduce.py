@@ -187,7 +187,7 @@ def test_v1_is_reproduced_exactly_from_the_remote_after_head_and_data_moved_on(
     code, out, err = reproduce_json(scn, "churn/1", "--report", str(report))
 
     assert code == 0, err
-    assert out["verdict"] == "reproduced" and out["model"] == "churn/1"
+    assert out["verdict"] == "bit-identical" and out["model"] == "churn/1"
     assert out["original"]["run"] == scn.runs["churn/1"]
     [data] = out["plan"]["inputs"]
     assert (data["path"], data["md5"]) == ("data/raw.csv", scn.md5["v1"])
@@ -208,7 +208,7 @@ def test_v1_is_reproduced_exactly_from_the_remote_after_head_and_data_moved_on(
     assert shown["record"]["code"]["commit"] == out["plan"]["checkout"]
     neighbours = {(n["rel"], n["id"]) for n in shown["neighbours"]}
     assert ("reproduced", scn.runs["churn/1"]) in neighbours
-    assert "**Verdict: reproduced**" in report.read_text()
+    assert "**Verdict: bit-identical**" in report.read_text()
     assert f"`{scn.md5['v1']}`" in report.read_text()
     assert scn.state() == before
     assert scn.worktrees() == [f"worktree {scn.repo}"]
@@ -229,7 +229,7 @@ def test_text_output_shows_the_plan_and_full_precision_metrics(scenario: Scenari
         repr(scn.scores["churn/2"]),
         "exact",
     ]
-    assert "Verdict: reproduced — 2 metric(s) exact" in out
+    assert "Verdict: bit-identical — 2 metrics exact" in out
 
 
 def test_dirty_tree_version_is_rebuilt_from_its_snapshot_not_its_base_commit(
@@ -349,7 +349,7 @@ def test_nondeterministic_training_is_reported_as_differs(scenario: Scenario) ->
     assert lines[-1].startswith("Verdict: differs — 1 value(s) differ")
     # Judging only the stable metric is an explicit choice the user can make.
     code, out, _ = reproduce_json(scn, scn.runs["noisy"], "--metric", "constant")
-    assert code == 0 and out["verdict"] == "reproduced"
+    assert code == 0 and out["verdict"] == "bit-identical"
     assert {m["name"]: m["status"] for m in out["metrics"]} == {
         "constant": "exact",
         "score": "ignored",
@@ -476,7 +476,7 @@ def test_a_rerun_writing_into_its_input_cannot_corrupt_the_dvc_cache(
     out = json.loads(proc.stdout)
     if os.geteuid() == 0:
         # Root writes through read-only links, so the restore copied instead, and said why.
-        assert proc.returncode == 0 and out["verdict"] == "reproduced", proc.stderr
+        assert proc.returncode == 0 and out["verdict"] == "bit-identical", proc.stderr
         assert out["plan"]["link_types"] == ["copy"]
         assert (
             "not using hardlink/symlink: running as root"
@@ -498,13 +498,14 @@ def test_a_pipeline_run_without_mlflow_is_reproduced_on_its_dvc_metrics(tmp_path
     before = repo_state(project.repo)
 
     # The rerun's avg_prec is off by 1e-12, so eval/metrics.json's bytes differ too: within
-    # --atol 1e-9 that is reproduced, judged on the values DVC's metrics files hold.
+    # --atol 1e-9 that is reproduced within tolerance, judged on the values DVC's metrics files
+    # hold.
     proc = project.lineage(
         "reproduce", run, "--atol", "1e-9", "--json", check=False, EVAL_NOISE="1e-12"
     )
 
     out = json.loads(proc.stdout)
-    assert (proc.returncode, out["verdict"]) == (0, "reproduced")
+    assert (proc.returncode, out["verdict"]) == (6, "within-tolerance")
     statuses = {c["name"]: c["status"] for c in out["metrics"]}
     assert statuses.pop("eval/metrics.json:avg_prec") == "within"
     assert statuses == {
@@ -544,3 +545,34 @@ def test_a_pipeline_run_without_mlflow_is_reproduced_on_its_dvc_metrics(tmp_path
     assert "  eval/metrics.json:avg_prec  " in proc.stdout and "DIFFERS" in proc.stdout
     assert proc.stdout.splitlines()[-1].startswith("Verdict: differs — 1 value(s) differ")
     assert repo_state(project.repo) == before
+
+
+def test_a_run_with_no_metrics_and_no_outputs_is_unverified_exit_7_unless_allowed(
+    git_repo: Path, mlflow_uri: str
+) -> None:
+    write(git_repo, "hello.py", "print('hello')\n")
+    sh("lineage", "init", cwd=git_repo)
+    commit_all(git_repo, "A script that produces nothing to compare")
+    sh("lineage", "run", "--", "python", "hello.py", cwd=git_repo)
+    run_id = json.loads(sh("lineage", "log", "--json", cwd=git_repo).stdout)[0]["run"]
+    before = repo_state(git_repo)
+
+    proc = sh("lineage", "reproduce", run_id, cwd=git_repo, check=False)
+
+    assert proc.returncode == 7, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert (
+        "note: the original run recorded no metrics and no DVC outputs: the only evidence is "
+        "that the command succeeded again"
+    ) in lines
+    assert lines[-1].startswith(
+        "Verdict: unverified — the command succeeded again, but nothing could be compared "
+        "(--allow-unverified accepts this) (reproduction record "
+    )
+    allowed = sh("lineage", "reproduce", run_id, "--allow-unverified", cwd=git_repo, check=False)
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.splitlines()[-1].startswith(
+        "Verdict: unverified — the command succeeded again, but nothing could be compared "
+        "(reproduction record "
+    )
+    assert repo_state(git_repo) == before

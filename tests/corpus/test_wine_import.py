@@ -79,4 +79,4 @@ def test_the_imported_version_reproduces_through_mlflow_run(project: Project) ->
     result = project.lineage("reproduce", "wine-model/1", "--yes", "--json", check=False)
     report = json.loads(result.stdout)
     assert result.returncode == 0, result.stderr
-    assert report["verdict"] == "reproduced"
+    assert report["verdict"] == "bit-identical"

@@ -110,6 +110,6 @@ def test_the_champion_reproduces_through_mlflow_run(project: Project) -> None:
     result = project.lineage("reproduce", "wine-model@champion", "--yes", "--json", check=False)
     report = json.loads(result.stdout)
     assert result.returncode == 0, result.stderr
-    assert report["verdict"] == "reproduced"
+    assert report["verdict"] == "bit-identical"
     assert report["plan"]["command"][:3] == ["mlflow", "run", "."]
     assert {m["name"]: m["status"] for m in report["metrics"]} == {"rmse": "exact", "mae": "exact"}

@@ -116,6 +116,6 @@ def test_reproduce_says_what_it_could_not_restore_then_reproduces_with_the_pipel
     )
     report = json.loads(whole.stdout)
     assert whole.returncode == 0, whole.stderr
-    assert report["verdict"] == "reproduced"
+    assert report["verdict"] == "bit-identical"
     assert report["plan"]["command_source"] == "--command"
     assert [(m["name"], m["status"]) for m in report["metrics"]] == [("rmse", "exact")]

@@ -7,8 +7,11 @@ false``), YAML and TOML (the ``foreach`` stage's, templated); a ``plots:`` file.
 (``data/data.tsv`` added, a local remote), ``lineage init``, one commit; nothing run yet. Each
 stage is a few lines of Python (the standard library and PyYAML) and deterministic. With
 ``MODEL=name`` train registers the model under that name from an MLflow run that logs no params
-or metrics; ``EVAL_NOISE=x`` adds ``x`` to ``avg_prec``; ``EVAL_BROKEN=1`` writes
-``eval/summary.yaml`` as YAML no parser reads.
+or metrics; ``STAMP_MODEL=1`` makes train write a fresh id into ``model.pkl`` (as
+``mlflow.autolog()`` stamps ``_mlflow_run_id`` on the estimator, so no two runs' model.pkl are the
+same bytes); ``EVAL_NOISE=x`` adds ``x`` to ``avg_prec``; ``PLOT_LAST_BIT=1`` moves the first
+precision in the plots file by its last bit (as a RandomForest with ``n_jobs=2`` does);
+``EVAL_BROKEN=1`` writes ``eval/summary.yaml`` as YAML no parser reads.
 """
 
 from __future__ import annotations
@@ -126,11 +129,14 @@ stats = f"rows = {len(features)}\\n\\n[feature]\\nmean = {mean!r}\\n"
 """
 
 TRAIN = """\
-import json, os, pathlib, yaml
+import json, os, pathlib, uuid, yaml
 params = yaml.safe_load(open("params.yaml"))["train"]
 rows = [r.split("\\t") for r in pathlib.Path("data/features/train.tsv").read_text().splitlines()]
 weight = sum(int(f) for _, f in rows) / len(rows) / params["n_est"] + params["min_split"]
-pathlib.Path("model.pkl").write_text(json.dumps({"weight": weight, "seed": params["seed"]}))
+model = {"weight": weight, "seed": params["seed"]}
+if os.environ.get("STAMP_MODEL"):
+    model["_mlflow_run_id"] = uuid.uuid4().hex
+pathlib.Path("model.pkl").write_text(json.dumps(model))
 if os.environ.get("MODEL"):  # register the model from an MLflow run that logs nothing else
     import mlflow
     mlflow.set_experiment("get-started")
@@ -143,7 +149,7 @@ if os.environ.get("MODEL"):  # register the model from an MLflow run that logs n
 """
 
 EVALUATE = """\
-import json, os, pathlib, yaml
+import json, math, os, pathlib, yaml
 threshold = yaml.safe_load(open("evaluate.yaml"))["threshold"]
 weight = json.loads(pathlib.Path("model.pkl").read_text())["weight"]
 rows = [r.split("\\t") for r in pathlib.Path("data/features/test.tsv").read_text().splitlines()]
@@ -163,8 +169,9 @@ summary = "precision: [unclosed\\n" if os.environ.get("EVAL_BROKEN") else (
     f"precision: {precision!r}\\nrecall: {recall!r}\\nloss: 1e-3\\n"
 )
 pathlib.Path("eval/summary.yaml").write_text(summary)
+plotted = math.nextafter(precision, 2.0) if os.environ.get("PLOT_LAST_BIT") else precision
 pathlib.Path("eval/plots/prc.json").write_text(json.dumps(
-    {"prc": [{"precision": precision, "recall": recall}, {"precision": 1.0, "recall": 0.0}]}
+    {"prc": [{"precision": plotted, "recall": recall}, {"precision": 1.0, "recall": 0.0}]}
 ))
 """
 
@@ -206,8 +213,8 @@ class Project:
     ) -> subprocess.CompletedProcess[str]:
         return self.sh("lineage", *args, check=check, **extra)
 
-    def json(self, *args: str) -> Any:
-        return json.loads(self.lineage(*args, "--json").stdout)
+    def json(self, *args: str, check: bool = True, **extra: str) -> Any:
+        return json.loads(self.lineage(*args, "--json", check=check, **extra).stdout)
 
     def newest_run(self) -> str:
         return str(self.json("log", "-n", "1")[0]["run"])
