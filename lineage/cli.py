@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lineage import compare
     from lineage.commands import reproduce_plan
     from lineage.context import Context
+    from lineage.records import Data
 
 
 def _warn(message: str) -> None:
@@ -207,6 +208,18 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
         click.echo(render_text(shown), nl=False)
 
 
+def _given_inputs(
+    _ctx: click.Context, _param: click.Parameter, values: Sequence[str]
+) -> tuple[Data, ...]:
+    """--input PATH=MD5, each parsed as reproduce_plan reads it (a usage error if it is not)."""
+    from lineage.commands.reproduce_plan import given_input
+
+    try:
+        return tuple(given_input(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--input") from None
+
+
 @cli.command("reproduce")
 @click.argument("ref")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop: nothing is run or written.")
@@ -235,6 +248,21 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     type=click.Choice(["local", "virtualenv", "uv", "conda"]),
     help="Rerun an `mlflow run` in this environment manager instead of the recorded one "
     "(`local` uses the current environment and needs no download).",
+)
+@click.option(
+    "--input",
+    "given_inputs",
+    multiple=True,
+    metavar="PATH=MD5",
+    callback=_given_inputs,
+    help="Restore PATH at this DVC md5 (from the DVC cache or remote, verified), for an input "
+    "whose version the record does not know, or instead of the recorded one. Repeatable.",
+)
+@click.option(
+    "--use-pointers",
+    is_flag=True,
+    help="For inputs whose version the record does not know, restore the versions the "
+    "checked-out commit's .dvc files and dvc.lock name (noted in the reproduction record).",
 )
 @click.option(
     "--register",
@@ -298,6 +326,8 @@ def reproduce_cmd(
     yes: bool,
     command: str | None,
     env_manager: str | None,
+    given_inputs: tuple[Data, ...],
+    use_pointers: bool,
     register: bool,
     rtol: float | None,
     atol: float | None,
@@ -325,7 +355,14 @@ def reproduce_cmd(
     from lineage.compare import values_of
 
     policy = _reproduce_policy(obj, rtol, atol, ignore_outputs, plots, allow_unverified)
-    plan = reproduce_plan.plan(obj, ref=ref, command=command, env_manager=env_manager)
+    plan = reproduce_plan.plan(
+        obj,
+        ref=ref,
+        command=command,
+        env_manager=env_manager,
+        given_inputs=given_inputs,
+        use_pointers=use_pointers,
+    )
     obj.close()  # the index is not needed again: do not hold it through the rerun
     recorded = values_of(plan.record).metrics  # MLflow's and the DVC stages', labelled
     unknown = [m for m in metrics if m not in recorded]

@@ -279,6 +279,9 @@ class ReproductionRecord:
     metrics: tuple[Check, ...] = ()
     params: tuple[Check, ...] = ()
     outputs: tuple[Check, ...] = ()
+    # Inputs whose version the original record did not know, restored as the checked-out
+    # commit's DVC pointers name them (`reproduce --use-pointers`): an assumption, not a fact.
+    from_pointers: tuple[str, ...] = ()
     kind: str = "reproduction"
     schema: int = SCHEMA
 
@@ -323,6 +326,7 @@ _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "unknown_reasons": {},
     "project": None,
     "arguments_unknown": False,
+    "from_pointers": [],
 }
 
 

@@ -684,3 +684,60 @@ def _readers(
 def _read_by_another(path: str, producer: str, readers: Mapping[str, set[str]]) -> bool:
     """Whether a stage other than the one that writes ``path`` reads it."""
     return any(name != producer and overlaps(path, deps) for name, deps in readers.items())
+
+
+# Reruns of a stage's own command
+
+
+@dataclass(frozen=True)
+class StageChain:
+    """The stages a command is (its own command line or script, at a commit), every stage
+    upstream of them, and what that chain writes: a rerun of the command is a forced
+    `dvc repro` of those stages, which reruns the chain, so what it writes is rebuilt, not
+    restored."""
+
+    stages: tuple[str, ...]
+    upstream: tuple[str, ...]  # the stages and every stage whose outs they read, transitively
+    writes: tuple[str, ...]  # outs of every stage in ``upstream``
+
+    def rerun(self) -> list[str]:
+        # --force reruns each target and every stage upstream of it, never from the run-cache.
+        return ["dvc", "repro", "--force", *self.stages]
+
+    def rebuilds(self, path: str) -> bool:
+        return overlaps(path, self.writes)
+
+
+def stage_chain_at(
+    read_blob: Callable[[str], str | None], files: Iterable[str], argv: Sequence[str]
+) -> StageChain | None:
+    """The chain ``argv`` reruns when it is the command (or runs the script) of some stages in
+    the ``dvc.lock`` files among ``files``; None for any other command, or a pipeline command
+    (whose recorded stages say what it ran)."""
+    if not argv or is_pipeline_command(argv):
+        return None
+    locks = sorted(f for f in files if posixpath.basename(f) == LOCK)
+    own = stages_running(stage_commands_at_tree(read_blob, locks), argv) if locks else set()
+    if not own:
+        return None
+    entries = pointers_at_tree(read_blob, locks)
+    chain = _with_upstream_stages(entries, own)
+    writes = {e.path for e in entries if e.stage in chain and e.role == "out"}
+    return StageChain(tuple(sorted(own)), tuple(sorted(chain)), tuple(sorted(writes)))
+
+
+def _with_upstream_stages(entries: Sequence[PointerEntry], stages: Iterable[str]) -> set[str]:
+    outs: dict[str, list[str]] = {}
+    deps: dict[str, list[str]] = {}
+    for e in entries:
+        if e.stage is not None:
+            (outs if e.role == "out" else deps).setdefault(e.stage, []).append(e.path)
+    seen = set(stages)
+    pending = list(seen)
+    while pending:
+        for dep in deps.get(pending.pop(), ()):
+            for name, written in outs.items():
+                if name not in seen and any(overlaps(o, [dep]) for o in written):
+                    seen.add(name)
+                    pending.append(name)
+    return seen

@@ -8,7 +8,8 @@ Read without importing MLflow (the MLproject format is small YAML; see MLflow's
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,13 @@ _OPTIONS = {
     "--run-name": "run_name",
 }
 _FLAGS = {"--build-image"}
+# What each environment manager runs to build an environment (MLflow 3.17:
+# mlflow/utils/virtualenv.py; virtualenv installs the MLproject's Python with pyenv).
+_ENVIRONMENT_TOOLS = {
+    "virtualenv": ("pyenv", "virtualenv"),
+    "uv": ("uv",),
+    "conda": ("conda",),
+}
 
 
 class ProjectError(LineageError):
@@ -245,3 +253,55 @@ def rerun_as_recorded(argv: Sequence[str], *, env_manager: str | None = None) ->
         out.append(words[i])
         i += 1
     return [*out, "--env-manager", env_manager] if env_manager else out
+
+
+def missing_environment_tools(env_manager: str | None, path: str) -> list[str]:
+    """The programs ``env_manager`` needs that are not on ``path`` (a PATH value)."""
+    import shutil
+
+    tools = _ENVIRONMENT_TOOLS.get(env_manager or "", ())
+    return [t for t in tools if shutil.which(t, path=path) is None]
+
+
+def chosen_env_manager(project: Project) -> str | None:
+    """The manager `mlflow run` picks when given none (MLflow 3.17: virtualenv for a
+    ``python_env``, conda for a ``conda_env``; None: docker, or nothing to build)."""
+    return {"python_env": "virtualenv", "conda_env": "conda"}.get(project.environment or "")
+
+
+def python_env_version(read_text: Callable[[str], str | None], directory: str) -> str | None:
+    """The Python version the MLproject in ``directory`` asks its ``python_env`` for."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(read_text(_join(directory, MLPROJECT)) or "") or {}
+        name = doc.get("python_env") if isinstance(doc, dict) else None
+        env = yaml.safe_load(read_text(_join(directory, str(name))) or "") if name else {}
+    except yaml.YAMLError:
+        return None
+    version = env.get("python") if isinstance(env, dict) else None
+    return str(version) if version is not None else None
+
+
+def pyenv_python_missing(version: str, pyenv: str) -> str | None:
+    """The Python `mlflow run --env-manager virtualenv` would have pyenv install for
+    ``version`` when it is not installed (MLflow takes the newest release pyenv knows of a
+    ``3.11``-style version and installs it with ``pyenv install``, which downloads it);
+    None when it is there."""
+    import subprocess
+
+    def lines(*args: str) -> list[str]:
+        proc = subprocess.run([pyenv, *args], capture_output=True, text=True, check=False)
+        return [line.strip() for line in proc.stdout.splitlines()]
+
+    wanted = version
+    if version.count(".") == 1:  # MLflow's _find_latest_installable_python_version
+        known = [v for v in lines("install", "--list") if v.startswith(version + ".")]
+        releases = [v for v in known if v[len(version) + 1 :].isdigit()]
+        if releases:
+            wanted = max(releases, key=lambda v: int(v.rsplit(".", 1)[1]))
+    return None if wanted in lines("versions", "--bare") else wanted
+
+
+def _join(directory: str, name: str) -> str:
+    return posixpath.normpath(posixpath.join(directory, name))

@@ -164,7 +164,11 @@ def _rerun(
     rerun_ctx = ctx.derive(
         cwd=worktree / prepared.cwd, environ=environ, paths=git.discover(worktree)
     )
-    extra = {"LINEAGE_REPRODUCES": prepared.record.run_key}  # the plugin's lineage.reproduces tag
+    extra = {
+        "LINEAGE_REPRODUCES": prepared.record.run_key,  # the plugin's lineage.reproduces tag
+        # Environments `mlflow run` builds go to the throwaway area, not ~/.mlflow/envs.
+        "MLFLOW_ENV_ROOT": str(scratch / "mlflow-envs"),
+    }
     if not register:
         # The training script may register its model: keep that out of the real registry,
         # where a new "latest" version could be picked up by a deployment.
@@ -258,6 +262,7 @@ def _write_record(ctx: Context, result: Result) -> str:
         metrics=tuple(result.metrics),
         params=tuple(result.params),
         outputs=tuple(result.outputs),
+        from_pointers=plan_.from_pointers,
     )
     rid, blob = encode(rec)
     ctx.store.append(

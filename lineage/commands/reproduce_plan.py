@@ -12,6 +12,7 @@ before anything runs.
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import shutil
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 from lineage import environment
 from lineage.adapters import (
+    dvc,
     dvc_config,
     dvc_link,
     dvc_pipeline,
@@ -34,11 +36,13 @@ from lineage.records import (
     OBSERVED,
     STATE_MISSING,
     Data,
+    MlflowProject,
     ModelVersion,
     RunRecord,
+    repo_path,
     run_record_from_dict,
 )
-from lineage.redact import redact_uri
+from lineage.redact import REDACTED, redact_uri
 from lineage.resolve import Node, resolve, run_of
 
 LINK_AS_ROOT = "LINEAGE_LINK_AS_ROOT"
@@ -94,6 +98,9 @@ class Plan:
     tracking_uri: str
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Paths the record read without knowing their version, restored as the commit's DVC
+    # pointers name them (--use-pointers): the reproduction record says so.
+    from_pointers: tuple[str, ...] = ()
 
     @property
     def needs_confirmation(self) -> bool:
@@ -107,10 +114,18 @@ class Plan:
 
 
 def plan(
-    ctx: Context, *, ref: str, command: str | None = None, env_manager: str | None = None
+    ctx: Context,
+    *,
+    ref: str,
+    command: str | None = None,
+    env_manager: str | None = None,
+    given_inputs: Sequence[Data] = (),
+    use_pointers: bool = False,
 ) -> Plan:
     """Everything `reproduce` would do, checked, without running or writing anything;
-    ``command`` and ``env_manager`` as for :func:`command_for`."""
+    ``command`` and ``env_manager`` as for :func:`command_for`; ``given_inputs`` are versions
+    of inputs the user names (--input), ``use_pointers`` takes the versions the commit's DVC
+    pointers name for inputs the record does not know (--use-pointers)."""
     node = resolve(ctx, ref)
     run_key, model = run_of(ref, node, ctx.index, verb="reproduce")
     record_id, record = _record(ctx.index, run_key)
@@ -132,14 +147,27 @@ def plan(
         summary = git_content.commit_summary(ctx.paths, record.code.commit)
         subject = summary[0] if summary else None
 
-    inputs = _plan_inputs(ctx, record.inputs)
+    tree = git_content.CommitTrees(ctx.paths).at(checkout) if present and checkout else None
+    chain = _stage_chain(record, tree) if command is None else None
+    wanted, from_pointers, unknown = _inputs_wanted(record, tree, chain, given_inputs, use_pointers)
+    problems += [_unknown_input(path) for path in unknown]
+    inputs = _plan_inputs(ctx, wanted)
+    if chain is not None:  # what the chain writes is rebuilt: a lost copy does not matter
+        inputs = [i for i in inputs if not (i.where == "missing" and chain.rebuilds(i.data.path))]
     problems += [_missing_input(item) for item in inputs if item.where == "missing"]
-    argv, source, problem = command_for(record, command=command, env_manager=env_manager)
+    argv, source, problem = command_for(
+        record,
+        command=command,
+        env_manager=env_manager,
+        chain=chain,
+    )
     if env_manager and source != "MLproject":
         problem = problem or (
             "command: --env-manager applies to an `mlflow run` command, and this run's command "
             f"is `{' '.join(argv)}`"
         )
+    if source == "MLproject" and record.project is not None and tree is not None:
+        problem = problem or _environment_problem(record.project, env_manager, tree, ctx.environ)
     if problem:
         problems.append(problem)
     configured = dvc_config.cache_config(ctx.paths.root).link_types if inputs else ("copy",)
@@ -157,7 +185,8 @@ def plan(
         inputs=inputs,
         argv=argv,
         command_source=source,
-        cwd=record.command.cwd if record.command else ".",
+        # A stage chain reruns from the top: stage addresses are relative to it.
+        cwd="." if chain is not None else (record.command.cwd if record.command else "."),
         foreign=not ctx.store.written_here(record_id),
         environment=_environment_diff(ctx, record, argv),
         link_types=links,
@@ -165,6 +194,71 @@ def plan(
         tracking_uri=ctx.mlflow.tracking,
         problems=problems,
         warnings=warnings,
+        from_pointers=from_pointers,
+    )
+
+
+def given_input(text: str) -> Data:
+    """``PATH=MD5`` (--input): a version of an input the user vouches for."""
+    path, eq, md5 = text.partition("=")
+    digest = md5.removesuffix(".dir")
+    if not (eq and path and len(digest) == 32 and all(c in "0123456789abcdef" for c in digest)):
+        raise ValueError(f"{text!r} is not PATH=MD5 (a DVC md5, with .dir for a directory)")
+    try:
+        return Data(path=repo_path(path), md5=md5)
+    except UnsafePathError:
+        raise ValueError(f"{path!r} is outside the repository") from None
+
+
+def _stage_chain(
+    record: RunRecord, tree: git_content.CommitTree | None
+) -> dvc_pipeline.StageChain | None:
+    """The DVC stages the recorded command is at the record's commit (None: it is no stage's)."""
+    if tree is None or record.command is None or record.stages:
+        return None
+    return dvc_pipeline.stage_chain_at(tree.text, tree.files(), record.command.argv)
+
+
+def _inputs_wanted(
+    record: RunRecord,
+    tree: git_content.CommitTree | None,
+    chain: dvc_pipeline.StageChain | None,
+    given: Sequence[Data],
+    use_pointers: bool,
+) -> tuple[list[Data], tuple[str, ...], list[str]]:
+    """The inputs to restore (recorded, given, or the commit's pointers' for unknown ones), the
+    paths taken from the pointers, and the unknown paths nothing gives a version of."""
+    by_path = {d.path: d for d in given}
+    wanted = [d for d in record.inputs if d.path not in by_path] + list(given)
+    unknown = [
+        p
+        for p in record.unknown_inputs
+        if p not in by_path and not (chain is not None and chain.rebuilds(p))
+    ]
+    if not (use_pointers and unknown):
+        return wanted, (), unknown
+    at_commit = _pointed_at(tree) if tree is not None else {}
+    taken = [at_commit[p] for p in unknown if p in at_commit]
+    return (
+        wanted + taken,
+        tuple(d.path for d in taken),
+        [p for p in unknown if p not in at_commit],
+    )
+
+
+def _pointed_at(tree: git_content.CommitTree) -> dict[str, Data]:
+    """Path -> the version the commit's .dvc files and dvc.lock outs name."""
+    pointer_files = [
+        f for f in tree.files() if f.endswith(".dvc") or f.rsplit("/", 1)[-1] == dvc.LOCK
+    ]
+    entries = dvc.pointers_at_tree(tree.text, pointer_files)
+    return {e.path: e.to_data() for e in entries if e.role == "out"}
+
+
+def _unknown_input(path: str) -> str:
+    return (
+        f"data: the run read {path}, whose version is unknown; give it with "
+        f"--input {path}=MD5, or use the version the commit's DVC files name with --use-pointers"
     )
 
 
@@ -226,12 +320,18 @@ def remote_phrase(remote: str | None) -> str:
 
 
 def command_for(
-    record: RunRecord, *, command: str | None = None, env_manager: str | None = None
+    record: RunRecord,
+    *,
+    command: str | None = None,
+    env_manager: str | None = None,
+    chain: dvc_pipeline.StageChain | None = None,
 ) -> tuple[list[str], str, str | None]:
     """What to run, where that command comes from, and why it cannot run (if it cannot).
 
     ``command`` is the user's own command line (``--command``), which replaces the recorded
-    one; ``env_manager`` reruns an `mlflow run` in another environment manager."""
+    one; ``env_manager`` reruns an `mlflow run` in another environment manager; ``chain`` is
+    the DVC stages the recorded command is at its commit, rerun with their upstream stages
+    (rerunning a stage's script alone would use the last run's upstream outputs)."""
     if command is not None:
         try:
             argv = shlex.split(command)
@@ -240,6 +340,8 @@ def command_for(
         if not argv:
             return [], "--command", "command: --command is empty"
         return argv, "--command", None
+    if chain is not None:
+        return chain.rerun(), "dvc.yaml", None
     if record.command is None:
         return [], "record", "command: the record has no command to rerun"
     argv = list(record.command.argv)
@@ -256,15 +358,68 @@ def command_for(
             )
         return rerun, "dvc.yaml", None
     if mlflow_project.is_mlflow_run(argv):
-        if record.project is not None and record.evidence != OBSERVED:
-            # Imported: the command line was rebuilt from MLflow's tags and params.
-            return (
-                mlflow_project.rerun_argv(record.project, env_manager=env_manager),
-                ("MLproject"),
-                None,
-            )
+        if record.project is not None:
+            # Every parameter MLflow passed (given or defaulted), the entry point and the
+            # environment manager, observed or imported alike: not the defaults of today.
+            return _project_rerun(record.project, env_manager)
         return mlflow_project.rerun_as_recorded(argv, env_manager=env_manager), "MLproject", None
     return argv, "record", None
+
+
+def _project_rerun(
+    project: MlflowProject, env_manager: str | None
+) -> tuple[list[str], str, str | None]:
+    argv = mlflow_project.rerun_argv(project, env_manager=env_manager)
+    hidden = sorted(k for k, v in project.parameters.items() if v == REDACTED)
+    if hidden:
+        return (
+            argv,
+            "MLproject",
+            f"command: the record hides the value of parameter {', '.join(hidden)} (it looked "
+            "like a secret); give the full `mlflow run` command line with --command",
+        )
+    return argv, "MLproject", None
+
+
+def _environment_problem(
+    project: MlflowProject,
+    env_manager: str | None,
+    tree: git_content.CommitTree,
+    environ: Mapping[str, str],
+) -> str | None:
+    """Why `mlflow run` cannot build the environment it would build, checked before it runs
+    (it would fail half-way, after downloading what it can)."""
+    if not mlflow_project.is_local(project.uri):
+        return None
+    manager = env_manager or project.env_manager
+    if manager is None:
+        declared = _declared_project(tree, project.uri)
+        manager = mlflow_project.chosen_env_manager(declared) if declared else None
+    search = environ.get("PATH", os.defpath)
+    missing = mlflow_project.missing_environment_tools(manager, search)
+    need = f"needs {' and '.join(missing)}, not found here" if missing else None
+    pyenv = shutil.which("pyenv", path=search)
+    if need is None and manager == "virtualenv" and pyenv:
+        version = mlflow_project.python_env_version(tree.text, project.uri)
+        absent = mlflow_project.pyenv_python_missing(version, pyenv) if version else None
+        if absent:
+            need = f"needs Python {absent}, which pyenv has not installed (it would download it)"
+    if need is None:
+        return None
+    return (
+        f"command: `mlflow run` would build a {manager} environment, which {need}; rerun in "
+        "the current environment with --env-manager local"
+    )
+
+
+def _declared_project(
+    tree: git_content.CommitTree, directory: str
+) -> mlflow_project.Project | None:
+    text = tree.text(posixpath.normpath(posixpath.join(directory, mlflow_project.MLPROJECT)))
+    try:
+        return mlflow_project.parse(text) if text is not None else None
+    except mlflow_project.ProjectError:
+        return None
 
 
 def _arguments_unknown(record: RunRecord, argv: list[str]) -> str:
