@@ -138,7 +138,7 @@ class Command:
     argv: tuple[str, ...]
     cwd: str  # repository-relative
     exit_code: int | None  # None: not known (imported)
-    status: str  # succeeded, failed, killed
+    status: str  # succeeded, failed, killed, interrupted (SIGINT), lost (lineage was killed)
     started: str
     ended: str
     duration_s: float
@@ -226,6 +226,9 @@ class RunRecord:
     # Inferred records: paths the run read whose hash could not be trusted (never guessed).
     unknown_inputs: tuple[str, ...] = ()
     project: MlflowProject | None = None  # the command was `mlflow run` of an MLflow Project
+    # A rerun made by `lineage reproduce`: the run key of the run it reproduces. Reruns are
+    # shown under that run and kept out of upstream joins and impact counts.
+    reproduces: str | None = None
     kind: str = "run"
     schema: int = SCHEMA
 
@@ -315,6 +318,7 @@ _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "unknown_inputs": [],
     "project": None,
     "arguments_unknown": False,
+    "reproduces": None,
 }
 
 
@@ -420,6 +424,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         models=tuple(ModelVersion(**m) for m in d.get("models", ())),
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
         project=MlflowProject(**project) if project else None,
+        reproduces=d.get("reproduces"),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
     )
