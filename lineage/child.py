@@ -53,6 +53,13 @@ def run(
 
     With ``tail``, the command's stdout and stderr are merged, copied to our stderr as they
     come, and the last lines kept in ``tail`` (its maxlen), so a failure can be quoted."""
+    # In a terminal's foreground, the child stays in our process group: Ctrl-C reaches it from
+    # the terminal, and it may read the terminal (pdb, prompts). Anywhere else (CI, a job in
+    # the background, `kill -INT -PGID`) a signal to our group would reach the child and then
+    # again through us: a second SIGINT breaks MLflow's end-of-run handling, which then marks
+    # the run FINISHED. So there the child gets a process group of its own, and every signal
+    # reaches it exactly once, through us.
+    foreground = _terminal_delivers_sigint()
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -60,6 +67,7 @@ def run(
             env=dict(env),
             stdout=subprocess.PIPE if tail is not None else None,
             stderr=subprocess.STDOUT if tail is not None else None,
+            process_group=None if foreground else 0,
         )
     except FileNotFoundError:
         raise CommandNotFoundError(argv[0]) from None
@@ -67,10 +75,14 @@ def run(
         raise CommandNotExecutableError(argv[0]) from None
 
     def forward(signum: int, _frame: FrameType | None) -> None:
-        if signum in (signal.SIGINT, signal.SIGQUIT) and _terminal_delivers_sigint():
-            return  # the terminal already sent it to the child's process group
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signum)
+        if foreground:
+            if signum in (signal.SIGINT, signal.SIGQUIT) and _terminal_delivers_sigint():
+                return  # the terminal already sent it to the child's process group
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signum)  # the child's group: its own children too, once
 
     forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
     previous = {sig: signal.signal(sig, forward) for sig in forwarded}

@@ -84,7 +84,7 @@ def cli(ctx: click.Context, directory: str | None) -> None:
     from lineage.context import Context  # not for --help
 
     cwd = Path(directory).resolve() if directory else Path.cwd()
-    ctx.obj = Context(cwd, dict(os.environ), warn=_warn)
+    ctx.obj = Context(cwd, dict(os.environ), warn=_warn, tidy=True)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -167,22 +167,35 @@ def run_cmd(
     default=None,
     help="Show at most N runs.",
 )
+@click.option(
+    "--all",
+    "all_runs",
+    is_flag=True,
+    help="Also list the reruns `lineage reproduce` made, each marked with the run it reproduced.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
 @click.pass_obj
-def log_cmd(obj: Context, limit: int | None, as_json: bool) -> None:
+def log_cmd(obj: Context, limit: int | None, all_runs: bool, as_json: bool) -> None:
     """List recorded runs, newest first: when, run id, status, commit (* = dirty),
     main metric, model versions."""
     from lineage.commands.log import log
     from lineage.summary import render_line, to_json
 
-    entries = log(obj, limit=limit)
+    found = log(obj, limit=limit, all_runs=all_runs)
     if as_json:
-        _print_json([to_json(e) for e in entries])
-    elif not entries:
+        _print_json([to_json(e) for e in found.entries])
+        return
+    if not found.entries and not found.hidden_reruns:
         click.echo("no runs recorded yet; record one with `lineage run -- python train.py`")
-    else:
-        for entry in entries:
-            click.echo(render_line(entry))
+    for entry in found.entries:
+        click.echo(render_line(entry))
+    if found.hidden_reruns:
+        n = found.hidden_reruns
+        click.echo(
+            f"hint: {n} rerun{'s' if n != 1 else ''} made by `lineage reproduce` "
+            f"{'are' if n != 1 else 'is'} hidden; `lineage log --all` lists them",
+            err=True,
+        )
 
 
 @cli.command("show")

@@ -38,6 +38,10 @@ def _ignore(_: str) -> None:
 class Context:
     """One invocation: where it runs, its environment, and what follows from them."""
 
+    # Whether opening the index first clears what killed lineage processes left
+    # (lineage/cleanup.py): the CLI's commands do, the hooks and a rerun's context do not.
+    tidy = False
+
     def __init__(
         self,
         cwd: Path,
@@ -47,10 +51,13 @@ class Context:
         config: Config | None = None,
         mlflow: MlflowStores | None = None,
         warn: Warn = _ignore,
+        tidy: bool = False,
     ) -> None:
         self.cwd = cwd
         self.environ = environ
         self.warn = warn
+        if tidy:
+            self.tidy = True
         # Given values take the place of what would be worked out (cached_property reads the
         # instance dictionary first).
         for name, value in (("paths", paths), ("config", config), ("mlflow", mlflow)):
@@ -104,6 +111,11 @@ class Context:
         """The query index, level with the store (opened on first use, closed by close())."""
         from lineage.index import open_index
 
+        if self.tidy:  # the commands, never the hooks: see lineage/cleanup.py
+            from lineage.cleanup import tidy
+
+            for message in tidy(self):
+                self.warn(message)
         index = open_index(self.store)
         for record_id, reason in index.corrupt:
             self.warn(

@@ -19,8 +19,8 @@ from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, open_shared
 
-SCHEMA_VERSION = 4
-_TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions")
+SCHEMA_VERSION = 5  # 5: the reruns table
+_TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions", "reruns")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS reproductions(
     record_id TEXT PRIMARY KEY, original TEXT NOT NULL, rerun TEXT, model TEXT,
     verdict TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS reproductions_original ON reproductions(original);
+CREATE TABLE IF NOT EXISTS reruns(run_key TEXT PRIMARY KEY, original TEXT NOT NULL);
 """
 
 
@@ -95,6 +96,7 @@ class _Rows:
         self.nodes: set[str] = set()
         self.runs: list[tuple[Any, ...]] = []
         self.reproductions: list[tuple[Any, ...]] = []
+        self.reruns: list[tuple[str, str]] = []  # (rerun's run key, the run it reproduces)
         self.corrupt: list[tuple[str, str]] = []
 
 
@@ -129,6 +131,10 @@ def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
         version = model_key(model["name"], model["version"]).partition(":")[2] if model else None
         rerun = doc.get("rerun_run")
         reproduction = (name, doc["original_run"], rerun, version, doc["verdict"], created or "")
+        if rerun:  # also how reruns recorded before the `reproduces` field are recognised
+            out.reruns.append((rerun, doc["original_run"]))
+    elif run_key is not None and doc.get("reproduces"):
+        out.reruns.append((run_key, doc["reproduces"]))
     out.records.append((name, kind, doc.get("evidence"), created, run_key, start, blob.decode()))
     for src, rel, dst, path in edges:
         out.edges.append((src, rel, dst, path, name, doc.get("evidence")))
@@ -238,6 +244,7 @@ class Index:
             "created_at) VALUES(?,?,?,?,?,?)",
             [r for r in found.reproductions if r[0] not in known],
         )
+        db.executemany("INSERT OR IGNORE INTO reruns(run_key, original) VALUES(?, ?)", found.reruns)
         # The run's representative record: observed beats inferred, then the newest, then the
         # larger id, so the answer does not depend on the order records arrived in.
         db.executemany(
@@ -271,12 +278,16 @@ class Index:
             )
         ]
 
-    def runs(self, limit: int | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+    def runs(
+        self, limit: int | None = None, *, reruns: bool = True
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """One (record id, record) per run, newest first; an observed record wins over an
-        inferred one for the same run, then the newest record."""
+        inferred one for the same run, then the newest record. ``reruns`` False leaves out
+        the reruns `lineage reproduce` made."""
+        where = "" if reruns else "WHERE runs.run_key NOT IN (SELECT run_key FROM reruns) "
         rows = self.db.execute(
             "SELECT records.id, records.body FROM runs JOIN records ON records.id = runs.record_id "
-            "ORDER BY runs.started_ms DESC, runs.run_key LIMIT ?",
+            f"{where}ORDER BY runs.started_ms DESC, runs.run_key LIMIT ?",
             (-1 if limit is None else limit,),
         )
         for rid, body in rows:
@@ -385,13 +396,32 @@ class Index:
         return [Reproduction(*r) for r in rows]
 
     def producers(self, model_key: str) -> list[str]:
+        """The runs that produced a model version; never a rerun (a rerun registers in a
+        throwaway registry, whose version numbers are not the real registry's)."""
         return [
             r[0].partition(":")[2]
             for r in self.db.execute(
-                "SELECT DISTINCT src FROM edges WHERE dst=? AND rel='produced' ORDER BY src",
+                "SELECT DISTINCT src FROM edges WHERE dst=? AND rel='produced' "
+                "AND substr(src, 5) NOT IN (SELECT run_key FROM reruns) ORDER BY src",
                 (model_key,),
             )
         ]
+
+    def rerun_count(self) -> int:
+        """How many recorded runs are reruns made by `lineage reproduce`."""
+        query = "SELECT COUNT(*) FROM reruns WHERE run_key IN (SELECT run_key FROM runs)"
+        return int(self.db.execute(query).fetchone()[0])
+
+    def reruns_among(self, run_keys: Sequence[str]) -> dict[str, str]:
+        """Of ``run_keys``, the reruns `lineage reproduce` made: run key -> the run reproduced."""
+        found: dict[str, str] = {}
+        for chunk in range(0, len(run_keys), 500):  # SQLite's bound-parameter limit
+            keys = list(run_keys[chunk : chunk + 500])
+            marks = ",".join("?" * len(keys))
+            query = f"SELECT run_key, original FROM reruns WHERE run_key IN ({marks})"
+            rows = self.db.execute(query, keys)
+            found.update((key, original) for key, original in rows)
+        return found
 
     def has_runs(self) -> bool:
         return self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from lineage import child, environment, session_runs
+from lineage import child, cleanup, environment, session_runs
 from lineage.adapters import dvc, dvc_pipeline, git, mlflow_project
 from lineage.adapters import mlflow as mlflow_adapter
 from lineage.capture import Before
@@ -68,9 +69,16 @@ class Ran:
         return self.returncode if self.returncode >= 0 else 128 - self.returncode
 
     @property
+    def interrupted(self) -> bool:
+        """Stopped by SIGINT (Ctrl-C, a CI cancel): died of it, or exited 130 as shells do."""
+        return self.returncode in (-signal.SIGINT, 128 + signal.SIGINT)
+
+    @property
     def status(self) -> str:
         if self.returncode == 0:
             return "succeeded"
+        if self.interrupted:
+            return "interrupted"
         return "killed" if self.returncode < 0 else "failed"
 
 
@@ -158,6 +166,21 @@ def execute(
     ``child.run``)."""
     before.session.open()
     started = utc_now()
+    # Who owns the session, and what it ran: if lineage is killed, the next command records
+    # the run as lost from this (lineage/cleanup.py) instead of leaving nothing behind.
+    cleanup.claim(
+        before.session.directory / cleanup.OWNER,
+        argv=list(redact_argv(before.argv)),
+        cwd=os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/"),
+        code={
+            "commit": before.code.commit,
+            "dirty": before.code.dirty,
+            "snapshot": before.code.snapshot,
+            "branch": before.code.branch,
+        },
+        started=iso(started),
+        reproduces=env.get("LINEAGE_REPRODUCES"),
+    )
     t0 = time.monotonic()
     uri = ctx.mlflow.tracking
     preloader = MlflowPreloader(before.session, lambda: mlflow_adapter.preload(uri))
@@ -345,8 +368,11 @@ def _environment(ctx: Context, before: Before, child_env: Mapping[str, str]) -> 
 # 5. The records
 
 
-def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
-    """Append the run records (and the environment record) in one commit; tag the runs."""
+def record(
+    ctx: Context, before: Before, ran: Ran, after: After, *, reproduces: str | None = None
+) -> RunOutcome:
+    """Append the run records (and the environment record) in one commit; tag the runs.
+    ``reproduces``: the run key a `lineage reproduce` rerun reproduces (marked in its records)."""
     command = Command(
         argv=redact_argv(before.argv),
         cwd=os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/"),
@@ -368,7 +394,10 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         stages=after.stages,
         environment=env_ref,
         project=after.project,
+        reproduces=reproduces,
     )
+    notes: list[str] = []
+    runs = [_interrupted(ctx, r, notes.append) if ran.interrupted else r for r in after.runs]
     records = [
         replace(
             base,
@@ -376,7 +405,7 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
             models=tuple(after.versions.get(r.run_id, ())),
             **_share_fields(after.shares.get(r.run_id)),
         )
-        for r in after.runs
+        for r in runs
     ] or [base]
     encoded = [encode(r) for r in records]
     ran_code = before.code.ran
@@ -393,7 +422,7 @@ def record(ctx: Context, before: Before, ran: Ran, after: After) -> RunOutcome:
         code=before.code,
         records=records,
         record_ids=[rid for rid, _ in encoded],
-        warnings=list(after.warnings),
+        warnings=[*after.warnings, *notes],
     )
     for (rid, _), rec in zip(encoded, records, strict=True):
         if rec.run is None:
@@ -410,6 +439,21 @@ def _share_fields(share: StageShare | None) -> dict[str, Any]:
     if share is None:
         return {}
     return {"inputs": share.inputs, "outputs": share.outputs, "stages": share.stages}
+
+
+def _interrupted(ctx: Context, run: MlflowRun, warn: Callable[[str], None]) -> MlflowRun:
+    """The run of an interrupted command as MLflow should say it: KILLED. Its end-of-run
+    handling may have written FINISHED (an `atexit` end_run after the KeyboardInterrupt) or
+    FAILED, or nothing (RUNNING); the store is corrected too, so MLflow's UI agrees."""
+    if run.status == "KILLED":
+        return run
+    try:
+        store = session_runs.store_of(ctx, run)
+        with mlflow_adapter.file_stores_allowed(store):
+            mlflow_adapter.mark_killed(store, run.run_id)
+    except LineageError as exc:  # the record still says KILLED
+        warn(f"could not mark interrupted MLflow run {run.run_id} KILLED: {exc}")
+    return replace(run, status="KILLED")
 
 
 def _mirror_tags(record_id: str, rec: RunRecord) -> dict[str, str]:

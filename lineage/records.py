@@ -138,7 +138,7 @@ class Command:
     argv: tuple[str, ...]
     cwd: str  # repository-relative
     exit_code: int | None  # None: not known (imported)
-    status: str  # succeeded, failed, killed
+    status: str  # succeeded, failed, killed, interrupted (SIGINT), lost (lineage was killed)
     started: str
     ended: str
     duration_s: float
@@ -228,6 +228,9 @@ class RunRecord:
     # Why each of ``unknown_inputs`` is unknown (path -> a sentence), where that is known.
     unknown_reasons: dict[str, str] = field(default_factory=dict)
     project: MlflowProject | None = None  # the command was `mlflow run` of an MLflow Project
+    # A rerun made by `lineage reproduce`: the run key of the run it reproduces. Reruns are
+    # shown under that run and kept out of upstream joins and impact counts.
+    reproduces: str | None = None
     kind: str = "run"
     schema: int = SCHEMA
 
@@ -327,6 +330,7 @@ _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "project": None,
     "arguments_unknown": False,
     "from_pointers": [],
+    "reproduces": None,
 }
 
 
@@ -433,6 +437,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
         unknown_reasons={repo_path(p): str(w) for p, w in d.get("unknown_reasons", {}).items()},
         project=MlflowProject(**project) if project else None,
+        reproduces=d.get("reproduces"),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
     )

@@ -123,21 +123,50 @@ def _walk(
     depth: int | None,
     recorded_before: str | None,
 ) -> _Walk:
+    """Breadth-first from ``roots``. A rerun `lineage reproduce` made is reached only through
+    the ``reproduced`` edge from the run it reproduced, and never walked on from: it read and
+    wrote the same data as the original, and would otherwise pass for another producer or
+    consumer of it."""
     walked = _Walk(nodes=set(roots))
+    reruns = _Reruns(index, roots)
     for way in (UPSTREAM, DOWNSTREAM) if direction == BOTH else (direction,):
         seen, frontier, level = set(roots), set(roots), 0
         while frontier and (depth is None or level < depth):
             reached: set[str] = set()
             column = "dst" if way == UPSTREAM else "src"
-            for edge in edges_at(index, frontier, column, recorded_before):
+            found = [
+                (edge, edge.src if way == UPSTREAM else edge.dst)
+                for edge in edges_at(index, frontier, column, recorded_before)
+            ]
+            rerun = reruns.among(other for _, other in found)
+            for edge, other in found:
+                if other in rerun and edge.rel != "reproduced":
+                    continue
                 walked.edges[(edge.src, edge.rel, edge.dst, edge.path, edge.record_id)] = edge
-                other = edge.src if way == UPSTREAM else edge.dst
                 if other not in seen:
                     seen.add(other)
-                    reached.add(other)
+                    if other not in rerun:
+                        reached.add(other)
             frontier, level = reached, level + 1
         walked.nodes |= seen
     return walked
+
+
+class _Reruns:
+    """Which run nodes are reruns (asked once per node), roots excepted: a rerun asked for
+    by name is walked like any run."""
+
+    def __init__(self, index: Index, roots: Sequence[str]) -> None:
+        self._index = index
+        self._known: dict[str, bool] = dict.fromkeys(roots, False)
+
+    def among(self, keys: Iterable[str]) -> set[str]:
+        asked = set(keys)
+        new = sorted(k for k in asked if k.startswith("run:") and k not in self._known)
+        if new:
+            found = self._index.reruns_among([k.partition(":")[2] for k in new])
+            self._known.update((k, k.partition(":")[2] in found) for k in new)
+        return {k for k in asked if self._known.get(k)}
 
 
 def _merge(edges: Iterable[Edge], verdicts: Mapping[str, tuple[str, str]]) -> tuple[GraphEdge, ...]:

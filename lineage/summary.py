@@ -23,25 +23,38 @@ class LogEntry(NamedTuple):
     metric: tuple[str, float | str] | None
     models: tuple[ModelVersion, ...]
     evidence: str
+    reproduces: str | None = None  # a rerun by `lineage reproduce`: the run it reproduces
 
 
-def log_entry(record_id: str, doc: dict[str, Any], main: str | None) -> LogEntry:
-    """The log line's facts of one run record; ``main`` is the preferred metric."""
-    run = doc.get("run")
-    command = doc.get("command") or {}
+def log_entry(
+    record_id: str, doc: dict[str, Any], main: str | None, reproduces: str | None = None
+) -> LogEntry:
+    """The log line's facts of one run record; ``main`` is the preferred metric;
+    ``reproduces``: the run it reproduces, for a rerun its record does not mark (older ones)."""
     code = doc.get("code") or {}
     return LogEntry(
         record_id=record_id,
         run_key=run_key_of(doc),
         started_ms=started_ms(doc),
-        status=run["status"] if run else str(command.get("status", "?")).upper(),
+        status=status_of(doc),
         commit=code.get("commit"),
         dirty=code.get("dirty"),
         snapshot=code.get("snapshot"),
         metric=main_metric(doc, main),
         models=tuple(ModelVersion(m["name"], int(m["version"])) for m in doc.get("models") or ()),
         evidence=doc.get("evidence", "observed"),
+        reproduces=doc.get("reproduces") or reproduces,
     )
+
+
+def status_of(doc: dict[str, Any]) -> str:
+    """MLflow's status of the run, unless lineage saw its command interrupted (INTERRUPTED:
+    lineage's own word, whatever MLflow's end-of-run handling managed to write)."""
+    run = doc.get("run")
+    command = doc.get("command") or {}
+    if command.get("status") == "interrupted" or not run:
+        return str(command.get("status", "?")).upper()
+    return str(run["status"])
 
 
 def with_later_registrations(
@@ -86,6 +99,7 @@ def to_json(entry: LogEntry) -> dict[str, Any]:
         "metric": {"name": entry.metric[0], "value": entry.metric[1]} if entry.metric else None,
         "models": [str(m) for m in entry.models],
         "evidence": entry.evidence,
+        "reproduces": entry.reproduces,
     }
 
 
@@ -103,10 +117,15 @@ def render_line(entry: LogEntry) -> str:
     )
     run = entry.run_key[:12] if not entry.run_key.startswith("local-") else entry.run_key[:18]
     inferred = "  (inferred)" if entry.evidence != "observed" else ""
+    rerun = f"  (rerun of {_short(entry.reproduces)})" if entry.reproduces else ""
     return (
         f"{when}  {run:<12}  {entry.status:<9} {commit} {metric:<22} "
-        f"{' '.join(map(str, entry.models))}{inferred}"
+        f"{' '.join(map(str, entry.models))}{inferred}{rerun}"
     ).rstrip()
+
+
+def _short(run_key: str) -> str:
+    return run_key[:18] if run_key.startswith("local-") else run_key[:12]
 
 
 def _iso_from_ms(ms: int | None) -> str | None:

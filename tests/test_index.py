@@ -114,3 +114,47 @@ def test_a_record_this_lineage_cannot_read_is_skipped_like_a_corrupted_one(
         ]
     finally:
         index.close()
+
+
+def test_reruns_are_known_by_their_mark_or_by_an_older_reproduction_record(
+    git_repo: Path,
+) -> None:
+    from dataclasses import replace
+
+    from lineage.records import ReproductionRecord, decode, run_record_from_dict
+
+    def marked(n: int, reproduces: str | None) -> tuple[str, bytes]:
+        name, blob = run_record(n)
+        record = replace(run_record_from_dict(decode(name, blob)), reproduces=reproduces)
+        return encode(record)
+
+    original, old_rerun = f"{1:032x}", f"{3:032x}"
+    # A rerun recorded before the `reproduces` field: only its reproduction record says so.
+    reproduction = ReproductionRecord(
+        evidence="observed",
+        created=Provenance(at="2026-01-01T00:01:00.000Z", name="A", email="a@x", tool="t"),
+        original_run=original,
+        original_record="r" * 64,
+        code="c" * 40,
+        command=("python", "train.py"),
+        verdict="reproduced",
+        rtol=0.0,
+        atol=0.0,
+        rerun_run=old_rerun,
+    )
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1), marked(2, original), run_record(3), encode(reproduction)])
+    index = Index(store)
+    try:
+        index.refresh()
+        assert [doc["run"]["run_id"] for _, doc in index.runs(reruns=False)] == [original]
+        assert len(list(index.runs())) == 3 and index.rerun_count() == 2
+        assert index.reruns_among([original, f"{2:032x}", old_rerun]) == {
+            f"{2:032x}": original,
+            old_rerun: original,
+        }
+        # Every run registered "m/N" in these records; a rerun is never a model's producer.
+        assert index.producers("model:m/1") == [original]
+        assert index.producers("model:m/2") == []
+    finally:
+        index.close()

@@ -292,3 +292,9 @@ def set_tags(uri: str, run_id: str, tags: Mapping[str, str]) -> None:
         items = [RunTag(k, v[:MAX_TAG_VALUE]) for k, v in tags.items()]
         for start in range(0, len(items), MAX_TAGS_PER_BATCH):
             mlflow_client.log_batch(run_id, tags=items[start : start + MAX_TAGS_PER_BATCH])
+
+
+def mark_killed(uri: str, run_id: str) -> None:
+    """Set a run's status to KILLED (a run whose command was interrupted)."""
+    with quiet(), store_errors(uri):
+        client(uri).set_terminated(run_id, status="KILLED")

@@ -49,6 +49,9 @@ def impact(ctx: Context, *, ref: str, aliases: bool = True) -> Impact:
         if edge.rel == "produced":
             produced.setdefault(edge.dst, []).append(edge.src.partition(":")[2])
     made = [n.run_key for n in sub.nodes if isinstance(n, RunNode) and n.key not in roots]
+    # Reruns `lineage reproduce` made are checks of a run, not runs that depend on REF.
+    reruns = ctx.index.reruns_among(made)
+    made = [key for key in made if key not in reruns]
     records = sub.records  # read once, while building the subgraph
     entries = [log_entry(*records[k], main) for k in made if k in records]
     entries = with_later_registrations(

@@ -17,10 +17,10 @@ import tempfile
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lineage import capture, recording, session_runs
+from lineage import capture, cleanup, recording, session_runs
 from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git
 from lineage.adapters.dvc_hash import StatCache
 from lineage.commands import reproduce_plots
@@ -92,6 +92,11 @@ def reproduce(
     scratch = Path(tempfile.mkdtemp(prefix="lineage-reproduce-"))
     result = Result(prepared, FAILED, EXIT_RERUN_FAILED, policy=policy, worktree=worktree)
     worktree.parent.mkdir(parents=True, exist_ok=True)
+    # Names this process as the worktree's owner: if it is killed before the `finally` below,
+    # the next lineage command removes the worktree (lineage/cleanup.py).
+    owner = None if workdir else worktree.with_name(worktree.name + cleanup.OWNER_SUFFIX)
+    if owner is not None:
+        cleanup.claim(owner)
     added = False
     try:
         notify(f"checking out {prepared.checkout[:12]} in {worktree}")
@@ -117,6 +122,8 @@ def reproduce(
             git.worktree_remove(ctx.paths, worktree)
             with StatCache(ctx.statcache_path) as stat_cache:
                 stat_cache.forget(worktree)  # its files are gone; keep the cache small
+        if owner is not None:
+            owner.unlink(missing_ok=True)  # removed, or kept on purpose (--keep)
 
 
 def _compare(
@@ -173,9 +180,13 @@ def _rerun(
         # The training script may register its model: keep that out of the real registry,
         # where a new "latest" version could be picked up by a deployment.
         extra["MLFLOW_REGISTRY_URI"] = f"sqlite:///{scratch / 'registry.db'}"
+        # Said before the child runs, so MLflow's own "Created version '1' of model ..."
+        # lines, which the rerun prints as it would anywhere, read as what they are. They are
+        # not filtered out: the child's output passes through as it is.
         notify(
-            "model versions the rerun registers go to a throwaway registry "
-            "(--register keeps them, tagged as reproductions)"
+            f"the rerun registers models in a throwaway registry ({scratch / 'registry.db'}, "
+            "deleted afterwards); your registry is not touched (--register keeps them, "
+            "tagged as reproductions)"
         )
     notify(f"running `{shlex.join(prepared.argv)}`")
 
@@ -184,7 +195,12 @@ def _rerun(
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = recording.execute(rerun_ctx, before, env, tail=tail)
     after = recording.collect(rerun_ctx, before, ran)
-    return recording.record(rerun_ctx, before, ran, after), tail
+    if not register:
+        # The throwaway registry is deleted afterwards, and its version numbers (churn/1...)
+        # would pass for the real registry's: the rerun's record names no model version.
+        after = replace(after, versions={})
+    outcome = recording.record(rerun_ctx, before, ran, after, reproduces=prepared.record.run_key)
+    return outcome, tail
 
 
 def _restore(

@@ -11,7 +11,7 @@ from typing import Any
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.formatting import human_size
-from lineage.index import Index
+from lineage.index import Index, Reproduction
 from lineage.resolve import Node, path_note, resolve
 from lineage.run_values import run_values
 
@@ -48,6 +48,8 @@ class Shown:
     made_by: dict[str, str] = field(default_factory=dict)  # input md5 -> run that wrote it
     via_snapshots: list[Neighbour] = field(default_factory=list)  # a commit's dirty-tree runs
     attached: list[Attached] = field(default_factory=list)  # a dirty-tree run's later commits
+    reproduces: str | None = None  # a rerun by `lineage reproduce`: the run it reproduced
+    reproductions: list[Reproduction] = field(default_factory=list)  # of this run, newest first
 
 
 def show(ctx: Context, *, ref: str) -> Shown:
@@ -60,7 +62,7 @@ def show(ctx: Context, *, ref: str) -> Shown:
     if node.kind == "run":
         run_key = node.ident
     elif node.kind == "model":
-        producers = [n.ident for n in neighbours if n.rel == "produced"]
+        producers = index.producers(node.key)  # never a rerun's throwaway registration
         run_key = producers[0] if producers else node.registry_run_id
     found = index.records_for_run(run_key) if run_key else []
     record_id, record = found[0] if found else (None, None)
@@ -84,7 +86,16 @@ def show(ctx: Context, *, ref: str) -> Shown:
         made_by=_made_by(index, record, run_key),
         via_snapshots=_via_snapshots(index, neighbours) if node.kind == "commit" else [],
         attached=_attached(ctx, run_key) if run_key and _on_a_dirty_tree(record) else [],
+        reproduces=_reproduces(index, record, run_key) if node.kind == "run" else None,
+        reproductions=index.reproductions(run_key) if node.kind == "run" and run_key else [],
     )
+
+
+def _reproduces(index: Index, record: dict[str, Any] | None, run_key: str | None) -> str | None:
+    """The run a rerun reproduced: its record says so, or (older reruns) a reproduction."""
+    if record and record.get("reproduces"):
+        return str(record["reproduces"])
+    return index.reruns_among([run_key]).get(run_key) if run_key else None
 
 
 def _neighbours(index: Index, key: str) -> list[Neighbour]:
@@ -137,7 +148,8 @@ def _attached(ctx: Context, run_key: str) -> list[Attached]:
 
 
 def _made_by(index: Index, record: dict[str, Any] | None, run_key: str | None) -> dict[str, str]:
-    """Input md5 -> another recorded run that wrote it, so a reader can follow it upstream."""
+    """Input md5 -> another recorded run that wrote it, so a reader can follow it upstream;
+    never a rerun by `lineage reproduce`, which wrote the same bytes only to check them."""
     made_by = {}
     for data in (record or {}).get("inputs") or ():
         writers = [
@@ -145,6 +157,8 @@ def _made_by(index: Index, record: dict[str, Any] | None, run_key: str | None) -
             for e in index.edges_touching(node_key("data", data["md5"]))
             if e.rel == "output" and e.src != node_key("run", run_key or "")
         ]
+        reruns = index.reruns_among(writers)
+        writers = [w for w in writers if w not in reruns]
         if writers:
             made_by[data["md5"]] = writers[0]
     return made_by
@@ -169,6 +183,11 @@ def to_json(shown: Shown) -> dict[str, Any]:
         "record_id": shown.record_id,
         "record": shown.record,
         "environment": shown.environment,
+        "reproduces": shown.reproduces,
+        "reproductions": [
+            {"record_id": r.record_id, "rerun": r.rerun, "verdict": r.verdict, "at": r.created}
+            for r in shown.reproductions
+        ],
         "neighbours": [
             {
                 "direction": n.direction,
@@ -280,7 +299,7 @@ def _how_it_ran(command: dict[str, Any]) -> str:
     facts = [
         f"in {command['cwd']}",
         str(command["status"]),
-        "exit code unknown (imported)" if exit_code is None else f"exit {exit_code}",
+        f"exit {exit_code}" if exit_code is not None else _exit_unknown(command),
     ]
     if duration is not None:
         facts.append(f"{duration} s")
@@ -289,8 +308,21 @@ def _how_it_ran(command: dict[str, Any]) -> str:
     return "; ".join([facts[0], ", ".join(facts[1:])])
 
 
+def _exit_unknown(command: dict[str, Any]) -> str:
+    if command.get("status") == "lost":
+        return "exit code unknown (lineage was killed)"
+    return "exit code unknown (imported)"
+
+
 def _run_lines(record: dict[str, Any]) -> list[str]:
     run = record.get("run")
+    if not run and (record.get("command") or {}).get("status") == "lost":
+        return [
+            f"{'run':<10}local-{record['session']}  LOST: lineage was killed while the "
+            "command ran, so its runs were never read back",
+            f"{'':<10}MLflow runs it started (tag lineage.session={record['session']}) may "
+            "still say RUNNING",
+        ]
     if not run:
         return [f"{'run':<10}local-{record['session']}  (the command started no MLflow run)"]
     lines = [
@@ -344,9 +376,10 @@ def render_text(shown: Shown) -> str:
         listed = [
             n
             for n in _distinct(shown.neighbours)
-            if n.rel in ("parent", "reproduced")
+            if n.rel == "parent"
             or (n.rel == "produced" and n.direction == "downstream" and n.ident not in in_record)
         ]
+        lines += _rerun_lines(shown)
     else:
         listed = []
     if listed or node.kind in ("commit", "data"):
@@ -361,6 +394,19 @@ def render_text(shown: Shown) -> str:
                     _neighbour_line(r) for r in _distinct(shown.via_snapshots) if r.via == n.ident
                 ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rerun_lines(shown: Shown) -> list[str]:
+    """A rerun says what it reproduced; a run lists its reproductions, newest first."""
+    lines = []
+    if shown.reproduces:
+        lines.append(f"{'rerun of':<10}{shown.reproduces} by `lineage reproduce`")
+    if shown.reproductions:
+        lines.append("reproduced by `lineage reproduce`, newest first:")
+        for r in shown.reproductions:
+            rerun = f"rerun {r.rerun}" if r.rerun else "no rerun recorded"
+            lines.append(f"{'':<10}{r.created}  {r.verdict:<10} {rerun}")
+    return lines
 
 
 def _distinct(neighbours: Iterable[Neighbour]) -> list[Neighbour]:

@@ -43,6 +43,7 @@ def test_one_data_version_lists_exactly_what_was_made_from_it(trained: Trained) 
         "metric",
         "models",
         "evidence",
+        "reproduces",
     }
 
 

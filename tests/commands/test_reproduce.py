@@ -576,3 +576,85 @@ def test_a_run_with_no_metrics_and_no_outputs_is_unverified_exit_7_unless_allowe
         "(reproduction record "
     )
     assert repo_state(git_repo) == before
+
+
+# Counts the SIGINTs it receives. With SIGNALS set it cancels the process group `lineage` runs
+# in, as a CI runner does (`kill -INT -PGID`), from inside the run: its own copy, if it is in
+# that group, arrives before lineage could forward one, so a second one is seen, never merged
+# with the first. Once one came (and any duplicate had time to arrive), it stops as Python
+# does on Ctrl-C, inside its MLflow run.
+SLOW = """\
+import os, signal, time
+from pathlib import Path
+import mlflow
+
+received = []
+if os.environ.get("SIGNALS"):
+    def on_int(signum, frame):
+        received.append(signum)
+        Path(os.environ["SIGNALS"]).write_text(str(len(received)))
+    signal.signal(signal.SIGINT, on_int)
+mlflow.set_experiment("slow")
+with mlflow.start_run():
+    mlflow.log_param("epochs", 3)
+    if os.environ.get("SIGNALS"):
+        os.killpg(os.getpgid(os.getppid()), signal.SIGINT)  # lineage's group
+        while not received:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        raise KeyboardInterrupt
+    mlflow.log_metric("score", 0.5)
+"""
+
+
+def _slow_project(tmp_path: Path) -> tuple[Path, str]:
+    repo = tmp_path / "slow"
+    repo.mkdir()
+    sh("git", "init", "-q", cwd=repo)
+    write(repo, ".gitignore", "mlflow.db\nmlruns/\nmlartifacts/\n")
+    write(repo, "slow.py", SLOW)
+    sh("lineage", "init", cwd=repo)
+    commit_all(repo, "Slow training")
+    sh("lineage", "run", "--", "python", "slow.py", cwd=repo)
+    run = json.loads(sh("lineage", "log", "--json", cwd=repo).stdout)[0]["run"]
+    return repo, str(run)
+
+
+def _mlflow_status(repo: Path, run_id: str) -> str:
+    code = f"import mlflow; print(mlflow.MlflowClient().get_run('{run_id}').info.status)"
+    return sh(sys.executable, "-c", code, cwd=repo).stdout.split()[-1]
+
+
+def test_a_group_sigint_reaches_the_rerun_once_and_is_recorded_as_interrupted(
+    tmp_path: Path,
+) -> None:
+    repo, original = _slow_project(tmp_path)
+    before = repo_state(repo)
+    signals = tmp_path / "signals"
+    # No terminal, a session of its own, as a CI runner starts it; its process group id is
+    # its pid, which the training child cancels once it runs (see SLOW).
+    proc = subprocess.Popen(
+        ["lineage", "reproduce", original],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "SIGNALS": str(signals)},
+    )
+    _, err = proc.communicate(timeout=120)
+
+    assert proc.returncode == 130, err
+    assert signals.read_text() == "1"  # once: not again through lineage
+    assert err.strip().splitlines()[-1].startswith("lineage: error: interrupted: the rerun")
+    [rerun] = [
+        e
+        for e in json.loads(sh("lineage", "log", "--all", "--json", cwd=repo).stdout)
+        if e["reproduces"] == original
+    ]
+    assert (rerun["status"], rerun["metric"]) == ("INTERRUPTED", None)
+    assert _mlflow_status(repo, rerun["run"]) == "KILLED"
+    shown = sh("lineage", "show", rerun["run"], cwd=repo).stdout
+    assert f"{rerun['run']}  " in shown and "  KILLED  experiment slow" in shown
+    assert "(in .; interrupted, exit 130, " in shown
+    assert repo_state(repo) == before
