@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -42,6 +42,31 @@ def _terminal_delivers_sigint() -> bool:
     return False
 
 
+def _die_with_parent() -> Callable[[], None] | None:
+    """In its own process group, a SIGKILL to our group (a CI runner's last resort) no longer
+    reaches the child: on Linux, have the kernel kill it when we die, as before, so a killed
+    `lineage run` never leaves training running unseen. None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def in_child() -> None:  # between fork and exec: no allocation-heavy work here
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # we died before the line above took effect
+            os._exit(137)
+
+    return in_child
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -68,6 +93,7 @@ def run(
             stdout=subprocess.PIPE if tail is not None else None,
             stderr=subprocess.STDOUT if tail is not None else None,
             process_group=None if foreground else 0,
+            preexec_fn=None if foreground else _die_with_parent(),
         )
     except FileNotFoundError:
         raise CommandNotFoundError(argv[0]) from None

@@ -52,9 +52,18 @@ def _dead_pid() -> int:
     return int(proc.stdout)
 
 
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie nobody reaped yet counts: it runs nothing)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
 def _kill_lineage_while_the_child_runs(repo: Path, tmp_path: Path, *argv: str) -> None:
-    """Start `lineage ARGV` with no terminal, SIGKILL it (only it) once the child trains, then
-    stop the orphaned child."""
+    """Start `lineage ARGV` with no terminal, SIGKILL it (only it) once the child trains; the
+    child, in a process group of its own, must not go on training unseen: it dies with it."""
     held = tmp_path / "held"
     proc = subprocess.Popen(
         ["lineage", *argv],
@@ -71,7 +80,13 @@ def _kill_lineage_while_the_child_runs(repo: Path, tmp_path: Path, *argv: str) -
     time.sleep(0.1)  # the pid is written before the file is closed
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    os.kill(int(held.read_text()), signal.SIGKILL)
+    child = int(held.read_text())
+    deadline = time.monotonic() + 60
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not _gone(child):
+        os.kill(child, signal.SIGKILL)
+    assert _gone(child), "the child outlived the killed lineage process"
 
 
 def test_a_sigkilled_lineage_run_is_shown_as_lost_and_leaves_no_session(tmp_path: Path) -> None:
