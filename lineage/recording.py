@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import signal
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from lineage import child, cleanup, environment, session_runs
@@ -49,6 +51,7 @@ from lineage.records import (
 )
 from lineage.redact import redact_argv, redact_uri, redact_value
 from lineage.session import MlflowPreloader
+from lineage.session_runs import ProjectStep
 
 TAG_VALUE_LIMIT = 5000
 
@@ -107,6 +110,9 @@ class After:
     warnings: tuple[str, ...] = ()
     # Run id -> its stage's share, for each run started inside an executed DVC stage.
     shares: Mapping[str, StageShare] = field(default_factory=dict)
+    # Run id -> the project entry point it ran, for the steps a multi-step runner started with
+    # `mlflow.projects.run` (an entry point other than the command's own `mlflow run`).
+    steps: Mapping[str, MlflowProject] = field(default_factory=dict)
 
 
 @dataclass
@@ -247,7 +253,60 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
         project=project,
         warnings=(*warnings, *found.warnings),
         shares=pipeline.shares(run_stages),
+        steps=_steps(ctx, found.steps, found.runs, project),
     )
+
+
+def _steps(
+    ctx: Context,
+    steps: Mapping[str, ProjectStep],
+    runs: Sequence[MlflowRun],
+    project: MlflowProject | None,
+) -> dict[str, MlflowProject]:
+    """Each project run that is not the command's own `mlflow run` as the entry point that
+    made it, so that reproducing one step reruns that step with its parameters, not the whole
+    runner. MLflow logs every parameter it passed a project run; only those the entry point
+    declares are kept (a step may log others itself, which `mlflow run -P` would pass on)."""
+    found: dict[str, MlflowProject] = {}
+    for run in runs:
+        step = steps.get(run.run_id)
+        if step is None or (project is not None and step.entry_point == project.entry_point):
+            continue
+        uri = _project_uri(step.source, ctx.paths.root)
+        declared = None
+        if mlflow_project.is_local(uri):
+            try:
+                declared = mlflow_project.load(str(ctx.paths.root / uri))
+            except LineageError:
+                declared = None
+        params = dict(run.params)
+        if declared is not None and step.entry_point in declared.entry_points:
+            names = declared.entry_points[step.entry_point].parameters
+            params = {k: v for k, v in params.items() if k in names}
+        found[run.run_id] = MlflowProject(
+            uri=uri,
+            entry_point=step.entry_point,
+            parameters={k: redact_value(k, v) for k, v in sorted(params.items())},
+            # MLflow tags the environment it built; none means it ran in the caller's own.
+            env_manager=step.env_manager or "local",
+            experiment_id=run.experiment_id,
+        )
+    return found
+
+
+def _project_uri(source: str | None, root: Path) -> str:
+    """The project a step ran, as `mlflow run` takes it: MLflow names a local project in a git
+    repository ``file://<work tree>#<subdirectory>``; inside this repository that is the
+    repository-relative directory, anything else is kept (credentials stripped)."""
+    if not source:
+        return "."
+    where, _, sub = source.partition("#")
+    if (
+        where.startswith("file://")
+        and Path(where.removeprefix("file://")).resolve() == root.resolve()
+    ):
+        return posixpath.normpath(sub) if sub else "."
+    return redact_uri(source)
 
 
 def _project(ctx: Context, before: Before) -> tuple[MlflowProject | None, list[str]]:
@@ -404,6 +463,7 @@ def record(
             run=r,
             models=tuple(after.versions.get(r.run_id, ())),
             **_share_fields(after.shares.get(r.run_id)),
+            project=after.steps.get(r.run_id, after.project),
         )
         for r in runs
     ] or [base]

@@ -51,6 +51,20 @@ class Found:
     warnings: tuple[str, ...] = ()
     # Run id -> the DVC stage it was started in (``DVC_STAGE`` as DVC spelled it), if any.
     stages: Mapping[str, str] = field(default_factory=dict)
+    # Run id -> the MLflow Project entry point that made it, for runs `mlflow run` or
+    # `mlflow.projects.run` created (each step of a multi-step runner is one).
+    steps: Mapping[str, ProjectStep] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectStep:
+    """What MLflow tagged a project run with: the entry point, where the project was (its
+    ``mlflow.source.name``: ``file://<repo>#<subdir>`` for a local project) and the
+    environment manager MLflow built (None: the caller's own)."""
+
+    entry_point: str
+    source: str | None
+    env_manager: str | None
 
 
 def find(
@@ -62,9 +76,10 @@ def find(
     versions: dict[str, list[ModelVersion]] = {}
     warnings: list[str] = []
     stages: dict[str, str] = {}
+    steps: dict[str, ProjectStep] = {}
     for store in stores:
         try:
-            found = _read(store, session, stages)
+            found = _read(store, session, stages, steps)
             runs += found
             if found:
                 versions.update(_versions(store, [r.run_id for r in found]))
@@ -92,7 +107,7 @@ def find(
     for run_id, use in session.resumed_runs().items():
         if use.stage:
             stages.setdefault(run_id, use.stage)
-    return Found(tuple(runs), versions, tuple(warnings), stages)
+    return Found(tuple(runs), versions, tuple(warnings), stages, steps)
 
 
 def store_of(ctx: Context, run: MlflowRun) -> str:
@@ -138,22 +153,30 @@ def _stores(ctx: Context, session: Session) -> list[_Store]:
     return [s for s in by_uri.values() if s.started or s.resumed or s.unnoted]
 
 
-def _read(store: _Store, session: Session, stages: dict[str, str]) -> list[MlflowRun]:
-    """The store's runs of the session; the DVC stage each tagged one ran in goes to ``stages``."""
+def _read(
+    store: _Store, session: Session, stages: dict[str, str], steps: dict[str, ProjectStep]
+) -> list[MlflowRun]:
+    """The store's runs of the session; the DVC stage each tagged one ran in goes to
+    ``stages``, the project entry point each project run was made by to ``steps``."""
     with mlflow_adapter.file_stores_allowed(store.tracking):
         tagged = store.started or store.unnoted
         pairs = (
-            mlflow_adapter.find_session_runs_with_stages(store.tracking, session.id)
-            if tagged
-            else []
+            mlflow_adapter.find_session_runs_tagged(store.tracking, session.id) if tagged else []
         )
-        stages.update((run.run_id, stage) for run, stage in pairs if stage)
-        runs = [run for run, _ in pairs]
-        seen = {r.run_id for r in runs}
+        seen = {run.run_id for run, _ in pairs}
         missing = [run_id for run_id in store.resumed if run_id not in seen]
-        if missing:
-            runs += mlflow_adapter.runs_by_id(store.tracking, missing)
-    return runs
+        if missing:  # runs `mlflow run` made, resumed by the entry point (MLFLOW_RUN_ID)
+            pairs += mlflow_adapter.runs_by_id_tagged(store.tracking, missing)
+        for run, tags in pairs:
+            if stage := tags.get(mlflow_adapter.STAGE_TAG):
+                stages[run.run_id] = stage
+            if entry := tags.get(mlflow_adapter.ENTRY_POINT_TAG):
+                steps[run.run_id] = ProjectStep(
+                    entry,
+                    tags.get(mlflow_adapter.SOURCE_NAME_TAG),
+                    tags.get(mlflow_adapter.PROJECT_ENV_TAG),
+                )
+    return [run for run, _ in pairs]
 
 
 def _versions(store: _Store, run_ids: list[str]) -> dict[str, list[ModelVersion]]:

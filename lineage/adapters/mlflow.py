@@ -28,6 +28,12 @@ SESSION_TAG = "lineage.session"
 STAGE_TAG = "lineage.stage"
 PARENT_TAG = "mlflow.parentRunId"
 SOURCE_TYPE_TAG = "mlflow.source.type"
+SOURCE_NAME_TAG = "mlflow.source.name"
+ENTRY_POINT_TAG = "mlflow.project.entryPoint"
+PROJECT_ENV_TAG = "mlflow.project.env"
+# The tags a session's runs are read back with: the stage lineage's plugin saw, and what
+# `mlflow run` / `mlflow.projects.run` says of a run it made (a step of a multi-step runner).
+SESSION_RUN_TAGS = (STAGE_TAG, ENTRY_POINT_TAG, SOURCE_NAME_TAG, PROJECT_ENV_TAG)
 ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 # Limits of MLflow 3.17, mlflow/utils/validation.py.
 MAX_TAG_VALUE = 8000
@@ -190,18 +196,27 @@ def preload(uri: str) -> None:
 
 def find_session_runs(uri: str, session: str) -> list[MlflowRun]:
     """Every run tagged ``lineage.session = session``, in any experiment, live or deleted."""
-    return [run for run, _ in find_session_runs_with_stages(uri, session)]
+    return [run for run, _ in find_session_runs_tagged(uri, session)]
 
 
 def find_session_runs_with_stages(uri: str, session: str) -> list[tuple[MlflowRun, str | None]]:
     """``find_session_runs``, each run with the DVC stage it was started in (its
     ``lineage.stage`` tag: ``DVC_STAGE`` as lineage's plugin saw it), if any."""
+    return [(run, tags.get(STAGE_TAG)) for run, tags in find_session_runs_tagged(uri, session)]
+
+
+def find_session_runs_tagged(uri: str, session: str) -> list[tuple[MlflowRun, dict[str, str]]]:
+    """``find_session_runs``, each run with those of its tags in ``SESSION_RUN_TAGS`` it has
+    (empty values left out), read in the same one search."""
     checked_ids([session], "session id")
     if missing_sqlite(uri):
         return []
     with quiet(), store_errors(uri):
         found = [
-            (to_run(run, uri, experiments), run.data.tags.get(STAGE_TAG) or None)
+            (
+                to_run(run, uri, experiments),
+                {k: v for k in SESSION_RUN_TAGS if (v := run.data.tags.get(k))},
+            )
             for run, experiments in _search_everywhere(uri, f"tags.`{SESSION_TAG}` = '{session}'")
         ]
     return sorted(found, key=lambda pair: (pair[0].start_ms or 0, pair[0].run_id))
@@ -224,8 +239,9 @@ def _search_everywhere(uri: str, filter_string: str) -> Iterator[tuple[Any, dict
             yield run, experiments
 
 
-def runs_by_id(uri: str, run_ids: Sequence[str]) -> list[MlflowRun]:
-    """The runs with these ids (a run that is not there is left out)."""
+def runs_by_id_tagged(uri: str, run_ids: Sequence[str]) -> list[tuple[MlflowRun, dict[str, str]]]:
+    """The runs with these ids (a run that is not there is left out), each with those of its
+    tags in ``SESSION_RUN_TAGS`` it has."""
     wanted = checked_ids(run_ids)
     if not wanted or missing_sqlite(uri):
         return []
@@ -237,11 +253,14 @@ def runs_by_id(uri: str, run_ids: Sequence[str]) -> list[MlflowRun]:
         found = []
         for run_id in wanted:
             try:
-                found.append(to_run(mlflow_client.get_run(run_id), uri, experiments))
+                run = mlflow_client.get_run(run_id)
             except MlflowException as exc:
                 if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                     raise
-    return sorted(found, key=lambda r: (r.start_ms or 0, r.run_id))
+                continue
+            tags = {k: v for k in SESSION_RUN_TAGS if (v := run.data.tags.get(k))}
+            found.append((to_run(run, uri, experiments), tags))
+    return sorted(found, key=lambda pair: (pair[0].start_ms or 0, pair[0].run_id))
 
 
 def project_runs_between(uri: str, start_ms: int, end_ms: int) -> list[tuple[MlflowRun, str]]:

@@ -357,11 +357,13 @@ def command_for(
                 "arguments is); rerun it yourself in a worktree",
             )
         return rerun, "dvc.yaml", None
+    if record.project is not None:
+        # Every parameter MLflow passed (given or defaulted), the entry point and the
+        # environment manager, observed or imported alike: not the defaults of today. A step a
+        # multi-step runner started (`mlflow.projects.run`) is its own entry point, whatever
+        # command started the runner.
+        return _project_rerun(record.project, env_manager)
     if mlflow_project.is_mlflow_run(argv):
-        if record.project is not None:
-            # Every parameter MLflow passed (given or defaulted), the entry point and the
-            # environment manager, observed or imported alike: not the defaults of today.
-            return _project_rerun(record.project, env_manager)
         return mlflow_project.rerun_as_recorded(argv, env_manager=env_manager), "MLproject", None
     return argv, "record", None
 
