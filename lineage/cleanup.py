@@ -37,9 +37,26 @@ def _start_token(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]  # field 22: starttime
 
 
+def _host_token() -> str:
+    """Which machine and pid namespace a pid means something in: a repository shared with a
+    container or over a network file system is seen by processes whose pids we cannot check."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}:{os.readlink('/proc/self/ns/pid')}"
+    except OSError:
+        import socket
+
+        return socket.gethostname()
+
+
 def me(**details: Any) -> dict[str, Any]:
     """This process as an owner file says it, with ``details`` beside it."""
-    return {**details, "pid": os.getpid(), "start": _start_token(os.getpid())}
+    return {
+        **details,
+        "pid": os.getpid(),
+        "start": _start_token(os.getpid()),
+        "host": _host_token(),
+    }
 
 
 def claim(path: Path, **details: Any) -> None:
@@ -54,6 +71,8 @@ def alive(owner: Mapping[str, Any]) -> bool:
     pid = owner.get("pid")
     if not isinstance(pid, int) or pid <= 0:
         return False
+    if owner.get("host", _host_token()) != _host_token():
+        return True  # another machine's or container's process: never judged gone from here
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -178,3 +178,10 @@ def test_a_reused_pid_is_not_taken_for_the_process_that_owned_it() -> None:
     assert not alive({**me(), "start": "1"})  # the pid now belongs to a later process
     assert not alive({"pid": _dead_pid(), "start": None})
     assert not alive({"pid": "not a pid"})
+
+
+def test_a_process_of_another_machine_or_container_is_never_judged_gone() -> None:
+    """A repository mounted into a container (or shared over NFS) holds owner files whose pids
+    mean nothing here: their sessions and worktrees are left alone, not recorded as lost."""
+    assert not alive({**me(), "pid": _dead_pid()})
+    assert alive({**me(), "pid": _dead_pid(), "host": "another-machine:pid:[4026531836]"})
