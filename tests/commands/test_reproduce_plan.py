@@ -124,7 +124,7 @@ def assert_retrained_through_the_chain(p: Project, run: str) -> None:
     assert "command   dvc repro --force evaluate   (stages from dvc.yaml" in plan
     before = times_trained(p)
     code, report, err = reproduce(p, run, "--keep")
-    assert (code, report["verdict"]) == (0, "reproduced"), err
+    assert (code, report["verdict"]) == (0, "bit-identical"), err
     assert report["plan"]["command"] == ["dvc", "repro", "--force", "evaluate"]
     assert times_trained(p) == before + 1  # the upstream train stage ran again
     assert kept_model_md5(report) == p.facts["model_md5"]  # and made the same model
@@ -216,7 +216,7 @@ def test_a_given_input_version_is_restored_and_the_run_reproduces(
 ) -> None:
     given = f"--input=models/model.json={project.facts['model_md5']}"
     code, report, err = reproduce(project, unknown_run, COMMAND, given)
-    assert (code, report["verdict"]) == (0, "reproduced"), err
+    assert (code, report["verdict"]) == (0, "bit-identical"), err
     record = reproduction_record(project, report["record"])
     assert ("models/model.json", project.facts["model_md5"]) in [
         (d["path"], d["md5"]) for d in record["inputs"]
@@ -228,7 +228,7 @@ def test_the_commits_pointers_are_used_on_request_and_noted_in_the_record(
     project: Project, unknown_run: str
 ) -> None:
     code, report, err = reproduce(project, unknown_run, COMMAND, "--use-pointers")
-    assert (code, report["verdict"]) == (0, "reproduced"), err
+    assert (code, report["verdict"]) == (0, "bit-identical"), err
     record = reproduction_record(project, report["record"])
     assert record["from_pointers"] == ["models/model.json"]
     lock = yaml.safe_load((project.repo / "dvc.lock").read_text())
@@ -280,7 +280,7 @@ def wine_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 def test_an_mlproject_run_reproduces_with_every_recorded_parameter(wine_project: Project) -> None:
     run = wine_project.facts["run"]
     code, report, err = reproduce(wine_project, run)
-    assert (code, report["verdict"]) == (0, "reproduced"), err
+    assert (code, report["verdict"]) == (0, "bit-identical"), err
     assert report["plan"]["command"] == [
         "mlflow", "run", ".", "-e", "main",
         "-P", "alpha=0.3", "-P", "l1_ratio=0.25", "--env-manager", "local",

@@ -138,6 +138,6 @@ def test_a_stages_run_reproduces_by_rerunning_that_stage_alone(project: Project)
     assert report["plan"]["command"] == [
         "dvc", "repro", "-q", "--force", "--single-item", "train"
     ]  # fmt: skip
-    assert (proc.returncode, report["verdict"]) == (0, "reproduced"), report["notes"]
+    assert (proc.returncode, report["verdict"]) == (0, "bit-identical"), report["notes"]
     assert {c["name"]: c["status"] for c in report["outputs"]} == {"models/model.pkl": "exact"}
     assert {c["name"]: c["status"] for c in report["metrics"]}["fit"] == "exact"
