@@ -154,7 +154,8 @@ def _dead_sessions(ctx: Context, directory: Path) -> Iterator[str]:
         except OSError:
             continue
         try:
-            if owner.get("argv") is not None:
+            argv = owner.get("argv")
+            if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
                 yield _record_lost(ctx, session.name, owner)
         finally:
             shutil.rmtree(taken, ignore_errors=True)
@@ -165,11 +166,24 @@ def _record_lost(ctx: Context, session: str, owner: Mapping[str, Any]) -> str:
     from datetime import datetime
 
     from lineage.clock import iso, utc_now
-    from lineage.records import OBSERVED, Code, Command, RunRecord, encode
+    from lineage.errors import UnsafePathError
+    from lineage.records import OBSERVED, Code, Command, RunRecord, encode, repo_path
 
-    code = owner.get("code") or {}
-    started = str(owner.get("started") or iso(utc_now()))
+    found = owner.get("code")
+    code: Mapping[str, Any] = found if isinstance(found, dict) else {}
     now = utc_now()
+    started = str(owner.get("started") or "")
+    try:
+        began = datetime.fromisoformat(started)
+        if began.tzinfo is None:
+            raise ValueError(started)
+    except ValueError:  # a damaged owner file: when it started is not known
+        began, started = now, iso(now)
+    cwd = owner.get("cwd") if isinstance(owner.get("cwd"), str) else "."
+    try:
+        cwd = repo_path(cwd or ".")
+    except UnsafePathError:
+        cwd = "."
     record = RunRecord(
         evidence=OBSERVED,
         session=session,
@@ -182,12 +196,12 @@ def _record_lost(ctx: Context, session: str, owner: Mapping[str, Any]) -> str:
         created=ctx.provenance(),
         command=Command(
             argv=tuple(owner["argv"]),
-            cwd=owner.get("cwd") or ".",
+            cwd=cwd,
             exit_code=None,
             status="lost",
             started=started,
             ended=iso(now),  # when it was found gone: it ended before, no one knows when
-            duration_s=round((now - datetime.fromisoformat(started)).total_seconds(), 3),
+            duration_s=round(max((now - began).total_seconds(), 0.0), 3),
         ),
         reproduces=owner.get("reproduces"),
     )

@@ -114,8 +114,14 @@ class Context:
         if self.tidy:  # the commands, never the hooks: see lineage/cleanup.py
             from lineage.cleanup import tidy
 
-            for message in tidy(self):
-                self.warn(message)
+            try:
+                for message in tidy(self):
+                    self.warn(message)
+            except (LineageError, OSError) as exc:  # never in the way of the command itself
+                self.warn(
+                    f"could not clear what a killed lineage process left in "
+                    f"{self.paths.lineage_dir} ({exc}); the next command tries again"
+                )
         index = open_index(self.store)
         for record_id, reason in index.corrupt:
             self.warn(

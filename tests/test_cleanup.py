@@ -185,3 +185,29 @@ def test_a_process_of_another_machine_or_container_is_never_judged_gone() -> Non
     mean nothing here: their sessions and worktrees are left alone, not recorded as lost."""
     assert not alive({**me(), "pid": _dead_pid()})
     assert alive({**me(), "pid": _dead_pid(), "host": "another-machine:pid:[4026531836]"})
+
+
+def test_damaged_owner_files_of_dead_processes_are_cleared_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """An owner file half-written or edited by hand: the dead session is still cleared, a
+    usable one still recorded as lost, and the command itself answers."""
+    repo = _project(tmp_path)
+    sessions = repo / ".git" / "lineage" / "sessions"
+    dead = {"pid": _dead_pid(), "start": None}
+    for name, owner in (
+        ("garbled", {**dead, "argv": 5, "started": "yesterday"}),
+        ("odd", {**dead, "argv": ["python", "hold.py"], "started": "2026", "cwd": "/etc"}),
+    ):
+        (sessions / name).mkdir(parents=True)
+        (sessions / name / OWNER).write_text(json.dumps(owner))
+
+    proc = sh("lineage", "log", cwd=repo)
+
+    assert proc.stderr == (
+        "lineage: warning: recorded 1 run whose lineage process was killed as lost (local-odd); "
+        "see `lineage show local-odd`\n"
+    )
+    assert list(sessions.iterdir()) == []
+    [entry] = json.loads(sh("lineage", "log", "--json", cwd=repo).stdout)
+    assert (entry["run"], entry["status"]) == ("local-odd", "LOST")
