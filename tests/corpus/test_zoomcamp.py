@@ -79,6 +79,8 @@ def test_a_version_registered_after_training_is_in_every_answer(project: Project
 
 def test_the_registration_is_a_record_that_answers_offline(project: Project) -> None:
     # Learnt once from the registry, then kept: with the registry gone, the answer stays.
+    # (Learnt here, not by an earlier test: pytest-xdist may run that one on another worker.)
+    project.json("impact", project.facts["commit"])
     offline = {**project.env, "MLFLOW_TRACKING_URI": f"sqlite:///{project.repo}/gone.db"}
     impact = project.sh("lineage", "impact", project.facts["commit"], "--json", **offline)
     models = json.loads(impact.stdout)["models"]
