@@ -463,34 +463,6 @@ class Index:
                 found.setdefault(src.partition(":")[2], []).append(dst)
         return found
 
-    def data_on_commits(self, commits: Sequence[str]) -> dict[str, list[str]]:
-        """md5 -> paths of every input and output of the runs recorded on ``commits``,
-        directly or through a snapshot of a dirty tree based on one of them (one query)."""
-        db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS pushed(key TEXT PRIMARY KEY)")
-        db.execute("DELETE FROM pushed")
-        db.executemany(
-            "INSERT OR IGNORE INTO pushed VALUES(?)", [(node_key("commit", c),) for c in commits]
-        )
-        rows = db.execute(
-            """
-            WITH code(key) AS (
-                SELECT key FROM pushed
-                UNION SELECT dst FROM edges
-                      WHERE rel = 'snapshot' AND src IN (SELECT key FROM pushed)
-            ), ran(run) AS (
-                SELECT dst FROM edges WHERE src IN (SELECT key FROM code) AND dst LIKE 'run:%'
-            )
-            SELECT src, path FROM edges WHERE rel = 'input' AND dst IN (SELECT run FROM ran)
-            UNION
-            SELECT dst, path FROM edges WHERE rel = 'output' AND src IN (SELECT run FROM ran)
-            """
-        ).fetchall()
-        data: dict[str, list[str]] = {}
-        for node, path in sorted(rows, key=lambda row: (row[1] or "", row[0])):
-            data.setdefault(node.partition(":")[2], []).append(path or "?")
-        return data
-
     def pushed_runs(self, commits: Sequence[str]) -> list[PushedRun]:
         """The observed runs recorded on ``commits`` (directly or through a snapshot of a dirty
         tree based on one), leaving out reruns made by `lineage reproduce`: a rerun's outputs
