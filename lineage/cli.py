@@ -138,7 +138,9 @@ def run_cmd(
 
     \b
     Example: lineage run --experiment churn -- python train.py --max-depth 6
-    Exits with COMMAND's own exit code (127 if it is not found).
+    Exit codes: COMMAND's own (128+N when a signal N killed it), 127 COMMAND not
+    found, 126 COMMAND not executable, 1 lineage could not start it (nothing ran),
+    2 usage, 130 interrupted.
     """
     from lineage.commands.run import run, summary
 
