@@ -91,3 +91,11 @@ def write_failure(exc: BaseException) -> str | None:
             "run the command again"
         )
     return f"cannot write {where} ({exc.strerror}); make it writable and run the command again"
+
+
+def require_directory(directory: Path, doing: str) -> None:
+    """Raise the one-line error for ``doing`` (e.g. "cannot record") when lineage could not
+    create files in ``directory``."""
+    problem = directory_problem(directory)
+    if problem is not None:
+        raise LineageError(f"{doing}: {problem}; make it writable and run the command again")

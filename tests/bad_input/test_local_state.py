@@ -244,6 +244,31 @@ def test_run_on_a_read_only_git_dir_is_refused_before_the_command_runs(
     assert not (repo / "ran").exists()
 
 
+@needs_mounts
+def test_import_mlflow_on_a_read_only_git_dir_names_the_object_store(
+    repo: Path, tmp_path: Path
+) -> None:
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    script = (
+        "import mlflow\n"
+        "mlflow.set_experiment('exp')\n"
+        "with mlflow.start_run():\n"
+        f"    mlflow.set_tag('mlflow.source.git.commit', '{head}')\n"
+        "    mlflow.log_metric('score', 0.5)\n"
+    )
+    sh(BIN / "python", "-c", script, cwd=tmp_path)
+    refused(
+        repo,
+        "import",
+        "mlflow",
+        "--experiment",
+        "exp",
+        env=mounted(tmp_path, read_only=(repo / ".git",)),
+        code=1,
+        says=f"cannot record: {repo / '.git' / 'objects'} is on a read-only file system",
+    )
+
+
 @needs_normal_user
 def test_run_with_a_git_dir_made_read_only_by_chmod_is_refused(repo: Path) -> None:
     sh("chmod", "-R", "a-w", ".git", cwd=repo)
@@ -297,8 +322,9 @@ def _drop_table(repo: Path, table: str) -> None:
         ("edges", ("show", "HEAD")),
         ("nodes", ("impact", "HEAD", "--no-aliases")),
         ("records", ("graph", "HEAD")),
+        ("reproductions", ("audit", "--all")),
     ],
-    ids=["runs-log", "edges-show", "nodes-impact", "records-graph"],
+    ids=["runs-log", "edges-show", "nodes-impact", "records-graph", "reproductions-audit"],
 )
 def test_an_index_with_a_dropped_table_is_rebuilt_with_a_warning(
     repo: Path, table: str, command: tuple[str, ...]
@@ -345,6 +371,8 @@ LINEAGE_DIR_COMMANDS = {
     "log": ("log",),
     "show": ("show", "HEAD"),
     "graph": ("graph", "HEAD"),
+    "impact": ("impact", "HEAD", "--no-aliases"),
+    "audit": ("audit", "--all"),
     "run": ("run", "--", "touch", "ran"),
 }
 
@@ -374,7 +402,40 @@ def test_a_file_in_place_of_the_lineage_directory_does_not_break_git_commit(repo
     assert sh("git", "log", "-1", "--format=%s", cwd=repo).stdout == "Train v2\n"
 
 
-CONFIG_COMMANDS = {"log": ("log",), "run": ("run", "--", "touch", "ran"), "init": ("init",)}
+def test_git_commit_with_an_index_that_is_a_directory_still_commits(repo: Path) -> None:
+    sh("lineage", "hooks", "install", cwd=repo)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index_file(repo)}{suffix}").unlink(missing_ok=True)
+    index_file(repo).mkdir()
+    (repo / "train.py").write_text("print('training v2')\n")
+    result = sh("git", "commit", "-q", "-am", "Train v2", cwd=repo)
+    assert "Traceback" not in result.stderr
+    assert sh("git", "log", "-1", "--format=%s", cwd=repo).stdout == "Train v2\n"
+
+
+def test_git_commit_with_an_invalid_config_is_refused_by_the_hook_in_one_line(
+    repo: Path,
+) -> None:
+    sh("lineage", "hooks", "install", cwd=repo)
+    (repo / ".lineage" / "config.toml").write_text("[hooks\nmax_file_mb = 1\n")
+    (repo / "train.py").write_text("print('training v2')\n")
+    head = sh("git", "rev-parse", "HEAD", cwd=repo).stdout
+    result = sh("git", "commit", "-q", "-am", "Train v2", cwd=repo, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "error" in line] == [
+        "lineage: error: .lineage/config.toml is not valid TOML (Expected ']' at the end of a "
+        "table declaration (at line 1, column 7)); fix or delete it; or commit with --no-verify"
+    ]
+    assert sh("git", "rev-parse", "HEAD", cwd=repo).stdout == head
+
+
+CONFIG_COMMANDS = {
+    "log": ("log",),
+    "run": ("run", "--", "touch", "ran"),
+    "init": ("init",),
+    "reproduce": ("reproduce", "HEAD", "--dry-run"),
+}
 
 
 @pytest.mark.parametrize("command", CONFIG_COMMANDS.values(), ids=list(CONFIG_COMMANDS))
