@@ -96,7 +96,7 @@ class Context:
     def require_writable(self) -> None:
         """Before a command that records anything: lineage's directory and Git's objects and
         refs must take writes (a read-only mount, a CI cache), said before anything runs."""
-        from lineage.writable import check_lineage_dir, directory_problem, shown
+        from lineage.writable import check_lineage_dir, directory_problem, full_problem, shown
 
         common = self.paths.common_dir
         check_lineage_dir(self.paths.lineage_dir)
@@ -106,6 +106,12 @@ class Context:
                 raise LineageError(
                     f"cannot record: {problem}; make {shown(common)} writable and run the "
                     "command again (nothing was run)"
+                )
+            full = full_problem(directory) if directory.exists() else None
+            if full is not None:
+                raise LineageError(
+                    f"cannot record: {full}; free some space there and run the command again "
+                    "(nothing was run)"
                 )
 
     @cached_property

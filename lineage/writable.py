@@ -57,6 +57,21 @@ def directory_problem(directory: Path) -> str | None:
     return None
 
 
+def full_problem(directory: Path) -> str | None:
+    """Why ``directory``'s file system cannot take a small write: no free space (None: it can,
+    or it cannot be asked)."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    if stats.f_bavail * stats.f_frsize < _MIN_FREE:
+        return f"the disk holding {shown(directory)} is full"
+    return None
+
+
+_MIN_FREE = 64 * 1024  # a session's notes and a record or two
+
+
 def _denied(path: Path, given: Path | None = None) -> str:
     # access(2) answers EROFS for a read-only file system, even to root; else permissions.
     try:
@@ -82,10 +97,19 @@ def check_lineage_dir(directory: Path) -> None:
 def write_failure(exc: BaseException) -> str | None:
     """The one-line message for a write the file system refused (None: anything else, which
     is a bug to report with its traceback)."""
-    if not isinstance(exc, OSError) or exc.errno not in WRITE_ERRNOS or exc.filename is None:
+    if not isinstance(exc, OSError) or exc.errno not in WRITE_ERRNOS:
         return None
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if exc.filename is None:
+        # A failed flush on close names no file: the cause is still the disk, not a bug.
+        if not full:
+            return None
+        return (
+            f"a disk lineage writes to is full ({exc.strerror}); free some space and run "
+            "the command again"
+        )
     where = shown(exc.filename)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if full:
         return (
             f"the disk holding {where} is full ({exc.strerror}); free some space there and "
             "run the command again"

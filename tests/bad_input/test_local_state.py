@@ -486,6 +486,21 @@ def test_a_full_disk_under_the_index_is_named_with_the_next_step(
     assert "cannot rollback" not in result.stderr
 
 
+@needs_mounts
+def test_run_on_a_full_disk_is_refused_before_the_command_runs(repo: Path, tmp_path: Path) -> None:
+    refused(
+        repo,
+        "run",
+        "--",
+        "touch",
+        "ran",
+        env=mounted(tmp_path, full=lineage_dir(repo)),
+        code=1,
+        says=f"cannot record: the disk holding {lineage_dir(repo)} is full; free some space",
+    )
+    assert not (repo / "ran").exists()
+
+
 # -- hooks install where hooks cannot be written ----------------------------------------------
 
 
