@@ -53,7 +53,11 @@ def _write(obj: Context, name: str | Path, data: bytes) -> None:
     try:
         (obj.cwd / name).write_bytes(data)
     except OSError as exc:
-        raise LineageError(f"cannot write {name} ({exc.strerror or exc}); check the path") from None
+        from lineage.writable import shown
+
+        raise LineageError(
+            f"cannot write {shown(name)} ({exc.strerror or exc}); check the path"
+        ) from None
 
 
 def _check_output(obj: Context, name: str | Path | None, option: str) -> None:
