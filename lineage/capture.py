@@ -157,7 +157,7 @@ def _capture_data(ctx: Context, argv: Sequence[str]) -> list[Data]:
             entries.extend(dvc.read_dvc_lock(root, pointer))
         else:
             entries.extend(dvc.read_dvc_file(root, pointer))
-    with StatCache(ctx.statcache_path) as cache:
+    with StatCache(ctx.statcache_path, ctx.warn) as cache:
         return check_workspace(
             root, dvc_pipeline.candidate_inputs_of(entries, argv, _workspace_text(root)), cache
         )

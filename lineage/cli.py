@@ -53,7 +53,26 @@ def _write(obj: Context, name: str | Path, data: bytes) -> None:
     try:
         (obj.cwd / name).write_bytes(data)
     except OSError as exc:
-        raise LineageError(f"cannot write {name} ({exc.strerror or exc}); check the path") from None
+        from lineage.writable import shown
+
+        raise LineageError(
+            f"cannot write {shown(name)} ({exc.strerror or exc}); check the path"
+        ) from None
+
+
+def _check_output(obj: Context, name: str | Path | None, option: str) -> None:
+    """Before any work: an output file the user asked for must be writable where it would go
+    (a usage error, exit 2), so a long audit or rerun does not end in a failed write."""
+    if name is None:
+        return
+    from lineage.writable import output_problem, shown
+
+    problem = output_problem(obj.cwd, name)
+    if problem is not None:
+        raise click.BadParameter(
+            f"cannot write {shown(name)}: {problem}; choose another path (nothing was done)",
+            param_hint=option,
+        )
 
 
 def _print_json(value: Any) -> None:
@@ -369,6 +388,7 @@ def reproduce_cmd(
     from lineage.commands import reproduce_report as report_
     from lineage.compare import values_of
 
+    _check_output(obj, report, "--report")
     policy = _reproduce_policy(obj, rtol, atol, ignore_outputs, plots, allow_unverified)
     plan = reproduce_plan.plan(
         obj,
@@ -529,6 +549,7 @@ def graph_cmd(
     """
     from lineage.commands import graph as graph_
 
+    _check_output(obj, output, "-o")
     chosen = graph_.output_format(fmt, output)
     if chosen in graph_.BINARY and output is None:
         raise click.UsageError(
@@ -703,6 +724,7 @@ def audit_cmd(
 
     if as_json and markdown:
         raise click.UsageError("give --json or --markdown, not both")
+    _check_output(obj, junit, "--junit")
     _catch_up(obj)
     result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
     if junit is not None:
@@ -858,7 +880,13 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         raise
     except BrokenPipeError:
         sys.exit(0)
-    except Exception:
+    except Exception as exc:
+        from lineage.writable import write_failure
+
+        refused = write_failure(exc)  # a read-only or full disk is the machine's, not a bug
+        if refused is not None:
+            click.echo(f"lineage: error: {refused}", err=True)
+            sys.exit(1)
         traceback.print_exc()
         click.echo(
             f"lineage: internal error (lineage {__version__}); this is a bug: please report it "

@@ -47,6 +47,7 @@ plots = "tolerance"
 """
 
 DEFAULT_MAX_FILE_MB = 10.0
+_TABLES = ("metrics", "environment", "audit", "reproduce", "hooks")  # each a [section]
 PLOTS_POLICIES = ("tolerance", "ignore")
 
 
@@ -75,7 +76,9 @@ def config_file(root: Path) -> Path:
 
 
 def is_initialized(root: Path) -> bool:
-    return config_file(root).is_file()
+    # exists(), not is_file(): a directory in its place is a broken setup that load() names,
+    # not a repository where `lineage init` never ran.
+    return config_file(root).exists()
 
 
 def load(root: Path) -> Config:
@@ -86,6 +89,17 @@ def load(root: Path) -> Config:
         raise NotInitializedError(str(root)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise LineageError(f"{CONFIG_PATH} is not valid TOML ({exc}); fix or delete it") from None
+    except OSError as exc:  # a directory in its place, unreadable
+        raise LineageError(
+            f"cannot read {path} ({exc.strerror or exc}); make it the file `lineage init` "
+            "writes (move it aside and run `lineage init`)"
+        ) from None
+    for name in _TABLES:
+        if not isinstance(data.get(name, {}), dict):
+            raise LineageError(
+                f"{CONFIG_PATH}: {name} must be a [{name}] section, not "
+                f"{str(repr(data[name]))[:60]}; fix it (see docs/configuration.md)"
+            )
     metrics = data.get("metrics", {})
     env = data.get("environment", {})
     variables = env.get("variables", [])

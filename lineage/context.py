@@ -93,6 +93,27 @@ class Context:
             raise NotInitializedError(str(self.paths.root))
         return self.config
 
+    def require_writable(self) -> None:
+        """Before a command that records anything: lineage's directory and Git's objects and
+        refs must take writes (a read-only mount, a CI cache), said before anything runs."""
+        from lineage.writable import check_lineage_dir, directory_problem, full_problem, shown
+
+        common = self.paths.common_dir
+        check_lineage_dir(self.paths.lineage_dir)
+        for directory in (self.paths.lineage_dir, common / "objects", common / "refs"):
+            problem = directory_problem(directory)
+            if problem is not None:
+                raise LineageError(
+                    f"cannot record: {problem}; make {shown(common)} writable and run the "
+                    "command again (nothing was run)"
+                )
+            full = full_problem(directory) if directory.exists() else None
+            if full is not None:
+                raise LineageError(
+                    f"cannot record: {full}; free some space there and run the command again "
+                    "(nothing was run)"
+                )
+
     @cached_property
     def mlflow(self) -> MlflowStores:
         """The MLflow tracking store and model registry, as MLflow would pick them in ``cwd``."""
@@ -123,6 +144,8 @@ class Context:
                     f"{self.paths.lineage_dir} ({exc}); the next command tries again"
                 )
         index = open_index(self.store)
+        for note in index.notes:
+            self.warn(note)
         for record_id, reason in index.corrupt:
             self.warn(
                 f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and "

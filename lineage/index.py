@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from lineage.adapters.store import Store
 from lineage.documents import run_key_of, run_rank, started_ms
 from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
-from lineage.localdb import execute_script, is_busy, open_shared
+from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
+from lineage.writable import check_lineage_dir, shown
 
 SCHEMA_VERSION = 5  # 5: the reruns table
 _TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions", "reruns")
@@ -49,8 +51,24 @@ CREATE TABLE IF NOT EXISTS reruns(run_key TEXT PRIMARY KEY, original TEXT NOT NU
 """
 
 
+def _missing_tables(db: sqlite3.Connection) -> list[str]:
+    """The tables of this schema version that are not there (all of them for another version):
+    a table dropped by hand or by a tool makes the index damaged, rebuilt rather than a crash
+    in some later query."""
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        return list(_TABLES)
+    found = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return [table for table in _TABLES if table not in found]
+
+
 def _current(db: sqlite3.Connection) -> bool:
-    return bool(db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION)
+    return not _missing_tables(db)
+
+
+def _why_unwritable(path: Path, exc: sqlite3.DatabaseError) -> str:
+    from lineage.writable import directory_problem
+
+    return directory_problem(path.parent) or str(exc)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
@@ -146,38 +164,120 @@ def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
         out.reproductions.append(reproduction)
 
 
+class IndexFullError(LineageError):
+    """The disk (or file system quota) holding the index is full."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            f"the disk holding the index {shown(path)} is full (database or disk is full); "
+            "free some space there and run the command again"
+        )
+
+
 class Index:
     LOCK_TIMEOUT_S = 60.0  # how long to wait for another process's write (catch-up, schema)
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        path = store.paths.lineage_dir / "index.sqlite"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = store.paths.lineage_dir / "index.sqlite"
+        # Why the index is a throwaway copy in a temporary directory (None: it is in place),
+        # and what was repaired on opening it: warnings for the user, said by the Context.
+        self.notes: list[str] = []
+        self._temporary: Path | None = None
         self.db = self._connect()
         self.corrupt: list[tuple[str, str]] = []
 
     def _connect(self) -> sqlite3.Connection:
+        check_lineage_dir(self.path.parent)
         try:
-            db = self._open()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._open(self.path)
+        except OSError as exc:
+            return self._open_temporary(exc.strerror or str(exc))
         except sqlite3.DatabaseError as exc:
             if is_busy(exc):
                 # Busy past the timeout: another process holds it; deleting it would pull the
                 # file from under that process.
                 raise LineageError(
-                    f"the index {self.path} stayed locked by another lineage process; wait for "
-                    "it to finish and run the command again"
+                    f"the index {shown(self.path)} stayed locked by another lineage process; "
+                    "wait for it to finish and run the command again"
                 ) from exc
-            # A damaged index is only a cache: throw it away and rebuild from the records.
-            self.path.unlink(missing_ok=True)
-            db = self._open()
+            if is_full(exc):
+                raise IndexFullError(self.path) from None
+            if self.path.is_dir():
+                return self._open_temporary(
+                    "a directory is in its place", "remove that directory to keep the index"
+                )
+            if not is_damaged(exc):
+                # It cannot be written here (a read-only file system): never deleted, since
+                # it may be fine; answer from a copy instead.
+                return self._open_temporary(_why_unwritable(self.path, exc))
+        # A damaged index is only a cache: throw it away and rebuild from the records.
+        self.notes.append(f"the index {shown(self.path)} was damaged; rebuilt it from the records")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            return self._open(self.path)
+        except OSError as exc:
+            return self._open_temporary(exc.strerror or str(exc), copy=False)
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        damaged: list[str] = []
+
+        def ready(db: sqlite3.Connection) -> bool:
+            missing = _missing_tables(db)
+            if missing and len(missing) < len(_TABLES):
+                damaged[:] = missing
+            return not missing
+
+        db = open_shared(path, timeout=self.LOCK_TIMEOUT_S, ready=ready, setup=_migrate)
+        if damaged:
+            self.notes.append(
+                f"the index {shown(self.path)} was damaged (table {', '.join(damaged)} "
+                "missing); rebuilt it from the records"
+            )
         return db
 
-    def _open(self) -> sqlite3.Connection:
-        return open_shared(self.path, timeout=self.LOCK_TIMEOUT_S, ready=_current, setup=_migrate)
+    def _open_temporary(
+        self,
+        why: str,
+        next_step: str = "make its directory writable to keep the index",
+        *,
+        copy: bool = True,
+    ) -> sqlite3.Connection:
+        """The index in a temporary directory, started from a copy of the one in place when it
+        can be read (so catching up stays incremental), thrown away by close()."""
+        import shutil
+        import tempfile
+
+        self._temporary = Path(tempfile.mkdtemp(prefix="lineage-index-"))
+        path = self._temporary / "index.sqlite"
+        self.notes.append(
+            f"cannot use the index {shown(self.path)} ({why}); answering from a temporary "
+            f"index, thrown away afterwards ({next_step})"
+        )
+        for suffix in ("", "-wal") if copy else ():
+            try:
+                shutil.copyfile(f"{self.path}{suffix}", f"{path}{suffix}")
+            except OSError:  # missing, unreadable, a directory: start empty
+                break
+        try:
+            return self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if not is_damaged(exc):
+                raise
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return self._open(path)
 
     def close(self) -> None:
         self.db.close()
+        if self._temporary is not None:
+            import shutil
+
+            shutil.rmtree(self._temporary, ignore_errors=True)
+            self._temporary = None
 
     # -- keeping up with the store -------------------------------------------------------
 
@@ -189,12 +289,17 @@ class Index:
         """Bring the index level with the store's tip (no-op when it already is)."""
         tip = self.store.tip()
         if tip != self._meta("tip"):
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                self._catch_up(tip)
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._catch_up(tip)
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    rollback(self.db)
+                    raise
+            except sqlite3.DatabaseError as exc:
+                if is_full(exc):
+                    raise IndexFullError(self.path) from None
                 raise
         self.corrupt = list(self.db.execute("SELECT id, reason FROM corrupt ORDER BY id"))
 

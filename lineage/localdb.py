@@ -45,7 +45,7 @@ def open_shared(
                     setup(db)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                rollback(db)
                 raise
     except BaseException:
         db.close()
@@ -78,6 +78,34 @@ def _retry(step: Callable[[], object], deadline: float) -> None:
                 raise
         time.sleep(delay * (1 + random.random()))
         delay = min(delay * 2, 0.2)
+
+
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already: after "database or disk is
+    full" (and some I/O errors) it rolls back by itself, and a second ROLLBACK would replace
+    the real cause with "cannot rollback - no transaction is active"."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def is_damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite said the file is not a database or its content is corrupt."""
+    text = str(exc).lower()
+    return _primary(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT) or (
+        "not a database" in text or "malformed" in text
+    )
+
+
+def is_full(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite said the disk (or the database's page limit) is full."""
+    return _primary(exc) == sqlite3.SQLITE_FULL or "disk is full" in str(exc)
+
+
+def _primary(exc: sqlite3.DatabaseError) -> int | None:
+    # sqlite_errorcode is SQLite's extended code (e.g. SQLITE_CORRUPT_INDEX); its low byte is
+    # the primary one.
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
 
 
 def is_busy(exc: sqlite3.DatabaseError) -> bool:

@@ -158,3 +158,44 @@ def test_reruns_are_known_by_their_mark_or_by_an_older_reproduction_record(
         assert index.producers("model:m/2") == []
     finally:
         index.close()
+
+
+def test_a_full_disk_during_catch_up_is_said_as_such_not_as_a_failed_rollback(
+    git_repo: Path,
+) -> None:
+    import pytest
+
+    from lineage.index import IndexFullError
+
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1)])
+    index = Index(store)
+    index.refresh()
+    pages = index.db.execute("PRAGMA page_count").fetchone()[0]
+    index.db.execute(f"PRAGMA max_page_count = {pages}")  # SQLite's own "database or disk is full"
+    store.append([run_record(n) for n in range(2, 200)])
+    with pytest.raises(IndexFullError) as raised:
+        index.refresh()
+    assert str(raised.value) == (
+        f"the disk holding the index {index.path} is full (database or disk is full); free some "
+        "space there and run the command again"
+    )
+    assert [doc["session"] for _, doc in index.runs()] == ["s1"]  # rolled back, still readable
+    index.close()
+
+
+def test_an_index_it_cannot_open_is_never_deleted(git_repo: Path) -> None:
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1)])
+    path = git_repo / ".git" / "lineage" / "index.sqlite"
+    path.mkdir(parents=True)
+    index = Index(store)
+    index.refresh()
+    assert [doc["session"] for _, doc in index.runs()] == ["s1"]
+    assert index.notes == [
+        f"cannot use the index {path} (a directory is in its place); answering from a "
+        "temporary index, thrown away afterwards (remove that directory to keep the index)"
+    ]
+    temporary = Path(index.db.execute("PRAGMA database_list").fetchone()[2])
+    index.close()
+    assert path.is_dir() and not temporary.exists()

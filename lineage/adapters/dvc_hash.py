@@ -18,7 +18,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,12 +108,28 @@ class StatCache:
     hashing this instance actually did.
     """
 
-    def __init__(self, db_path: Path) -> None:
-        from lineage.localdb import open_shared
+    def __init__(self, db_path: Path, warn: Callable[[str], None] | None = None) -> None:
+        import sqlite3
 
-        self._db: sqlite3.Connection = open_shared(
-            db_path, timeout=30.0, ready=_statcache_ready, setup=_statcache_schema
-        )
+        from lineage.localdb import is_damaged, open_shared
+
+        def open_() -> sqlite3.Connection:
+            return open_shared(
+                db_path, timeout=30.0, ready=_statcache_ready, setup=_statcache_schema
+            )
+
+        try:
+            self._db: sqlite3.Connection = open_()
+        except sqlite3.DatabaseError as exc:
+            if not (is_damaged(exc) and db_path.is_file()):
+                raise
+            # Only a cache of md5s: a damaged one is thrown away and refilled as files are
+            # hashed again.
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            self._db = open_()
+            if warn is not None:
+                warn(f"the stat cache {db_path} was damaged; rebuilt it (files are hashed again)")
         self.hashed_files = 0
         self.hashed_bytes = 0
 

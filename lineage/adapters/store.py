@@ -93,6 +93,10 @@ class Store:
         """Add records (name, canonical bytes) in one commit; return the new tip."""
         import pygit2
 
+        from lineage.writable import require_directory
+
+        # pygit2 says "failed to create temporary file" with no path: name it, before any write.
+        require_directory(self.paths.common_dir / "objects", "cannot record")
         repo = self.repo
         blob_ids = [(name, repo.create_blob(blob)) for name, blob in records]
         self._journal([name for name, _ in records])

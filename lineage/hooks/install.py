@@ -147,6 +147,7 @@ def install(
 ) -> HooksResult:
     """Write a shim for each hook, keeping any hook already there as ``<hook>.pre-lineage``."""
     directory, configured = hooks_dir(paths)
+    _check_writable(directory)
     directory.mkdir(parents=True, exist_ok=True)
     python = os.path.abspath(python)
     changes = []
@@ -205,3 +206,16 @@ def _write(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
     os.chmod(tmp, 0o755)
     os.replace(tmp, path)
+
+
+def _check_writable(directory: Path) -> None:
+    """Before the first hook: one that is renamed aside and then not replaced would be a half
+    install, so an unwritable directory is refused while nothing has changed."""
+    from lineage.writable import directory_problem, shown
+
+    problem = directory_problem(directory)
+    if problem is not None:
+        raise LineageError(
+            f"cannot install hooks in {shown(directory)}: {problem}; make it writable and run "
+            "`lineage hooks install` again (nothing was installed)"
+        )

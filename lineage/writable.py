@@ -1,0 +1,125 @@
+"""Whether lineage can write where it is about to, asked before the work rather than after it.
+
+Standard library only: the CLI asks it before every command that writes a file the user named
+(``-o``, ``--report``, ``--junit``), and ``lineage run`` before its command starts.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from lineage.errors import LineageError
+
+# What a file system says when it will not take a write: not a bug, a fact about the machine.
+WRITE_ERRNOS = frozenset(
+    {errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR}
+)
+
+
+def shown(text: str | Path) -> str:
+    """``text`` as an error message may echo it: control characters escaped (``\\n``), never
+    printed raw; everything else as typed."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+
+
+def output_problem(cwd: Path, name: str | Path) -> str | None:
+    """Why a file could not be written at ``name`` (relative to ``cwd``; None: it could),
+    without creating it. Paths in the answer are spelt as the user gave them."""
+    path, given = cwd / name, Path(name)
+    if path.is_dir():
+        return "it is a directory"
+    parent = path.parent
+    if not parent.exists():
+        return f"directory {shown(given.parent)} does not exist"
+    if not parent.is_dir():
+        return f"{shown(given.parent)} is not a directory"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else _denied(path, given)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return _denied(parent, given.parent)
+    return None
+
+
+def directory_problem(directory: Path) -> str | None:
+    """Why lineage could not create files in ``directory`` (None: it could); a missing
+    directory is fine when its nearest existing ancestor is writable."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{shown(probe)} is a file, not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return _denied(probe)
+    return None
+
+
+def full_problem(directory: Path) -> str | None:
+    """Why ``directory``'s file system cannot take a small write: no free space (None: it can,
+    or it cannot be asked)."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    if stats.f_bavail * stats.f_frsize < _MIN_FREE:
+        return f"the disk holding {shown(directory)} is full"
+    return None
+
+
+_MIN_FREE = 64 * 1024  # a session's notes and a record or two
+
+
+def _denied(path: Path, given: Path | None = None) -> str:
+    # access(2) answers EROFS for a read-only file system, even to root; else permissions.
+    try:
+        read_only = os.statvfs(path).f_flag & os.ST_RDONLY
+    except OSError:
+        read_only = 0
+    spelt = shown(given if given is not None else path)
+    if read_only:
+        return f"{spelt} is on a read-only file system"
+    return f"{spelt} is not writable (permission denied)"
+
+
+def check_lineage_dir(directory: Path) -> None:
+    """``<git-common-dir>/lineage`` holds more than caches (sessions, worktrees, notes): a file
+    in its place is not lineage's to remove."""
+    if directory.exists() and not directory.is_dir():
+        raise LineageError(
+            f"{shown(directory)} is a file, not lineage's directory; move it aside "
+            f"(e.g. `mv {shown(directory)} {shown(directory)}.bak`) and run the command again"
+        )
+
+
+def write_failure(exc: BaseException) -> str | None:
+    """The one-line message for a write the file system refused (None: anything else, which
+    is a bug to report with its traceback)."""
+    if not isinstance(exc, OSError) or exc.errno not in WRITE_ERRNOS:
+        return None
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if exc.filename is None:
+        # A failed flush on close names no file: the cause is still the disk, not a bug.
+        if not full:
+            return None
+        return (
+            f"a disk lineage writes to is full ({exc.strerror}); free some space and run "
+            "the command again"
+        )
+    where = shown(exc.filename)
+    if full:
+        return (
+            f"the disk holding {where} is full ({exc.strerror}); free some space there and "
+            "run the command again"
+        )
+    return f"cannot write {where} ({exc.strerror}); make it writable and run the command again"
+
+
+def require_directory(directory: Path, doing: str) -> None:
+    """Raise the one-line error for ``doing`` (e.g. "cannot record") when lineage could not
+    create files in ``directory``."""
+    problem = directory_problem(directory)
+    if problem is not None:
+        raise LineageError(f"{doing}: {problem}; make it writable and run the command again")
