@@ -29,6 +29,7 @@ from lineage.adapters.untracked import LeftOut
 from lineage.config import DEFAULT_MAX_FILE_MB, Config
 from lineage.context import Context
 from lineage.errors import LineageError, TrackingUnreachableError
+from lineage.formatting import listed
 from lineage.records import STATE_MATCH, STATE_MODIFIED, Code, Data
 from lineage.session import Session
 
@@ -99,7 +100,7 @@ def dirty_note(code: Code) -> str:
 
 def tool_changes_note(files: Sequence[str]) -> str:
     return (
-        f"left out of the code: {_listed(files)} (tracked in Git, but a tool's store, not code); "
+        f"left out of the code: {listed(files)} (tracked in Git, but a tool's store, not code); "
         "`git rm --cached` them and run `lineage init --gitignore` to stop tracking them"
     )
 
@@ -111,7 +112,7 @@ def untracked_notes(captured: CapturedCode) -> list[str]:
         count = len(captured.untracked)
         notes.append(
             f"snapshot holds {count} untracked file{'' if count == 1 else 's'}: "
-            f"{_listed(captured.untracked)}"
+            f"{listed(captured.untracked)}"
         )
     why = {
         untracked.SECRET: "named like secrets",
@@ -120,25 +121,13 @@ def untracked_notes(captured: CapturedCode) -> list[str]:
         untracked.UNTRACKED_OFF: "[snapshot] untracked = false",
     }
     groups = [
-        f"{_listed([f.path for f in captured.left_out if f.why == reason])} ({text})"
+        f"{listed([f.path for f in captured.left_out if f.why == reason])} ({text})"
         for reason, text in why.items()
         if any(f.why == reason for f in captured.left_out)
     ]
     if groups:
         notes.append(f"left out of the snapshot, untracked: {'; '.join(groups)}")
     return notes
-
-
-def _listed(paths: Sequence[str], most: int = 5) -> str:
-    """Paths joined, the first ``most`` of them, control characters escaped."""
-    shown = ", ".join(_printable(p) for p in paths[:most])
-    return shown + (f" and {len(paths) - most} more" if len(paths) > most else "")
-
-
-def _printable(path: str) -> str:
-    """A path as typed, or ``repr``-quoted when it holds a control character (a newline in a
-    file name must not start a line of its own in lineage's output)."""
-    return repr(path) if any(ord(c) < 32 or ord(c) == 127 for c in path) else path
 
 
 def say_when_dirty(notify: Callable[[str], None]) -> Callable[[CapturedCode], None]:
@@ -190,8 +179,7 @@ def _capture_code(paths: git.RepoPaths, stores: ToolStores, config: Config) -> C
             paths,
             head.commit,
             dirt,
-            message="lineage snapshot of a dirty working tree\n\n"
-            f"Base: {head.commit or '(no commits yet)'}\n",
+            message=f"{git.SNAPSHOT_SUBJECT}\n\nBase: {head.commit or '(no commits yet)'}\n",
         )
     code = Code(
         commit=head.commit,
