@@ -8,22 +8,28 @@ its pointer through the stat cache (an unchanged file is never hashed again).
 The stores of MLflow, DVC and W&B (``adapters/tool_stores.py``: ``mlflow.db`` and the SQLite
 file the tracking or registry URI names, ``mlruns/``, ``wandb/``, ...) are not code: they never
 make the tree dirty and never enter a snapshot, so the second run in a repository where MLflow
-wrote ``./mlflow.db`` is as clean as the first.
+wrote ``./mlflow.db`` is as clean as the first. Nor are untracked files a snapshot must not
+publish (``adapters/untracked.py``: secrets' names, ``[snapshot] exclude``, files over
+``max_file_mb``, all of them under ``[snapshot] untracked = false``): they are left out of the
+snapshot and of the dirt, and the user is told which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lineage import child
-from lineage.adapters import dvc, dvc_pipeline, git
+from lineage.adapters import dvc, dvc_pipeline, git, untracked
 from lineage.adapters.dvc_hash import StatCache, check_workspace
 from lineage.adapters.mlflow_uri import check_reachable
 from lineage.adapters.tool_stores import ToolStores
+from lineage.adapters.untracked import LeftOut
+from lineage.config import DEFAULT_MAX_FILE_MB, Config
 from lineage.context import Context
 from lineage.errors import LineageError, TrackingUnreachableError
+from lineage.formatting import listed
 from lineage.records import STATE_MATCH, STATE_MODIFIED, Code, Data
 from lineage.session import Session
 
@@ -42,11 +48,15 @@ class Before:
 
 @dataclass(frozen=True)
 class CapturedCode:
-    """The code as :func:`capture` found it: what the record says, and the tracked files of
-    tools' stores that changed and were left out of it."""
+    """The code as :func:`capture` found it: what the record says, the tracked files of
+    tools' stores that changed and were left out of it, the untracked files its snapshot holds
+    and those it was not allowed to."""
 
     code: Code
     tool_changes: tuple[str, ...] = ()
+    untracked: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
+    max_file_mb: float = DEFAULT_MAX_FILE_MB  # the size over which an untracked file is left out
 
 
 def capture(
@@ -66,7 +76,7 @@ def capture(
             exc.uri, exc.reason, "nothing was run: start the server or fix MLFLOW_TRACKING_URI"
         ) from None
     executable = child.resolve_executable(argv[0], ctx.cwd, ctx.environ)
-    captured = _capture_code(ctx.paths, ToolStores.of(ctx.paths.root, ctx.mlflow))
+    captured = _capture_code(ctx.paths, ToolStores.of(ctx.paths.root, ctx.mlflow), ctx.config)
     if on_code is not None:
         on_code(captured)
     inputs = _capture_data(ctx, argv)
@@ -89,22 +99,49 @@ def dirty_note(code: Code) -> str:
 
 
 def tool_changes_note(files: Sequence[str]) -> str:
-    listed = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
     return (
-        f"left out of the code: {listed} (tracked in Git, but a tool's store, not code); "
+        f"left out of the code: {listed(files)} (tracked in Git, but a tool's store, not code); "
         "`git rm --cached` them and run `lineage init --gitignore` to stop tracking them"
     )
 
 
+def untracked_notes(captured: CapturedCode) -> list[str]:
+    """What the snapshot holds that is not in Git, and what it left out and why."""
+    notes = []
+    if captured.untracked:
+        count = len(captured.untracked)
+        notes.append(
+            f"snapshot holds {count} untracked file{'' if count == 1 else 's'}: "
+            f"{listed(captured.untracked)}"
+        )
+    why = {
+        untracked.SECRET: "named like secrets",
+        untracked.EXCLUDED: "[snapshot] exclude",
+        untracked.TOO_LARGE: f"over max_file_mb = {captured.max_file_mb:g}",
+        untracked.UNTRACKED_OFF: "[snapshot] untracked = false",
+    }
+    groups = [
+        f"{listed([f.path for f in captured.left_out if f.why == reason])} ({text})"
+        for reason, text in why.items()
+        if any(f.why == reason for f in captured.left_out)
+    ]
+    if groups:
+        notes.append(f"left out of the snapshot, untracked: {'; '.join(groups)}")
+    return notes
+
+
 def say_when_dirty(notify: Callable[[str], None]) -> Callable[[CapturedCode], None]:
-    """An ``on_code`` for :func:`capture` that tells the user at once about a dirty tree, and
-    about changed tool-store files Git tracks, which the code leaves out."""
+    """An ``on_code`` for :func:`capture` that tells the user at once about a dirty tree, about
+    changed tool-store files Git tracks, which the code leaves out, and about the untracked
+    files the snapshot holds and those it left out."""
 
     def on_code(captured: CapturedCode) -> None:
         if captured.code.dirty:
             notify(dirty_note(captured.code))
         if captured.tool_changes:
             notify(tool_changes_note(captured.tool_changes))
+        for note in untracked_notes(captured):
+            notify(note)
 
     return on_code
 
@@ -126,16 +163,23 @@ def data_notes(inputs: Sequence[Data]) -> list[str]:
     return notes
 
 
-def _capture_code(paths: git.RepoPaths, stores: ToolStores) -> CapturedCode:
+def _capture_code(paths: git.RepoPaths, stores: ToolStores, config: Config) -> CapturedCode:
     head, dirt = git.status(paths, stores)
+    chosen = untracked.choose(
+        paths.root,
+        dirt.untracked,
+        exclude=config.snapshot.exclude,
+        max_bytes=int(config.max_file_mb * 2**20),
+        include=config.snapshot.untracked,
+    )
+    dirt = replace(dirt, untracked=chosen.kept)
     snapshot = None
     if dirt.dirty or head.commit is None:
         snapshot = git.snapshot(
             paths,
             head.commit,
             dirt,
-            message="lineage snapshot of a dirty working tree\n\n"
-            f"Base: {head.commit or '(no commits yet)'}\n",
+            message=f"{git.SNAPSHOT_SUBJECT}\n\nBase: {head.commit or '(no commits yet)'}\n",
         )
     code = Code(
         commit=head.commit,
@@ -144,7 +188,7 @@ def _capture_code(paths: git.RepoPaths, stores: ToolStores) -> CapturedCode:
         branch=head.branch,
         changed=tuple(sorted({*dirt.changed, *dirt.untracked})),
     )
-    return CapturedCode(code, dirt.tool_changes)
+    return CapturedCode(code, dirt.tool_changes, chosen.kept, chosen.left_out, config.max_file_mb)
 
 
 def _capture_data(ctx: Context, argv: Sequence[str]) -> list[Data]:

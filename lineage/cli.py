@@ -750,7 +750,9 @@ def push_cmd(obj: Context, remote: str | None) -> None:
     """
     from lineage.commands.sync import push
 
-    pushed = push(obj, remote=remote)
+    pushed = push(
+        obj, remote=remote, notify=lambda message: click.echo(f"lineage: {message}", err=True)
+    )
     for warning in pushed.warnings:
         _warn(warning)
     click.echo(pushed.summary())

@@ -44,6 +44,14 @@ plots = "tolerance"
 # The pre-commit hook (`lineage hooks install`) refuses staged files larger than this many
 # megabytes (MiB, default 10): they belong in DVC, not in Git.
 # max_file_mb = 10
+
+[snapshot]
+# A snapshot of a dirty tree (`lineage run`) is published by `lineage push`. Untracked files
+# named like secrets (.env, *.pem, id_rsa, .netrc, credentials*, ...), or larger than
+# max_file_mb, never enter it. Add gitignore-style patterns to keep more out, or set
+# untracked = false to keep every untracked file out.
+untracked = true
+exclude = []
 """
 
 DEFAULT_MAX_FILE_MB = 10.0
@@ -62,6 +70,14 @@ class ReproduceDefaults:
 
 
 @dataclass(frozen=True)
+class SnapshotRules:
+    """``[snapshot]``: which untracked files a snapshot of a dirty tree may hold."""
+
+    untracked: bool = True  # False: none at all
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, on top of secrets' names
+
+
+@dataclass(frozen=True)
 class Config:
     main_metric: str | None = None
     env_variables: tuple[str, ...] = ()
@@ -69,6 +85,7 @@ class Config:
     audit_remote: str = "origin"
     max_file_mb: float = DEFAULT_MAX_FILE_MB  # [hooks]: larger staged files belong in DVC
     reproduce: ReproduceDefaults = ReproduceDefaults()
+    snapshot: SnapshotRules = SnapshotRules()
 
 
 def config_file(root: Path) -> Path:
@@ -131,6 +148,7 @@ def load(root: Path) -> Config:
         audit_remote=str(audit.get("remote", "origin")),
         max_file_mb=float(max_file_mb),
         reproduce=_reproduce_defaults(data.get("reproduce", {})),
+        snapshot=_snapshot_rules(data.get("snapshot", {})),
     )
 
 
@@ -160,3 +178,22 @@ def _reproduce_defaults(table: dict[str, object]) -> ReproduceDefaults:
         ignore_outputs=tuple(ignored),
         plots=str(plots),
     )
+
+
+def _snapshot_rules(table: object) -> SnapshotRules:
+    if not isinstance(table, dict):
+        raise LineageError(
+            f"{CONFIG_PATH}: snapshot must be a table: a `[snapshot]` line, then its keys"
+        )
+    untracked = table.get("untracked", True)
+    if not isinstance(untracked, bool):
+        raise LineageError(
+            f"{CONFIG_PATH}: [snapshot] untracked must be true or false, not {untracked!r}"
+        )
+    exclude = table.get("exclude", [])
+    if not isinstance(exclude, list) or not all(isinstance(p, str) and p for p in exclude):
+        raise LineageError(
+            f"{CONFIG_PATH}: [snapshot] exclude must be a list of gitignore-style patterns, "
+            'e.g. exclude = ["*.sqlite", "notes/"]'
+        )
+    return SnapshotRules(untracked=untracked, exclude=tuple(exclude))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def human_size(size: int | None) -> str:
     """Bytes in decimal units as DVC and `ls -h --si` show them: 512 B, 1.5 kB, 2.0 GB."""
@@ -21,3 +23,15 @@ def value_text(value: object) -> str:
     if value is None:
         return "-"
     return repr(value) if isinstance(value, float) else str(value)
+
+
+def printable(text: str) -> str:
+    """``text`` as it is, or ``repr``-quoted when it holds a control character (a newline in a
+    file name must not start a line of its own in lineage's output)."""
+    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
+
+
+def listed(items: Sequence[str], most: int = 5) -> str:
+    """The first ``most`` items, printable and comma-separated, and how many more there are."""
+    shown = ", ".join(printable(item) for item in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -48,3 +48,17 @@ def test_a_bad_reproduce_value_is_refused_with_an_example(
     with pytest.raises(LineageError) as raised:
         configured(tmp_path, f"[reproduce]\n{table}\n")
     assert str(raised.value) == f"{config.CONFIG_PATH}: {message}"
+
+
+def test_snapshot_rules_default_to_untracked_files_kept_with_no_extra_patterns(
+    tmp_path: Path,
+) -> None:
+    assert configured(tmp_path, config.DEFAULT_CONFIG).snapshot == config.SnapshotRules()
+    assert config.SnapshotRules() == config.SnapshotRules(untracked=True, exclude=())
+
+
+def test_snapshot_rules_are_read_from_the_config(tmp_path: Path) -> None:
+    text = '[snapshot]\nuntracked = false\nexclude = ["*.sqlite", "notes/"]\n'
+    assert configured(tmp_path, text).snapshot == config.SnapshotRules(
+        untracked=False, exclude=("*.sqlite", "notes/")
+    )

@@ -19,6 +19,8 @@ from string import hexdigits as HEXDIGITS
 from lineage.adapters.tool_stores import ToolStores
 from lineage.errors import LineageError, NotARepositoryError
 
+SNAPSHOT_SUBJECT = "lineage snapshot of a dirty working tree"  # what `lineage push` looks for
+
 
 @dataclass(frozen=True)
 class RepoPaths:

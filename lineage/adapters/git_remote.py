@@ -7,10 +7,11 @@ only (a remote that lacks the ref we fetch), so those calls run with the C local
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lineage.adapters.git import GitError, RepoPaths, git, run_git
+from lineage.adapters.git import SNAPSHOT_SUBJECT, GitError, RepoPaths, git, run_git
 
 _C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
 
@@ -106,3 +107,49 @@ def refs_containing(paths: RepoPaths, commit: str) -> list[str]:
         check=False,
     )
     return proc.stdout.decode().split() if proc.returncode == 0 else []
+
+
+@dataclass(frozen=True)
+class NewSnapshot:
+    """A snapshot commit of a dirty tree that a push would publish for the first time."""
+
+    commit: str
+    base: str | None  # None: snapshotted before the first commit
+    added: tuple[str, ...]  # files it holds that its base lacks (the untracked ones among them)
+
+
+_HEADER = re.compile(r"\x01([0-9a-f]{40,64})((?: [0-9a-f]{40,64})*)")
+
+
+def new_snapshots(paths: RepoPaths, tip: str, known: Sequence[str]) -> list[NewSnapshot]:
+    """Lineage's snapshot commits reachable from ``tip`` but not from ``known`` (tips the
+    remote is known to hold), each with the files it adds to its base, from one ``git log``."""
+    out = run_git(
+        paths.root,
+        [
+            "log",
+            "-z",
+            "--format=%x01%H %P",
+            "--name-status",  # not --diff-filter=A: it would drop snapshots that add nothing
+            "--no-renames",
+            f"--grep=^{SNAPSHOT_SUBJECT}$",
+            tip,
+            "--not",
+            *known,
+            "--",
+        ],
+    ).stdout.decode("utf-8", errors="surrogateescape")
+    found: list[NewSnapshot] = []
+    tokens = iter(out.split("\0"))
+    for token in tokens:
+        token = token.removeprefix("\n")  # git's one newline between a header and its paths
+        header = _HEADER.fullmatch(token)
+        if header:
+            parents = header.group(2).split()
+            found.append(NewSnapshot(header.group(1), parents[0] if parents else None, ()))
+        elif token and found:
+            path = next(tokens, "")  # each status letter is followed by its path
+            if token == "A":
+                last = found[-1]
+                found[-1] = NewSnapshot(last.commit, last.base, (*last.added, path))
+    return found

@@ -18,6 +18,8 @@ from lineage.adapters import git, git_remote
 from lineage.adapters.store import REF, UP_TO_DATE, Merged
 from lineage.context import Context
 from lineage.errors import LineageError
+from lineage.formatting import listed, printable
+from lineage.redact import redact_uri
 
 PUSH_ATTEMPTS = 5  # push, and on a "fetch first" rejection pull and push again, this often
 
@@ -112,17 +114,27 @@ def pull(ctx: Context, *, remote: str | None = None) -> Pulled:
     return Pulled(remote, merged)
 
 
-def push(ctx: Context, *, remote: str | None = None, attempts: int = PUSH_ATTEMPTS) -> Pushed:
+def push(
+    ctx: Context,
+    *,
+    remote: str | None = None,
+    attempts: int = PUSH_ATTEMPTS,
+    notify: Callable[[str], None] = lambda _: None,
+) -> Pushed:
     """Publish this clone's records to the remote's ``refs/lineage/records``. When the remote
-    holds records this clone lacks, pull (merge) and push again, up to ``attempts`` times."""
+    holds records this clone lacks, pull (merge) and push again, up to ``attempts`` times.
+    ``notify`` hears, before anything is sent, which snapshot commits of dirty trees the remote
+    gets for the first time and the files each adds to its base."""
     paths = ctx.paths
     remote = resolve_remote(paths, remote)
     store = ctx.store
     pulls: list[Pulled] = []
+    announced: set[str] = set()
     for _ in range(attempts):
         tip = store.tip()
         if tip is None:
             return Pushed(remote, None)
+        _announce_snapshots(ctx, remote, tip, announced, notify)
         result = git_remote.push_ref(paths, remote, tip, REF)
         if result.stale:
             pulls.append(pull(ctx, remote=remote))
@@ -139,6 +151,38 @@ def push(ctx: Context, *, remote: str | None = None, attempts: int = PUSH_ATTEMP
         f"{remote}'s {REF} kept moving while pushing ({attempts} attempts); nothing was lost, "
         f"run `lineage push {remote}` again"
     )
+
+
+SNAPSHOTS_LISTED = 10  # snapshot commits named one by one before "and N more"
+
+
+def _announce_snapshots(
+    ctx: Context, remote: str, tip: str, announced: set[str], notify: Callable[[str], None]
+) -> None:
+    """Name the snapshot commits ``tip`` would publish that the remote is not known to hold
+    (as last fetched or pushed), with the files each adds: code on no branch, going public."""
+    known = git.ref_tip(ctx.paths, tracking_ref(ctx.paths, remote))
+    if known is not None and not ctx.store.has_commit(known):
+        known = None
+    fresh = [
+        s
+        for s in git_remote.new_snapshots(ctx.paths, tip, [known] if known else [])
+        if s.commit not in announced
+    ]
+    if not fresh:
+        return
+    announced.update(s.commit for s in fresh)
+    count = len(fresh)
+    notify(
+        f"publishing {count} snapshot commit{'' if count == 1 else 's'} of a dirty tree to "
+        f"{printable(redact_uri(remote))} for the first time:"
+    )
+    for snapshot in fresh[:SNAPSHOTS_LISTED]:
+        base = f"based on {snapshot.base[:10]}" if snapshot.base else "before the first commit"
+        adds = f"adds {listed(snapshot.added)}" if snapshot.added else "adds no files"
+        notify(f"  {snapshot.commit[:10]} ({base}) {adds}")
+    if count > SNAPSHOTS_LISTED:
+        notify(f"  and {count - SNAPSHOTS_LISTED} more")
 
 
 # -- the pre-push hook ---------------------------------------------------------------------
@@ -176,7 +220,7 @@ def pre_push(
     if git.ref_tip(paths, tracking_ref(paths, remote)) == store.tip():
         return 0  # nothing new since the last push or pull
     try:
-        pushed = push(ctx, remote=remote)
+        pushed = push(ctx, remote=remote, notify=say)
     except LineageError as exc:
         say(
             f"warning: lineage records were not pushed to {url or remote} ({exc}); run "

@@ -135,6 +135,14 @@ def install_hook(path: Path, script: str) -> None:
     path.chmod(0o755)
 
 
+def snapshot_lines(s: Scenario, remote: str) -> list[str]:
+    """What a push says, before sending, of RA2's snapshot: a remote's first sight of it."""
+    return [
+        f"lineage: publishing 1 snapshot commit of a dirty tree to {remote} for the first time:",
+        f"lineage:   {s.snapshot[:10]} (based on {s.more_data[:10]}) adds no files",
+    ]
+
+
 def n_new(count: int) -> str:
     return f"{count} new record{'' if count == 1 else 's'}"
 
@@ -311,15 +319,18 @@ def test_push_and_pull_edge_cases_say_what_happened(s: Scenario, tmp_path: Path)
     assert tip(s.a, "refs/lineage/remotes/upstream/records") == tip(s.a)
     # A remote that cannot be reached: git's reason, one line.
     gone = lineage(s.a, "push", "nowhere", check=False)
-    assert gone.returncode == 1 and gone.stderr.startswith("lineage: error: `git push")
-    assert len(gone.stderr.splitlines()) == 1
+    lines = gone.stderr.splitlines()  # after naming the snapshot it would have published
+    assert gone.returncode == 1 and lines[-1].startswith("lineage: error: `git push")
+    assert lines[:-1] == snapshot_lines(s, "nowhere")
 
 
 def test_push_to_a_remote_that_refuses_the_ref_is_a_clean_error(s: Scenario) -> None:
     install_hook(s.origin / "hooks" / "pre-receive", "#!/bin/sh\necho 'not here' >&2\nexit 1\n")
     failed = lineage(s.a, "push", check=False)
     assert failed.returncode == 1
-    assert failed.stderr.startswith(f"lineage: error: origin refused {REF} ([remote rejected]")
+    lines = failed.stderr.splitlines()
+    assert lines[:-1] == snapshot_lines(s, "origin")
+    assert lines[-1].startswith(f"lineage: error: origin refused {REF} ([remote rejected]")
 
 
 # -- pre-push --------------------------------------------------------------------------------
@@ -367,7 +378,10 @@ def test_pre_push_checks_only_the_commits_being_pushed(s: Scenario, ctx_a: Conte
     main = tip(s.a, "main")
     # main is on origin already: no new commit, nothing to check; the records are shared.
     assert pre_push(ctx_a, "origin", "../origin.git", [_update("main", main)], say=said.append) == 0
-    assert said == [f"pushed {n_new(len(names(s.a)))} to origin"]
+    assert said == [
+        *[line.removeprefix("lineage: ") for line in snapshot_lines(s, "origin")],
+        f"pushed {n_new(len(names(s.a)))} to origin",
+    ]
     # feature's commit is new, and RA2 ran on a snapshot based on it, with data v2.
     said.clear()
     feature = tip(s.a, "feature")
@@ -403,6 +417,7 @@ def test_pre_push_without_a_dvc_remote_warns_and_lets_the_push_through(s: Scenar
         "lineage: warning: runs on these commits used DVC data, but no DVC remote is "
         "configured, so lineage cannot check the data was shared; `dvc remote add -d NAME "
         "URL` to have it checked",
+        *snapshot_lines(s, "origin"),
         f"lineage: pushed {n_new(len(names(s.a)))} to origin",
     ]
 
@@ -418,10 +433,11 @@ def test_pre_push_warns_but_allows_when_the_records_cannot_be_pushed(
     said: list[str] = []
     update = _update("main", tip(s.a, "main"))
     assert pre_push(ctx_a, "origin", "../origin.git", [update], say=said.append) == 0
-    assert len(said) == 1 and said[0].startswith(
+    assert said[:-1] == [line.removeprefix("lineage: ") for line in snapshot_lines(s, "origin")]
+    assert said[-1].startswith(
         f"warning: lineage records were not pushed to ../origin.git (origin refused {REF}"
     )
-    assert said[0].endswith("; run `lineage push origin` later")
+    assert said[-1].endswith("; run `lineage push origin` later")
 
 
 # pre_push in a process of its own, to see what the hook's path imports.
