@@ -385,20 +385,31 @@ def encode(
     return record_id(blob), blob
 
 
-def decode(name: str, blob: bytes) -> dict[str, Any]:
-    """Parse and verify a stored record: the bytes must hash to their name and be canonical."""
+def decode(name: str, blob: bytes, *, trusted: bool = False) -> dict[str, Any]:
+    """Parse and verify a stored record: the bytes must hash to their name, and the document
+    must match the record schema, unless ``trusted`` (this clone wrote it: see
+    ``Store.written_names``), which spares the cost of checking (docs/records.md)."""
+    from lineage.record_schema import INVALID, printable, problem
+
     if record_id(blob) != name:
         raise CorruptRecordError(name, "its content does not match its name")
     try:
         document = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptRecordError(name, f"not valid JSON: {exc}") from None
+        raise CorruptRecordError(name, printable(f"{INVALID}: not JSON: {exc}")) from None
+    except RecursionError:
+        # json's C parser gives up past ~1,000 levels of nesting; no record has a tenth of it.
+        raise CorruptRecordError(name, f"{INVALID}: nested too deeply to read") from None
     if not isinstance(document, dict) or "schema" not in document or "kind" not in document:
-        raise CorruptRecordError(name, "it has no schema or kind")
+        raise CorruptRecordError(name, f"{INVALID}: it has no schema or kind")
     if document["schema"] != SCHEMA:
+        found = printable(repr(document["schema"]))
         raise CorruptRecordError(
-            name, f"schema {document['schema']} is newer than this lineage understands"
+            name, f"{INVALID}: schema {found} is not 1 (a newer lineage may have written it)"
         )
+    wrong = None if trusted else problem(document)
+    if wrong is not None:
+        raise CorruptRecordError(name, f"{INVALID}: {wrong}")
     return document
 
 

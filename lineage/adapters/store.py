@@ -14,6 +14,7 @@ wherever the ref is pushed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
-from lineage.errors import LineageError
+from lineage.errors import DamagedRefError, LineageError
 
 if TYPE_CHECKING:
     import pygit2
@@ -44,6 +45,14 @@ class Merged:
     tip: str  # the store's tip afterwards
     added: int  # records the store did not hold before
     conflicts: tuple[str, ...] = ()  # names held with two contents; the one matching was kept
+
+
+def _kind_of(found: Any) -> str:
+    """What a ref names, in words: ``a blob``, ``a tree``, ``a tag``, or a missing object."""
+    kind = getattr(found, "type_str", None)
+    if kind is None:
+        return "an object missing from the repository"
+    return f"a {kind}"
 
 
 def _blob_path(record_id: str) -> tuple[str, str]:
@@ -83,6 +92,25 @@ class Store:
     def tip(self) -> str | None:
         return git.ref_tip(self.paths, REF)
 
+    def checked_tip(self) -> str | None:
+        """The tip, verified to be a commit (``tip`` only reads the ref)."""
+        tip = self.tip()
+        if tip is not None:
+            self.commit(tip)
+        return tip
+
+    def commit(self, sha: str, *, last_good: str | None = None) -> pygit2.Commit:
+        """The records commit ``sha`` (a tip of the ref); DamagedRefError when the ref was made
+        to point at anything else, which every reader and writer would otherwise trip on."""
+        import pygit2
+
+        found: object = None
+        with contextlib.suppress(ValueError):  # not a sha at all: nothing found
+            found = self.repo.get(sha)
+        if isinstance(found, pygit2.Commit):
+            return found
+        raise DamagedRefError(REF, sha, _kind_of(found), last_good)
+
     def append(
         self,
         records: Sequence[tuple[str, bytes]],
@@ -99,7 +127,7 @@ class Store:
         name, email = git.identity(self.paths)
         for attempt in range(MAX_ATTEMPTS):
             old = self.tip()
-            old_tree = repo[old].peel(pygit2.Tree) if old else None
+            old_tree = self.commit(old).tree if old else None
             tree_id = self._tree_with(old_tree, blob_ids)
             if old is not None and old_tree is not None and tree_id == old_tree.id and not keep:
                 return old  # every record is already there: appending is idempotent
@@ -130,6 +158,15 @@ class Store:
             os.write(fd, "".join(f"{n}\n" for n in names).encode("ascii"))
         finally:
             os.close(fd)
+
+    def written_names(self) -> set[str]:
+        """Every record this clone wrote (see ``_journal``): readers trust these to match the
+        record schema, as this lineage's own typed records made them."""
+        try:
+            with open(self.journal_path, "rb") as f:
+                return {line.rstrip(b"\n").decode("ascii", "replace") for line in f}
+        except FileNotFoundError:
+            return set()
 
     def written_here(self, name: str) -> bool:
         """True when this clone wrote the record (see ``_journal``)."""
@@ -177,7 +214,7 @@ class Store:
                 if git.update_ref(self.paths, REF, str(other.id), None, message):
                     return Merged(CREATED, str(other.id), self.count_new(None, str(other.id)))
                 continue
-            ours = repo[old].peel(pygit2.Commit)
+            ours = self.commit(old)
             if ours.id == other.id:
                 return Merged(UP_TO_DATE, old, 0)
             tree_id, conflicts = self._union(ours.tree, other.tree)
@@ -277,7 +314,7 @@ class Store:
         tip = tip or self.tip()
         if tip is None:
             return None
-        tree = self.repo[tip].peel(pygit2.Tree)
+        tree = self.commit(tip).tree
         shard, leaf = _blob_path(record_name)
         try:
             entry = tree[f"{shard}/{leaf}"]
@@ -289,8 +326,7 @@ class Store:
         """Every record in the tree at ``tip``."""
         import pygit2
 
-        repo = self.repo
-        tree = repo[tip].peel(pygit2.Tree)
+        tree = self.commit(tip).tree
         for shard in tree:
             if not isinstance(shard, pygit2.Tree) or len(shard.name or "") != 2:
                 continue
@@ -310,7 +346,7 @@ class Store:
 
         repo = self.repo
         old_tree = repo[old].peel(pygit2.Tree)
-        new_tree = repo[new].peel(pygit2.Tree)
+        new_tree = self.commit(new).tree
         old_shards = {e.name: e.id for e in old_tree if isinstance(e, pygit2.Tree)}
         added: list[tuple[str, bytes]] = []
         removed = False
