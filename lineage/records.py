@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lineage.errors import CorruptRecordError, UnsafePathError
@@ -413,8 +413,15 @@ def decode(name: str, blob: bytes, *, trusted: bool = False) -> dict[str, Any]:
     return document
 
 
+def _known(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` without the fields ``cls`` does not have: the schema lets a newer lineage add
+    fields, and this one must still read the record (docs/records.md#the-schema)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def _data(d: dict[str, Any]) -> Data:
-    return Data(**d)
+    return Data(**_known(Data, d))
 
 
 def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
@@ -426,10 +433,12 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
     return RunRecord(
         evidence=d["evidence"],
         session=d["session"],
-        code=Code(**{**d["code"], "changed": tuple(d["code"].get("changed", ()))}),
-        created=Provenance(**d["created"]),
-        run=MlflowRun(**run) if run else None,
-        command=Command(**{**command, "argv": tuple(command["argv"])}) if command else None,
+        code=Code(**{**_known(Code, d["code"]), "changed": tuple(d["code"].get("changed", ()))}),
+        created=Provenance(**_known(Provenance, d["created"])),
+        run=MlflowRun(**_known(MlflowRun, run)) if run else None,
+        command=Command(**{**_known(Command, command), "argv": tuple(command["argv"])})
+        if command
+        else None,
         inputs=tuple(_data(x) for x in d.get("inputs", ())),
         outputs=tuple(_data(x) for x in d.get("outputs", ())),
         stages=tuple(
@@ -443,11 +452,11 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
             )
             for s in d.get("stages", ())
         ),
-        environment=EnvironmentRef(**env) if env else None,
-        models=tuple(ModelVersion(**m) for m in d.get("models", ())),
+        environment=EnvironmentRef(**_known(EnvironmentRef, env)) if env else None,
+        models=tuple(ModelVersion(**_known(ModelVersion, m)) for m in d.get("models", ())),
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
         unknown_reasons={repo_path(p): str(w) for p, w in d.get("unknown_reasons", {}).items()},
-        project=MlflowProject(**project) if project else None,
+        project=MlflowProject(**_known(MlflowProject, project)) if project else None,
         reproduces=d.get("reproduces"),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
