@@ -109,12 +109,26 @@ class DamagedRefError(LineageError):
     tree, an object the repository lacks). Defined here, not in the store, so that the hooks'
     dispatch can tell it apart (and only warn) without importing the store."""
 
-    def __init__(self, ref: str, tip: str, found: str, last_good: str | None = None) -> None:
+    def __init__(
+        self,
+        ref: str,
+        tip: str,
+        found: str,
+        last_good: str | None = None,
+        *,
+        broken_file: str | None = None,
+    ) -> None:
         self.ref = ref
         self.tip = tip
         self.found = found
         self.last_good = last_good
-        if last_good:
+        if broken_file:  # git itself cannot update or delete a ref it cannot read
+            repair = (
+                f"git cannot read it either: delete {broken_file}, then point the ref back at "
+                f"its last commit with `git update-ref {ref} <commit>` (`git fsck --lost-found` "
+                "lists dangling commits) or `lineage pull` the team's records"
+            )
+        elif last_good:
             repair = (
                 f"the index last read it at commit {last_good}: put it back with "
                 f"`git update-ref {ref} {last_good}`"

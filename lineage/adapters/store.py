@@ -90,7 +90,25 @@ class Store:
         return self._repo
 
     def tip(self) -> str | None:
-        return git.ref_tip(self.paths, REF)
+        tip = git.ref_tip(self.paths, REF)
+        if tip is None:
+            self._refuse_unreadable_ref()
+        return tip
+
+    def _refuse_unreadable_ref(self) -> None:
+        """A loose ref file git cannot read (not a sha) is not an empty store: answering "no
+        runs recorded" would hide every record, and the next append could not move the ref."""
+        try:
+            text = (self.paths.common_dir / REF).read_bytes().strip()
+        except OSError:  # no loose ref (or a packed one git already read): nothing recorded
+            return
+        if text:
+            shown = "".join(
+                c if c.isprintable() else repr(c)[1:-1]
+                for c in text[:10].decode("utf-8", "replace")
+            )
+            broken = str(self.paths.common_dir / REF)
+            raise DamagedRefError(REF, shown, "text that names no object", broken_file=broken)
 
     def checked_tip(self) -> str | None:
         """The tip, verified to be a commit (``tip`` only reads the ref)."""

@@ -299,6 +299,26 @@ def test_the_repair_a_damaged_ref_names_brings_the_records_back(repo: Path) -> N
     assert sh("lineage", "log", cwd=repo).stdout == before
 
 
+def test_a_ref_file_holding_no_sha_is_not_taken_for_an_empty_store(repo: Path) -> None:
+    ref_file = repo / ".git" / "refs" / "lineage" / "records"
+    tip = ref_file.read_text().strip()
+    ref_file.write_text("garb\x1b[2Jage\n")
+    result = refused(repo, "log", code=1, says="points at text that names no object (garb\\x1b[2)")
+    assert f"delete {ref_file}, then point the ref back" in result.stderr
+    ref_file.unlink()  # the repair it names
+    sh("git", "update-ref", REF, tip, cwd=repo)
+    assert "local-" in sh("lineage", "log", cwd=repo).stdout
+
+
+def test_a_commit_through_the_hooks_only_warns_of_a_ref_file_holding_no_sha(repo: Path) -> None:
+    (repo / ".git" / "refs" / "lineage" / "records").write_text("garbage\n")
+    (repo / "README.md").write_text("# edited\n")
+    result = sh("git", "commit", "-q", "-am", "Edit", cwd=repo, check=False)
+    assert_no_traceback(result)
+    assert result.returncode == 0, result.stderr
+    assert "lineage: warning: refs/lineage/records points at text" in result.stderr
+
+
 def test_a_damaged_ref_is_not_pushed(repo: Path, tmp_path: Path) -> None:
     bare = tmp_path / "origin.git"
     sh("git", "init", "-q", "--bare", str(bare), cwd=tmp_path)
