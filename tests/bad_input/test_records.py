@@ -289,6 +289,12 @@ def test_a_damaged_ref_is_one_line_naming_the_ref_and_its_repair(
     assert "git update-ref refs/lineage/records " in result.stderr
 
 
+def test_run_refuses_a_damaged_ref_before_the_command_runs(repo: Path) -> None:
+    point_ref_at(repo, "blob")
+    refused(repo, "run", "--", "touch", "trained.txt", code=1, says="points at a blob")
+    assert not (repo / "trained.txt").exists()
+
+
 def test_the_repair_a_damaged_ref_names_brings_the_records_back(repo: Path) -> None:
     before = sh("lineage", "log", cwd=repo).stdout
     tip = sh("git", "rev-parse", REF, cwd=repo).stdout.strip()
