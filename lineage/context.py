@@ -147,10 +147,7 @@ class Context:
         for note in index.notes:
             self.warn(note)
         for record_id, reason in index.corrupt:
-            self.warn(
-                f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and "
-                "was skipped; fetch a good copy from a clone that has it"
-            )
+            self.warn(skipped_record(record_id, reason))
         return index
 
     @cached_property
@@ -192,3 +189,19 @@ class Context:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def skipped_record(record_id: str, reason: str) -> str:
+    """The warning for a record every reader skips: a corrupted blob has a good copy somewhere;
+    an invalid record is intact under its name, so it stays in the append-only store, ignored."""
+    from lineage.record_schema import INVALID
+
+    if reason.startswith(INVALID):
+        return (
+            f"record {record_id[:12]} in refs/lineage/records was skipped ({reason}); it stays "
+            "in the store, ignored by every command (see docs/records.md#invalid-records)"
+        )
+    return (
+        f"record {record_id[:12]} in refs/lineage/records is corrupted ({reason}) and was "
+        "skipped; fetch a good copy from a clone that has it"
+    )

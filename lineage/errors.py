@@ -102,3 +102,41 @@ class UnsafePathError(LineageError):
 
 class InterruptedByUser(LineageError):
     exit_code = EXIT_INTERRUPTED
+
+
+class DamagedRefError(LineageError):
+    """``refs/lineage/records`` names something other than a commit of records (a blob, a
+    tree, an object the repository lacks). Defined here, not in the store, so that the hooks'
+    dispatch can tell it apart (and only warn) without importing the store."""
+
+    def __init__(
+        self,
+        ref: str,
+        tip: str,
+        found: str,
+        last_good: str | None = None,
+        *,
+        broken_file: str | None = None,
+    ) -> None:
+        self.ref = ref
+        self.tip = tip
+        self.found = found
+        self.last_good = last_good
+        if broken_file:  # git itself cannot update or delete a ref it cannot read
+            repair = (
+                f"git cannot read it either: delete {broken_file}, then point the ref back at "
+                f"its last commit with `git update-ref {ref} <commit>` (`git fsck --lost-found` "
+                "lists dangling commits) or `lineage pull` the team's records"
+            )
+        elif last_good:
+            repair = (
+                f"the index last read it at commit {last_good}: put it back with "
+                f"`git update-ref {ref} {last_good}`"
+            )
+        else:
+            repair = (
+                f"point it back at its last commit with `git update-ref {ref} <commit>` (`git "
+                f"fsck --lost-found` lists dangling commits), or drop it with `git update-ref "
+                f"-d {ref}` and `lineage pull` the team's records"
+            )
+        super().__init__(f"{ref} points at {found} ({tip[:10]}), not a commit of records; {repair}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -118,15 +118,18 @@ class _Rows:
         self.corrupt: list[tuple[str, str]] = []
 
 
-def _rows(records: Iterable[tuple[str, bytes]]) -> _Rows:
+def _rows(records: Iterable[tuple[str, bytes]], trusted: Callable[[], set[str]]) -> _Rows:
     # Only catching up decodes records: a query on an index that is level with the store
     # never pays the ~10 ms it costs to import records' dataclasses.
     from lineage.records import decode
 
     out = _Rows()
+    mine: set[str] | None = None  # read once, and only when there is something to decode
     for name, blob in records:
+        if mine is None:
+            mine = trusted()
         try:
-            _add(out, name, decode(name, blob), blob)
+            _add(out, name, decode(name, blob, trusted=name in mine), blob)
         except CorruptRecordError as exc:
             out.corrupt.append((name, exc.reason))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -310,7 +313,9 @@ class Index:
         if tip is None:
             self._clear()
             return
-        if seen and self.store.has_commit(seen):
+        known = bool(seen) and self.store.has_commit(seen or "")
+        self.store.commit(tip, last_good=seen if known else None)  # the ref may be damaged
+        if seen and known:
             added, removed = self.store.added_between(seen, tip)
             if removed:
                 self._clear()
@@ -326,7 +331,7 @@ class Index:
             self.db.execute(f"DELETE FROM {table}")
 
     def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
-        found = _rows(records)
+        found = _rows(records, self.store.written_names)
         db = self.db
         db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt)
         # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.

@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import posixpath
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lineage.errors import CorruptRecordError, UnsafePathError
@@ -385,25 +385,43 @@ def encode(
     return record_id(blob), blob
 
 
-def decode(name: str, blob: bytes) -> dict[str, Any]:
-    """Parse and verify a stored record: the bytes must hash to their name and be canonical."""
+def decode(name: str, blob: bytes, *, trusted: bool = False) -> dict[str, Any]:
+    """Parse and verify a stored record: the bytes must hash to their name, and the document
+    must match the record schema, unless ``trusted`` (this clone wrote it: see
+    ``Store.written_names``), which spares the cost of checking (docs/records.md)."""
+    from lineage.record_schema import INVALID, printable, problem
+
     if record_id(blob) != name:
         raise CorruptRecordError(name, "its content does not match its name")
     try:
         document = json.loads(blob.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptRecordError(name, f"not valid JSON: {exc}") from None
+        raise CorruptRecordError(name, printable(f"{INVALID}: not JSON: {exc}")) from None
+    except RecursionError:
+        # json's C parser gives up past ~1,000 levels of nesting; no record has a tenth of it.
+        raise CorruptRecordError(name, f"{INVALID}: nested too deeply to read") from None
     if not isinstance(document, dict) or "schema" not in document or "kind" not in document:
-        raise CorruptRecordError(name, "it has no schema or kind")
+        raise CorruptRecordError(name, f"{INVALID}: it has no schema or kind")
     if document["schema"] != SCHEMA:
+        found = printable(repr(document["schema"]))
         raise CorruptRecordError(
-            name, f"schema {document['schema']} is newer than this lineage understands"
+            name, f"{INVALID}: schema {found} is not 1 (a newer lineage may have written it)"
         )
+    wrong = None if trusted else problem(document)
+    if wrong is not None:
+        raise CorruptRecordError(name, f"{INVALID}: {wrong}")
     return document
 
 
+def _known(cls: Any, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` without the fields ``cls`` does not have: the schema lets a newer lineage add
+    fields, and this one must still read the record (docs/records.md#the-schema)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 def _data(d: dict[str, Any]) -> Data:
-    return Data(**d)
+    return Data(**_known(Data, d))
 
 
 def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
@@ -415,10 +433,12 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
     return RunRecord(
         evidence=d["evidence"],
         session=d["session"],
-        code=Code(**{**d["code"], "changed": tuple(d["code"].get("changed", ()))}),
-        created=Provenance(**d["created"]),
-        run=MlflowRun(**run) if run else None,
-        command=Command(**{**command, "argv": tuple(command["argv"])}) if command else None,
+        code=Code(**{**_known(Code, d["code"]), "changed": tuple(d["code"].get("changed", ()))}),
+        created=Provenance(**_known(Provenance, d["created"])),
+        run=MlflowRun(**_known(MlflowRun, run)) if run else None,
+        command=Command(**{**_known(Command, command), "argv": tuple(command["argv"])})
+        if command
+        else None,
         inputs=tuple(_data(x) for x in d.get("inputs", ())),
         outputs=tuple(_data(x) for x in d.get("outputs", ())),
         stages=tuple(
@@ -432,11 +452,11 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
             )
             for s in d.get("stages", ())
         ),
-        environment=EnvironmentRef(**env) if env else None,
-        models=tuple(ModelVersion(**m) for m in d.get("models", ())),
+        environment=EnvironmentRef(**_known(EnvironmentRef, env)) if env else None,
+        models=tuple(ModelVersion(**_known(ModelVersion, m)) for m in d.get("models", ())),
         unknown_inputs=tuple(repo_path(p) for p in d.get("unknown_inputs", ())),
         unknown_reasons={repo_path(p): str(w) for p, w in d.get("unknown_reasons", {}).items()},
-        project=MlflowProject(**project) if project else None,
+        project=MlflowProject(**_known(MlflowProject, project)) if project else None,
         reproduces=d.get("reproduces"),
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),

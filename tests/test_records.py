@@ -105,3 +105,13 @@ def test_a_stage_keeps_its_params_and_metrics_through_a_roundtrip() -> None:
         "eval/metrics.json": {"avg_prec": 0.5, "counts.rows": 6, "loss": "NaN"}
     }
     assert encode(run_record_from_dict(doc)) == (name, blob)
+
+
+def test_fields_a_newer_lineage_added_are_ignored_when_reading_a_run_record() -> None:
+    name, blob = encode(record())
+    doc = decode(name, blob)
+    doc["code"]["worktree"] = "w"
+    doc["run"]["tags"] = {"a": "b"}
+    doc["inputs"][0]["sha256"] = "f" * 64
+    doc["created"]["host"] = "h"
+    assert run_record_from_dict(doc) == run_record_from_dict(decode(name, blob))

@@ -14,6 +14,7 @@ wherever the ref is pushed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
-from lineage.errors import LineageError
+from lineage.errors import DamagedRefError, LineageError
 
 if TYPE_CHECKING:
     import pygit2
@@ -44,6 +45,14 @@ class Merged:
     tip: str  # the store's tip afterwards
     added: int  # records the store did not hold before
     conflicts: tuple[str, ...] = ()  # names held with two contents; the one matching was kept
+
+
+def _kind_of(found: Any) -> str:
+    """What a ref names, in words: ``a blob``, ``a tree``, ``a tag``, or a missing object."""
+    kind = getattr(found, "type_str", None)
+    if kind is None:
+        return "an object missing from the repository"
+    return f"a {kind}"
 
 
 def _blob_path(record_id: str) -> tuple[str, str]:
@@ -81,7 +90,44 @@ class Store:
         return self._repo
 
     def tip(self) -> str | None:
-        return git.ref_tip(self.paths, REF)
+        tip = git.ref_tip(self.paths, REF)
+        if tip is None:
+            self._refuse_unreadable_ref()
+        return tip
+
+    def _refuse_unreadable_ref(self) -> None:
+        """A loose ref file git cannot read (not a sha) is not an empty store: answering "no
+        runs recorded" would hide every record, and the next append could not move the ref."""
+        try:
+            text = (self.paths.common_dir / REF).read_bytes().strip()
+        except OSError:  # no loose ref (or a packed one git already read): nothing recorded
+            return
+        if text:
+            shown = "".join(
+                c if c.isprintable() else repr(c)[1:-1]
+                for c in text[:10].decode("utf-8", "replace")
+            )
+            broken = str(self.paths.common_dir / REF)
+            raise DamagedRefError(REF, shown, "text that names no object", broken_file=broken)
+
+    def checked_tip(self) -> str | None:
+        """The tip, verified to be a commit (``tip`` only reads the ref)."""
+        tip = self.tip()
+        if tip is not None:
+            self.commit(tip)
+        return tip
+
+    def commit(self, sha: str, *, last_good: str | None = None) -> pygit2.Commit:
+        """The records commit ``sha`` (a tip of the ref); DamagedRefError when the ref was made
+        to point at anything else, which every reader and writer would otherwise trip on."""
+        import pygit2
+
+        found: object = None
+        with contextlib.suppress(ValueError):  # not a sha at all: nothing found
+            found = self.repo.get(sha)
+        if isinstance(found, pygit2.Commit):
+            return found
+        raise DamagedRefError(REF, sha, _kind_of(found), last_good)
 
     def append(
         self,
@@ -103,7 +149,7 @@ class Store:
         name, email = git.identity(self.paths)
         for attempt in range(MAX_ATTEMPTS):
             old = self.tip()
-            old_tree = repo[old].peel(pygit2.Tree) if old else None
+            old_tree = self.commit(old).tree if old else None
             tree_id = self._tree_with(old_tree, blob_ids)
             if old is not None and old_tree is not None and tree_id == old_tree.id and not keep:
                 return old  # every record is already there: appending is idempotent
@@ -134,6 +180,15 @@ class Store:
             os.write(fd, "".join(f"{n}\n" for n in names).encode("ascii"))
         finally:
             os.close(fd)
+
+    def written_names(self) -> set[str]:
+        """Every record this clone wrote (see ``_journal``): readers trust these to match the
+        record schema, as this lineage's own typed records made them."""
+        try:
+            with open(self.journal_path, "rb") as f:
+                return {line.rstrip(b"\n").decode("ascii", "replace") for line in f}
+        except FileNotFoundError:
+            return set()
 
     def written_here(self, name: str) -> bool:
         """True when this clone wrote the record (see ``_journal``)."""
@@ -181,7 +236,7 @@ class Store:
                 if git.update_ref(self.paths, REF, str(other.id), None, message):
                     return Merged(CREATED, str(other.id), self.count_new(None, str(other.id)))
                 continue
-            ours = repo[old].peel(pygit2.Commit)
+            ours = self.commit(old)
             if ours.id == other.id:
                 return Merged(UP_TO_DATE, old, 0)
             tree_id, conflicts = self._union(ours.tree, other.tree)
@@ -281,7 +336,7 @@ class Store:
         tip = tip or self.tip()
         if tip is None:
             return None
-        tree = self.repo[tip].peel(pygit2.Tree)
+        tree = self.commit(tip).tree
         shard, leaf = _blob_path(record_name)
         try:
             entry = tree[f"{shard}/{leaf}"]
@@ -293,8 +348,7 @@ class Store:
         """Every record in the tree at ``tip``."""
         import pygit2
 
-        repo = self.repo
-        tree = repo[tip].peel(pygit2.Tree)
+        tree = self.commit(tip).tree
         for shard in tree:
             if not isinstance(shard, pygit2.Tree) or len(shard.name or "") != 2:
                 continue
@@ -314,7 +368,7 @@ class Store:
 
         repo = self.repo
         old_tree = repo[old].peel(pygit2.Tree)
-        new_tree = repo[new].peel(pygit2.Tree)
+        new_tree = self.commit(new).tree
         old_shards = {e.name: e.id for e in old_tree if isinstance(e, pygit2.Tree)}
         added: list[tuple[str, bytes]] = []
         removed = False

@@ -29,6 +29,7 @@ def run(
     MLflow runs it starts without choosing their own."""
     ctx.require_initialized()  # a missing or broken config.toml is said before anything runs
     ctx.require_writable()
+    ctx.store.checked_tip()  # so is a damaged records ref, which the record could not join
 
     before = capture.capture(ctx, argv, on_code=capture.say_when_dirty(notify))
     for note in capture.data_notes(before.inputs):

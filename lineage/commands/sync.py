@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from lineage.adapters import git, git_remote
 from lineage.adapters.store import REF, UP_TO_DATE, Merged
-from lineage.context import Context
+from lineage.context import Context, skipped_record
 from lineage.errors import LineageError
 from lineage.formatting import listed, printable
 from lineage.redact import redact_uri
@@ -30,13 +30,23 @@ Update = tuple[str, str, str, str]  # a pre-push stdin line: local ref, local sh
 class Pulled:
     remote: str
     merged: Merged | None  # None: the remote holds no lineage records
+    # (record id, reason) of the records pulled that every reader skips (invalid or corrupt):
+    # kept in the append-only store, never in the index.
+    quarantined: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> str:
         if self.merged is None:
             return f"{self.remote} has no lineage records yet"
         if self.merged.how == UP_TO_DATE:
             return f"already up to date with {self.remote}"
-        return f"pulled {_records(self.merged.added)} from {self.remote} ({self.merged.how})"
+        pulled = f"pulled {_records(self.merged.added)} from {self.remote} ({self.merged.how})"
+        if self.quarantined:
+            n = len(self.quarantined)
+            pulled += (
+                f"; quarantined {n} invalid record{'' if n == 1 else 's'} (kept in the store, "
+                "ignored by every command)"
+            )
+        return pulled
 
     @property
     def warnings(self) -> list[str]:
@@ -44,7 +54,7 @@ class Pulled:
             f"record {name[:12]} was held with two different contents; kept the copy that "
             "matches its name (the other is corrupt)"
             for name in (self.merged.conflicts if self.merged else ())
-        ]
+        ] + [skipped_record(name, reason) for name, reason in self.quarantined]
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,12 @@ def pull(ctx: Context, *, remote: str | None = None) -> Pulled:
         git.git(paths, "update-ref", "-d", tracking)  # forget a ref the remote no longer has
         return Pulled(remote, None)
     fetched = git.git(paths, "rev-parse", tracking)
+    index = ctx.index  # level with the store before the merge, so what the merge adds is known
+    skipped = {name for name, _ in index.corrupt}
     merged = ctx.store.merge(fetched, message=f"lineage: merge records from {remote}")
-    return Pulled(remote, merged)
+    index.refresh()  # the records pulled are checked now, and the invalid ones quarantined
+    quarantined = tuple((name, why) for name, why in index.corrupt if name not in skipped)
+    return Pulled(remote, merged, quarantined)
 
 
 def push(
@@ -131,7 +145,7 @@ def push(
     pulls: list[Pulled] = []
     announced: set[str] = set()
     for _ in range(attempts):
-        tip = store.tip()
+        tip = store.checked_tip()  # never publish a ref damaged into naming a blob
         if tip is None:
             return Pushed(remote, None)
         _announce_snapshots(ctx, remote, tip, announced, notify)

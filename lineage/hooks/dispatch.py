@@ -13,7 +13,14 @@ import os
 import sys
 from pathlib import Path
 
-from lineage.errors import EXIT_BUG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
+from lineage.errors import (
+    EXIT_BUG,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    DamagedRefError,
+    LineageError,
+)
 from lineage.hooks import HOOK_TYPES
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the hook ~3 ms
@@ -40,6 +47,11 @@ def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
         next_step = "; or push with --no-verify"
     try:
         return run_hook(hook, argv[1:], cwd=cwd or Path.cwd(), environ=os.environ, stdin=sys.stdin)
+    except DamagedRefError as exc:
+        # The records cannot be read until the ref is repaired; the user's commit or push
+        # must not wait for that.
+        sys.stderr.write(f"lineage: warning: {exc}\n")
+        return 0
     except LineageError as exc:
         sys.stderr.write(f"lineage: error: {exc}{next_step}\n")
         return exc.exit_code if hook in BLOCKING else 0

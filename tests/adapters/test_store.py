@@ -41,7 +41,7 @@ def test_append_read_and_idempotence(git_repo: Path) -> None:
     tip = store.append([(name, data)])
     assert store.tip() == tip and store.read(name) == data
     assert store.append([(name, data)]) == tip  # same record again: nothing new
-    assert decode(name, data)["n"] == 1
+    assert decode(name, data, trusted=True)["n"] == 1
     # Sharded layout: ab/cdef….json
     listing = sh("git", "ls-tree", "-r", "--name-only", REF, cwd=git_repo).stdout.split()
     assert listing == [f"{name[:2]}/{name[2:]}.json"]
@@ -82,9 +82,9 @@ def test_writer_killed_mid_write_leaves_a_valid_store(git_repo: Path) -> None:
     tip = store.tip()
     assert tip is not None
     found = list(Store(git.discover(git_repo)).iter_all(tip))
-    assert found and all(decode(name, data) for name, data in found)
+    assert found and all(decode(name, data, trusted=True) for name, data in found)
     # Every record is a prefix of the writer's sequence: nothing half-written, nothing skipped.
-    ns = sorted(decode(name, data)["n"] for name, data in found)
+    ns = sorted(decode(name, data, trusted=True)["n"] for name, data in found)
     assert ns == list(range(len(ns)))
     # And the store still takes writes.
     name, data = blob(10**6)
