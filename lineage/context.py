@@ -85,7 +85,7 @@ class Context:
         """The repository's configuration, or the defaults where lineage is not set up."""
         from lineage import config
 
-        return config.load(self.paths.root) if self.initialized else config.Config()
+        return config.load(self.paths.root, self.warn) if self.initialized else config.Config()
 
     def require_initialized(self) -> Config:
         """The configuration of a repository where ``lineage init`` ran; raises otherwise."""
