@@ -70,7 +70,9 @@ class Context:
         from lineage.adapters import git
 
         if not self.cwd.is_dir():
-            raise LineageError(f"{self.cwd} is not a directory; check the path given to -C")
+            raise LineageError(
+                f"{git.shown_path(self.cwd)} is not a directory; check the path given to -C"
+            )
         return git.discover(self.cwd)
 
     @cached_property

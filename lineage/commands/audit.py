@@ -110,6 +110,7 @@ class Audit:
 def check_stores(ctx: Context) -> None:
     """Raise unless the tracking store and registry exist and are MLflow's: auditing a store
     that is not there would pass a typo in MLFLOW_TRACKING_URI as "nothing to audit"."""
+    _ = ctx.paths  # outside a checkout that is what to say first, whatever the stores are
     mlflow_bulk.require_stores(ctx.mlflow)
 
 

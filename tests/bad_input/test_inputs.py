@@ -374,3 +374,66 @@ def test_a_config_value_of_the_wrong_type_is_refused(
 def test_an_unknown_config_key_is_warned_about(repo: Path) -> None:
     _configure(repo, 'main = ""', 'main = ""\nmian = "accuracy"')
     warned(repo, "log", says="unknown key 'mian' in [metrics] is ignored; known: main")
+
+
+# -- a bare repository, the inside of .git, a path holding a newline -------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["log"], ["show", "HEAD"], ["run", "--", "touch", "marker"], ["audit"], ["init"]],
+    ids=["log", "show", "run", "audit", "init"],
+)
+def test_a_bare_repository_is_called_bare_with_the_next_step(
+    tmp_path: Path, command: list[str]
+) -> None:
+    bare = tmp_path / "project.git"
+    sh("git", "init", "-q", "--bare", str(bare), cwd=tmp_path)
+
+    refused(
+        bare,
+        *command,
+        code=1,
+        says=f"{bare} is a bare Git repository, with no working tree to run or record in; run "
+        f"lineage in a clone of it that has one (`git clone {bare} DIR`)",
+    )
+    assert not (bare / "marker").exists()
+
+
+def test_inside_the_git_directory_says_to_use_the_working_tree(repo: Path) -> None:
+    refused(
+        repo / ".git" / "refs",
+        "log",
+        code=1,
+        says=f"{repo}/.git/refs is inside the .git directory {repo}/.git; run lineage in the "
+        "working tree instead",
+        repo=repo,
+    )
+
+
+def test_a_repository_whose_path_holds_a_newline_is_not_called_bare(tmp_path: Path) -> None:
+    odd = tmp_path / "two\nlines"
+    odd.mkdir()
+    sh("git", "init", "-q", cwd=odd)
+    sh("lineage", "init", cwd=odd)
+    sh("git", "add", "-A", cwd=odd)
+    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=odd)
+
+    ran = run_cli(odd, "run", "--", "true")
+    logged = run_cli(odd, "log")
+
+    assert ran.returncode == 0, ran.stderr
+    assert "recorded 1 run(s)" in ran.stderr
+    assert logged.returncode == 0 and "SUCCEEDED" in logged.stdout
+
+
+def test_a_missing_directory_with_a_newline_is_named_escaped(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no\nsuch")
+    refused(
+        tmp_path,
+        "-C",
+        "no\nsuch",
+        "log",
+        code=1,
+        says=f"{missing!r} is not a directory; check the path given to -C",
+    )
