@@ -54,11 +54,27 @@ class Dirt:
 
 
 class GitError(LineageError):
-    def __init__(self, args: Sequence[str], stderr: str) -> None:
+    def __init__(self, args: Sequence[str], stderr: str, next_step: str = "") -> None:
         self.args_ = tuple(args)
         self.stderr = stderr
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        super().__init__(f"`git {' '.join(args)}` failed: {detail}")
+        then = f"; {next_step}" if next_step else ""
+        super().__init__(printable(f"`git {' '.join(args)}` failed: {git_message(stderr)}{then}"))
+
+
+def git_message(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong: its first ``fatal:`` or ``error:``
+    line (the lines after it are advice, e.g. "...and the repository exists."), else the last."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else "no message"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): what a message echoes
+    back from input or from git is never printed raw to a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def run_git(

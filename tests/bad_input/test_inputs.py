@@ -437,3 +437,39 @@ def test_a_missing_directory_with_a_newline_is_named_escaped(tmp_path: Path) -> 
         code=1,
         says=f"{missing!r} is not a directory; check the path given to -C",
     )
+
+
+# -- remotes that are not there: git's own message, one line -------------------------------
+
+
+def test_pull_from_an_unknown_remote_shows_gits_message(repo: Path) -> None:
+    result = refused(
+        repo,
+        "pull",
+        "nosuchremote",
+        code=1,
+        says="failed: fatal: 'nosuchremote' does not appear to be a git repository; check the "
+        "remote's name or URL (`git remote -v`) and that you can reach it",
+    )
+    assert "and the repository exists" not in result.stderr
+
+
+def test_push_to_a_missing_path_shows_gits_message(repo: Path, tmp_path: Path) -> None:
+    sh("lineage", "run", "--", "true", cwd=repo)  # something to push
+    before = sh("git", "rev-parse", "refs/lineage/records", cwd=repo).stdout
+    missing = tmp_path / "nonexistent.git"
+
+    refused(
+        repo,
+        "push",
+        str(missing),
+        code=1,
+        says=f"failed: fatal: '{missing}' does not appear to be a git repository",
+    )
+    assert sh("git", "rev-parse", "refs/lineage/records", cwd=repo).stdout == before
+    assert not missing.exists()
+
+
+def test_a_remote_name_with_an_escape_sequence_is_echoed_escaped(repo: Path) -> None:
+    result = refused(repo, "pull", "evil\x1b[31mred", code=1, says="`git fetch evil\\x1b[31mred")
+    assert "\x1b" not in result.stderr
