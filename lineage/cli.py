@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from lineage import __version__
-from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
+from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError, printable
 
 if TYPE_CHECKING:
     from lineage import compare
@@ -865,8 +865,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             prog_name="lineage",
             standalone_mode=False,
         )
-    except LineageError as exc:
-        click.echo(f"lineage: error: {exc}", err=True)
+    except LineageError as exc:  # one line: control characters echoed from input escaped
+        click.echo(f"lineage: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("lineage: interrupted", err=True)

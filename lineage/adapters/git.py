@@ -17,7 +17,7 @@ from pathlib import Path
 from string import hexdigits as HEXDIGITS
 
 from lineage.adapters.tool_stores import ToolStores
-from lineage.errors import LineageError, NotARepositoryError
+from lineage.errors import LineageError, NotARepositoryError, printable
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,6 @@ def git_message(stderr: str) -> str:
         if line.startswith(("fatal:", "error:")):
             return line
     return lines[-1] if lines else "no message"
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``): what a message echoes
-    back from input or from git is never printed raw to a terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def run_git(

@@ -473,3 +473,70 @@ def test_push_to_a_missing_path_shows_gits_message(repo: Path, tmp_path: Path) -
 def test_a_remote_name_with_an_escape_sequence_is_echoed_escaped(repo: Path) -> None:
     result = refused(repo, "pull", "evil\x1b[31mred", code=1, says="`git fetch evil\\x1b[31mred")
     assert "\x1b" not in result.stderr
+
+
+# -- REFs: too short, and control characters echoed escaped -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "ref"),
+    [
+        (["show", "a"], "a"),
+        (["show", "abc"], "abc"),
+        (["graph", "ab"], "ab"),
+        (["impact", "abc"], "abc"),
+        (["diff", "ab", "local-abcd"], "ab"),
+        (["reproduce", "--dry-run", "abc"], "abc"),
+        (["show", "local-ab"], "local-ab"),
+    ],
+    ids=["show-a", "show-abc", "graph-ab", "impact-abc", "diff-ab", "reproduce-abc", "local-ab"],
+)
+def test_a_prefix_under_four_hex_digits_is_too_short(repo: Path, args: list[str], ref: str) -> None:
+    refused(
+        repo,
+        *args,
+        code=1,
+        says=f"{ref!r} is too short to look up: an id prefix needs at least 4 hex digits",
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "ref", "shown"),
+    [
+        (["show"], "x\x1b[31my", "'x\\x1b[31my'"),
+        (["show"], "churn\x07@prod", "'churn\\x07@prod'"),
+        (["graph"], "models:/m\x1b@a", "'models:/m\\x1b@a'"),
+        (["impact"], "data\n/x", "'data\\n/x'"),
+        (["reproduce", "--dry-run"], "HEAD\x1b", "'HEAD\\x1b'"),
+        (["show"], "churn/1\n", "'churn/1\\n'"),
+    ],
+    ids=[
+        "escape",
+        "bell-in-model",
+        "model-uri",
+        "newline-in-path",
+        "reproduce",
+        "trailing-newline",
+    ],
+)
+def test_control_characters_in_a_ref_are_echoed_escaped(
+    repo: Path, command: list[str], ref: str, shown: str
+) -> None:
+    result = refused(repo, *command, ref, code=1, says=shown)
+    assert not any(ord(c) < 32 for c in result.stderr.replace("\n", ""))
+    assert result.stderr.count("\n") == 1
+
+
+def test_audit_of_a_model_name_with_a_control_character_is_escaped(
+    repo: Path, tmp_path: Path
+) -> None:
+    uri = _empty_mlflow_store(tmp_path / "mlflow.db")
+    result = refused(
+        repo,
+        "audit",
+        "churn\x1b",
+        code=1,
+        says="'churn\\x1b'",
+        env=with_env(MLFLOW_TRACKING_URI=uri),
+    )
+    assert "\x1b" not in result.stderr
