@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import gc
 import json
+import math
 import os
 import sys
 import traceback
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from lineage import __version__
-from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError
+from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError, printable
 
 if TYPE_CHECKING:
     from lineage import compare
@@ -33,6 +34,19 @@ if TYPE_CHECKING:
 
 def _warn(message: str) -> None:
     click.echo(f"lineage: warning: {message}", err=True)
+
+
+class _Tolerance(click.FloatRange):
+    """A tolerance: a finite number >= 0 (FloatRange lets nan and inf through)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number; give a tolerance >= 0, e.g. 1e-6")
+        return number
+
+
+_TOLERANCE = _Tolerance(min=0)
 
 
 def _catch_up(obj: Context, *, aliases: bool = False) -> bool:
@@ -307,14 +321,14 @@ def _given_inputs(
 @click.option(
     "--rtol",
     metavar="X",
-    type=click.FloatRange(min=0),
+    type=_TOLERANCE,
     help="Relative tolerance: |rerun - original| <= atol + rtol * |original| "
     "(default: [reproduce] rtol in .lineage/config.toml, else 0).",
 )
 @click.option(
     "--atol",
     metavar="X",
-    type=click.FloatRange(min=0),
+    type=_TOLERANCE,
     help="Absolute tolerance (default: [reproduce] atol, else 0).",
 )
 @click.option(
@@ -484,17 +498,15 @@ def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:
 @click.argument("ref")
 @click.option(
     "--upstream",
-    "direction",
-    flag_value="upstream",
+    is_flag=True,
     help="What REF was made from: code, data, runs (default for models and runs).",
 )
 @click.option(
     "--downstream",
-    "direction",
-    flag_value="downstream",
+    is_flag=True,
     help="What was made from REF: runs, data, models (default for data and commits).",
 )
-@click.option("--both", "direction", flag_value="both", help="Upstream and downstream.")
+@click.option("--both", is_flag=True, help="Upstream and downstream.")
 @click.option(
     "--depth",
     type=click.IntRange(min=0),
@@ -530,7 +542,9 @@ def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:
 def graph_cmd(
     obj: Context,
     ref: str,
-    direction: str | None,
+    upstream: bool,
+    downstream: bool,
+    both: bool,
     depth: int | None,
     as_of: str | None,
     fmt: str | None,
@@ -550,6 +564,13 @@ def graph_cmd(
     from lineage.commands import graph as graph_
 
     _check_output(obj, output, "-o")
+    directions = [d for d, on in (("upstream", upstream), ("downstream", downstream)) if on]
+    if both:
+        directions.append("both")
+    if len(directions) > 1:  # three flags for one choice: never let the last one win silently
+        given = " and ".join(f"--{d}" for d in directions)
+        raise click.UsageError(f"give one of --upstream, --downstream and --both, not {given}")
+    direction = directions[0] if directions else None
     chosen = graph_.output_format(fmt, output)
     if chosen in graph_.BINARY and output is None:
         raise click.UsageError(
@@ -690,7 +711,9 @@ def import_mlflow_cmd(
 @click.option("--alias", metavar="NAME", help="Audit the versions holding this alias.")
 @click.option("--stage", metavar="NAME", help="Audit the versions in this (legacy) stage.")
 @click.option("--all", "everything", is_flag=True, help="Audit every registered version.")
-@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.option(
+    "--strict", is_flag=True, help="Fail on warnings too, and when no model version matches."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
 @click.option("--markdown", is_flag=True, help="Print Markdown (for a pull-request comment).")
 @click.option(
@@ -717,14 +740,16 @@ def audit_cmd(
     \b
     Default scope: every version holding an alias (or the Production stage).
     MODEL_OR_ALIAS: churn-model, churn-model/3, churn-model@champion.
-    Exit codes: 0 nothing failed, 1 something failed (--strict: or warned).
+    Exit codes: 0 nothing failed, 1 something failed (--strict: or warned, or nothing
+    matched).
     """
-    from lineage.commands.audit import audit
+    from lineage.commands.audit import audit, check_stores
     from lineage.commands.audit_report import render_junit, render_markdown, render_text, to_json
 
     if as_json and markdown:
         raise click.UsageError("give --json or --markdown, not both")
     _check_output(obj, junit, "--junit")
+    check_stores(obj)  # one error for a missing or garbage store, before the catch-up warns
     _catch_up(obj)
     result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
     if junit is not None:
@@ -735,6 +760,8 @@ def audit_cmd(
         click.echo(render_markdown(result), nl=False)
     else:
         click.echo(render_text(result), nl=False)
+    if (error := result.strict_error()) is not None:
+        raise error
     sys.exit(result.exit_code)
 
 
@@ -864,8 +891,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             prog_name="lineage",
             standalone_mode=False,
         )
-    except LineageError as exc:
-        click.echo(f"lineage: error: {exc}", err=True)
+    except LineageError as exc:  # one line: control characters echoed from input escaped
+        click.echo(f"lineage: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("lineage: interrupted", err=True)

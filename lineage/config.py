@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lineage.errors import LineageError, NotInitializedError
 
@@ -55,7 +58,6 @@ exclude = []
 """
 
 DEFAULT_MAX_FILE_MB = 10.0
-_TABLES = ("metrics", "environment", "audit", "reproduce", "hooks")  # each a [section]
 PLOTS_POLICIES = ("tolerance", "ignore")
 
 
@@ -98,7 +100,21 @@ def is_initialized(root: Path) -> bool:
     return config_file(root).exists()
 
 
-def load(root: Path) -> Config:
+# Every key lineage reads, by table: anything else is a typo, warned about (never an error,
+# so a config written by a newer lineage still works here).
+KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "metrics": frozenset({"main"}),
+    "environment": frozenset({"variables"}),
+    "audit": frozenset({"protected_branches", "remote"}),
+    "reproduce": frozenset({"rtol", "atol", "ignore_outputs", "plots"}),
+    "hooks": frozenset({"max_file_mb"}),
+    "snapshot": frozenset({"untracked", "exclude"}),
+}
+
+
+def load(root: Path, warn: Callable[[str], None] | None = None) -> Config:
+    """The configuration in ``root``; a key of the wrong type is refused, an unknown key or
+    table is ``warn``ed about."""
     path = config_file(root)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -111,27 +127,36 @@ def load(root: Path) -> Config:
             f"cannot read {path} ({exc.strerror or exc}); make it the file `lineage init` "
             "writes (move it aside and run `lineage init`)"
         ) from None
-    for name in _TABLES:
-        if not isinstance(data.get(name, {}), dict):
-            raise LineageError(
-                f"{CONFIG_PATH}: {name} must be a [{name}] section, not "
-                f"{str(repr(data[name]))[:60]}; fix it (see docs/configuration.md)"
-            )
-    metrics = data.get("metrics", {})
-    env = data.get("environment", {})
+    for message in _unknown_keys(data):
+        if warn is not None:
+            warn(message)
+    metrics = _table(data, "metrics")
+    main = metrics.get("main", "")
+    if not isinstance(main, str):
+        raise LineageError(
+            f"{CONFIG_PATH}: [metrics] main must be a metric name in quotes, not {main!r}, "
+            'e.g. main = "accuracy"'
+        )
+    env = _table(data, "environment")
     variables = env.get("variables", [])
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise LineageError(
             f"{CONFIG_PATH}: [environment] variables must be a list of names, "
             'e.g. variables = ["SEED"]'
         )
-    audit = data.get("audit", {})
+    audit = _table(data, "audit")
     branches = audit.get("protected_branches", ["main", "master"])
     if not isinstance(branches, list) or not all(isinstance(b, str) for b in branches):
         raise LineageError(
             f'{CONFIG_PATH}: [audit] protected_branches must be a list, e.g. ["main"]'
         )
-    max_file_mb = data.get("hooks", {}).get("max_file_mb", DEFAULT_MAX_FILE_MB)
+    remote = audit.get("remote", "origin")
+    if not isinstance(remote, str) or not remote:
+        raise LineageError(
+            f"{CONFIG_PATH}: [audit] remote must be a Git remote's name in quotes, not "
+            f'{remote!r}, e.g. remote = "origin"'
+        )
+    max_file_mb = _table(data, "hooks").get("max_file_mb", DEFAULT_MAX_FILE_MB)
     if (
         isinstance(max_file_mb, bool)
         or not isinstance(max_file_mb, int | float)
@@ -142,23 +167,54 @@ def load(root: Path) -> Config:
             "e.g. max_file_mb = 10"
         )
     return Config(
-        main_metric=metrics.get("main") or None,
+        main_metric=main or None,
         env_variables=tuple(variables),
         protected_branches=tuple(branches),
-        audit_remote=str(audit.get("remote", "origin")),
+        audit_remote=remote,
         max_file_mb=float(max_file_mb),
-        reproduce=_reproduce_defaults(data.get("reproduce", {})),
+        reproduce=_reproduce_defaults(_table(data, "reproduce")),
         snapshot=_snapshot_rules(data.get("snapshot", {})),
     )
 
 
-def _reproduce_defaults(table: dict[str, object]) -> ReproduceDefaults:
+def _table(data: dict[str, Any], name: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, dict):
+        raise LineageError(
+            f"{CONFIG_PATH}: {name} must be a table ([{name}] on a line of its own), not {table!r}"
+        )
+    return table
+
+
+def _unknown_keys(data: dict[str, Any]) -> list[str]:
+    """A warning for each table and key lineage does not read (a typo is otherwise silent)."""
+    found = []
+    for name, table in data.items():
+        if name not in KNOWN_KEYS:
+            known = ", ".join(f"[{t}]" for t in KNOWN_KEYS)
+            found.append(f"{CONFIG_PATH}: unknown table [{name}] is ignored; known: {known}")
+        elif isinstance(table, dict):
+            for key in table:
+                if key not in KNOWN_KEYS[name]:
+                    known = ", ".join(sorted(KNOWN_KEYS[name]))
+                    found.append(
+                        f"{CONFIG_PATH}: unknown key {key!r} in [{name}] is ignored; known: {known}"
+                    )
+    return found
+
+
+def _reproduce_defaults(table: dict[str, Any]) -> ReproduceDefaults:
     tolerances = {}
     for key in ("rtol", "atol"):
         value = table.get(key, 0.0)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value < math.inf  # TOML has nan and inf: neither is a tolerance
+        ):
             raise LineageError(
-                f"{CONFIG_PATH}: [reproduce] {key} must be a number >= 0, e.g. {key} = 1e-9"
+                f"{CONFIG_PATH}: [reproduce] {key} must be a finite number >= 0, not {value!r}, "
+                f"e.g. {key} = 1e-9"
             )
         tolerances[key] = float(value)
     ignored = table.get("ignore_outputs", [])

@@ -70,7 +70,9 @@ class Context:
         from lineage.adapters import git
 
         if not self.cwd.is_dir():
-            raise LineageError(f"{self.cwd} is not a directory; check the path given to -C")
+            raise LineageError(
+                f"{git.shown_path(self.cwd)} is not a directory; check the path given to -C"
+            )
         return git.discover(self.cwd)
 
     @cached_property
@@ -85,7 +87,7 @@ class Context:
         """The repository's configuration, or the defaults where lineage is not set up."""
         from lineage import config
 
-        return config.load(self.paths.root) if self.initialized else config.Config()
+        return config.load(self.paths.root, self.warn) if self.initialized else config.Config()
 
     def require_initialized(self) -> Config:
         """The configuration of a repository where ``lineage init`` ran; raises otherwise."""

@@ -77,7 +77,7 @@ class BadReferenceError(LineageError):
 
     def __init__(self, ref: str, message: str) -> None:
         self.ref = ref
-        super().__init__(message)
+        super().__init__(printable(message))  # a REF's control characters, escaped
 
 
 class CorruptRecordError(LineageError):
@@ -140,3 +140,9 @@ class DamagedRefError(LineageError):
                 f"-d {ref}` and `lineage pull` the team's records"
             )
         super().__init__(f"{ref} points at {found} ({tip[:10]}), not a commit of records; {repair}")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): what a message echoes
+    back from input or from git is never printed raw to a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -124,8 +124,14 @@ Ref = ModelRef | AtRef | HexRef | LocalRunRef | RevisionRef
 
 
 def is_model_name(text: str) -> bool:
-    """Whether MLflow accepts ``text`` as a registered model name."""
-    return bool(text.strip()) and "/" not in text and ":" not in text
+    """Whether MLflow accepts ``text`` as a registered model name (lineage also refuses
+    control characters, which no model name needs and a terminal would act on)."""
+    return (
+        bool(text.strip())
+        and "/" not in text
+        and ":" not in text
+        and all(c.isprintable() for c in text)
+    )
 
 
 def data_path(text: str) -> str | None:

@@ -14,6 +14,7 @@ recorded last); ``path@md5`` names another.
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -152,6 +153,13 @@ def _revision(ctx: Context, text: str, *, path: str | None = None) -> Node:
         listed = ", ".join(str(ModelVersion(text, v)) for v in versions)
         raise BadReferenceError(
             text, f"{text!r} names a model; give a version or an alias: {listed} or {text}@ALIAS"
+        )
+    short = text.lower().removeprefix("local-")
+    if short and len(short) < refs.MIN_PREFIX and all(c in string.hexdigits for c in short):
+        raise BadReferenceError(
+            text,
+            f"{text!r} is too short to look up: an id prefix needs at least {refs.MIN_PREFIX} "
+            "hex digits; `lineage log` prints runs' ids",
         )
     path = path or text
     if _looks_like_path(ctx, path):

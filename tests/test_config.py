@@ -32,8 +32,13 @@ def test_reproduce_defaults_are_read_from_the_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ("rtol = -1", "[reproduce] rtol must be a number >= 0, e.g. rtol = 1e-9"),
-        ('atol = "small"', "[reproduce] atol must be a number >= 0, e.g. atol = 1e-9"),
+        ("rtol = -1", "[reproduce] rtol must be a finite number >= 0, not -1, e.g. rtol = 1e-9"),
+        (
+            'atol = "small"',
+            "[reproduce] atol must be a finite number >= 0, not 'small', e.g. atol = 1e-9",
+        ),
+        ("atol = nan", "[reproduce] atol must be a finite number >= 0, not nan, e.g. atol = 1e-9"),
+        ("rtol = inf", "[reproduce] rtol must be a finite number >= 0, not inf, e.g. rtol = 1e-9"),
         (
             'ignore_outputs = "model.pkl"',
             "[reproduce] ignore_outputs must be a list of paths or globs, "
@@ -62,3 +67,42 @@ def test_snapshot_rules_are_read_from_the_config(tmp_path: Path) -> None:
     assert configured(tmp_path, text).snapshot == config.SnapshotRules(
         untracked=False, exclude=("*.sqlite", "notes/")
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[metrics]\nmain = 5\n",
+            '[metrics] main must be a metric name in quotes, not 5, e.g. main = "accuracy"',
+        ),
+        (
+            "[audit]\nremote = 1\n",
+            '[audit] remote must be a Git remote\'s name in quotes, not 1, e.g. remote = "origin"',
+        ),
+        ("metrics = 5\n", "metrics must be a table ([metrics] on a line of its own), not 5"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_not_ignored(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(LineageError) as raised:
+        configured(tmp_path, text)
+    assert str(raised.value) == f"{config.CONFIG_PATH}: {message}"
+
+
+def test_unknown_tables_and_keys_are_warned_about_and_the_rest_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".lineage").mkdir()
+    (tmp_path / config.CONFIG_PATH).write_text(
+        '[metrics]\nmian = "auc"\nmain = "f1"\n[reproduse]\natol = 1\n'
+    )
+    warnings: list[str] = []
+
+    loaded = config.load(tmp_path, warnings.append)
+
+    assert loaded.main_metric == "f1"
+    assert warnings == [
+        f"{config.CONFIG_PATH}: unknown key 'mian' in [metrics] is ignored; known: main",
+        f"{config.CONFIG_PATH}: unknown table [reproduse] is ignored; known: [metrics], "
+        "[environment], [audit], [reproduce], [hooks], [snapshot]",
+    ]

@@ -17,7 +17,7 @@ from pathlib import Path
 from string import hexdigits as HEXDIGITS
 
 from lineage.adapters.tool_stores import ToolStores
-from lineage.errors import LineageError, NotARepositoryError
+from lineage.errors import LineageError, NotARepositoryError, printable
 
 SNAPSHOT_SUBJECT = "lineage snapshot of a dirty working tree"  # what `lineage push` looks for
 
@@ -56,11 +56,21 @@ class Dirt:
 
 
 class GitError(LineageError):
-    def __init__(self, args: Sequence[str], stderr: str) -> None:
+    def __init__(self, args: Sequence[str], stderr: str, next_step: str = "") -> None:
         self.args_ = tuple(args)
         self.stderr = stderr
-        detail = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
-        super().__init__(f"`git {' '.join(args)}` failed: {detail}")
+        then = f"; {next_step}" if next_step else ""
+        super().__init__(printable(f"`git {' '.join(args)}` failed: {git_message(stderr)}{then}"))
+
+
+def git_message(stderr: str) -> str:
+    """The line of git's stderr that says what went wrong: its first ``fatal:`` or ``error:``
+    line (the lines after it are advice, e.g. "...and the repository exists."), else the last."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else "no message"
 
 
 def run_git(
@@ -87,29 +97,78 @@ def git(paths: RepoPaths, *args: str, env: Mapping[str, str] | None = None) -> s
     return run_git(paths.root, args, env=env).stdout.decode().strip()
 
 
+_LOCATIONS = ("--show-toplevel", "--absolute-git-dir", "--git-common-dir")
+
+
 def discover(cwd: Path) -> RepoPaths:
     """Find the repository containing ``cwd`` with one ``git rev-parse`` call."""
     try:
-        proc = run_git(
-            cwd,
-            ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"],
-            check=False,
-        )
+        proc = run_git(cwd, ["rev-parse", *_LOCATIONS], check=False)
     except FileNotFoundError:
         raise LineageError("git is not installed or not on PATH; install git first") from None
     except NotADirectoryError:
         raise NotARepositoryError(str(cwd)) from None
     if proc.returncode != 0:
-        raise NotARepositoryError(str(cwd))
-    lines = proc.stdout.decode().splitlines()
-    if len(lines) != 3:
-        raise LineageError(
-            f"{cwd} is a bare Git repository or a .git directory; run lineage in a work tree"
-        )
+        raise _no_work_tree(cwd)
+    lines = os.fsdecode(proc.stdout).splitlines()
+    if len(lines) != 3:  # a path holding a newline: ask for each alone, where it is unambiguous
+        lines = [_rev_parse_one(cwd, option) for option in _LOCATIONS]
     root, git_dir, common = (Path(x) for x in lines)
     if not common.is_absolute():
         common = (cwd / common).resolve()
     return RepoPaths(root=root, git_dir=git_dir, common_dir=common)
+
+
+def _rev_parse_one(cwd: Path, option: str) -> str:
+    out = os.fsdecode(run_git(cwd, ["rev-parse", option]).stdout)
+    return out[:-1] if out.endswith("\n") else out  # only git's own newline: a path may hold one
+
+
+class NoWorkTreeError(LineageError):
+    """``cwd`` is in a Git repository that has no working tree there (bare, or inside .git)."""
+
+    def __init__(self, cwd: Path, message: str) -> None:
+        self.cwd = cwd
+        super().__init__(message)
+
+
+def _no_work_tree(cwd: Path) -> LineageError:
+    """Why ``git rev-parse --show-toplevel`` failed in ``cwd``: no repository at all, a bare
+    one, or the inside of a .git directory (each needs a different next step)."""
+    proc = run_git(
+        cwd,
+        ["rev-parse", "--is-bare-repository", "--is-inside-git-dir", "--absolute-git-dir"],
+        check=False,
+    )
+    lines = os.fsdecode(proc.stdout).split("\n", 2)
+    if proc.returncode != 0 or len(lines) != 3:
+        return NotARepositoryError(shown_path(cwd))
+    bare, inside, git_dir = lines[0], lines[1], lines[2].removesuffix("\n")
+    if bare == "true":
+        return NoWorkTreeError(
+            cwd,
+            f"{shown_path(cwd)} is a bare Git repository, with no working tree to run or record "
+            f"in; run lineage in a clone of it that has one (`git clone {shown_path(git_dir)} "
+            "DIR`)",
+        )
+    if inside == "true":
+        return NoWorkTreeError(
+            cwd,
+            f"{shown_path(cwd)} is inside the .git directory {shown_path(git_dir)}; run lineage "
+            "in the working tree instead",
+        )
+    return NoWorkTreeError(
+        cwd,
+        f"{shown_path(cwd)} is in a Git repository with no working tree here; run lineage "
+        "in a clone that has one",
+    )
+
+
+def shown_path(path: Path | str) -> str:
+    """A path as a message shows it: as is, or quoted with escapes when it holds a newline or
+    another control character (never printed raw to a terminal)."""
+    text = str(path)
+    return repr(text) if any(ord(c) < 32 or ord(c) == 127 for c in text) else text
 
 
 def head(paths: RepoPaths) -> Head:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lineage.adapters.git import SNAPSHOT_SUBJECT, GitError, RepoPaths, git, run_git
 
 _C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
+_CHECK_REMOTE = "check the remote's name or URL (`git remote -v`) and that you can reach it"
 
 
 def remotes(paths: RepoPaths) -> list[str]:
@@ -41,7 +42,7 @@ def fetch_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> bool:
     stderr = proc.stderr.decode(errors="replace")
     if f"couldn't find remote ref {src}" in stderr:
         return False
-    raise GitError(["fetch", remote, src], stderr)
+    raise GitError(["fetch", remote, src], stderr, _CHECK_REMOTE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def push_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> RefPush:
         refs, _, summary = rest.partition("\t")
         if len(flag) == 1 and refs == f"{src}:{dst}":
             return RefPush(flag, summary)
-    raise GitError(args, proc.stderr.decode(errors="replace"))
+    raise GitError(args, proc.stderr.decode(errors="replace"), _CHECK_REMOTE)
 
 
 def new_commits(

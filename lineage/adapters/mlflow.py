@@ -95,12 +95,14 @@ def file_stores_allowed(*uris: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def store_errors(uri: str) -> Iterator[None]:
-    """MLflow's and the OS's errors while using the store, as one TrackingUnreachableError."""
+    """MLflow's, SQLAlchemy's and the OS's errors while using the store, as one
+    TrackingUnreachableError (a garbage SQLite file fails inside SQLAlchemy, not MLflow)."""
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
-    except (MlflowException, OSError) as exc:
+    except (MlflowException, SQLAlchemyError, OSError) as exc:
         raise TrackingUnreachableError(redact_uri(uri), first_line(exc)) from None
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineage.adapters import mlflow as tracking
-from lineage.adapters.mlflow_uri import MlflowStores, missing_sqlite
+from lineage.adapters.mlflow_uri import MlflowStores, check_existing, missing_sqlite
 from lineage.errors import LineageError
 from lineage.records import MlflowRun, ModelVersion
 from lineage.redact import redact_uri
@@ -37,6 +37,14 @@ class RegisteredVersion:
     user: str | None
     created_ms: int | None
     updated_ms: int | None
+
+
+def require_stores(stores: MlflowStores) -> None:
+    """Raise unless both stores exist and are MLflow's: reading history from a store that is
+    not there would answer "nothing" to a typo in MLFLOW_TRACKING_URI."""
+    check_existing(stores.tracking)
+    if stores.registry != stores.tracking:
+        check_existing(stores.registry, "model registry")
 
 
 def registered_versions(stores: MlflowStores, names: Sequence[str] = ()) -> list[RegisteredVersion]:

@@ -238,9 +238,9 @@ def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
         yield _EmptyRegistry()
     else:
         with tracking.quiet():
-            yield _ClientRegistry(
-                tracking.client(stores.tracking, stores.registry), stores.registry
-            )
+            with tracking.store_errors(stores.registry):  # garbage file, unknown scheme
+                mlflow_client = tracking.client(stores.tracking, stores.registry)
+            yield _ClientRegistry(mlflow_client, stores.registry)
 
 
 def resolve_model(

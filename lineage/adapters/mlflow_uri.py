@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lineage.errors import TrackingUnreachableError
+from lineage.errors import LineageError, TrackingUnreachableError
 from lineage.redact import redact_uri
 
 REST_TIMEOUT = 10.0
@@ -28,6 +28,19 @@ _CLIENT_ONLY_AUTH = (
     "MLFLOW_TRACKING_CLIENT_CERT_PATH",
     "MLFLOW_WORKSPACE",
 )
+
+
+class StoreUnusableError(TrackingUnreachableError):
+    """An MLflow store a reading command cannot use: missing, not MLflow's, unknown scheme."""
+
+    def __init__(self, uri: str, reason: str, what: str = "tracking store") -> None:
+        self.uri = uri
+        self.reason = reason
+        self.what = what
+        variable = "MLFLOW_REGISTRY_URI" if what == "model registry" else "MLFLOW_TRACKING_URI"
+        LineageError.__init__(
+            self, f"the MLflow {what} {uri} cannot be used: {reason}; check {variable}"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,13 +153,33 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     if is_http(uri):
         reason = _http_health(uri, timeout)
     elif uri.startswith("sqlite:"):
-        reason = _sqlite_writable(uri)
+        reason = _sqlite_writable(uri) or _sqlite_not_mlflow(uri, empty_ok=True)
     elif (path := local_path(uri)) is not None:
         reason = _directory_usable(Path(path))
-    else:  # databricks, postgresql, ...: no cheap check
-        reason = None
+    else:  # databricks, postgresql, ...: no cheap check beyond MLflow knowing the scheme
+        reason = unknown_scheme(uri)
     if reason:
         raise TrackingUnreachableError(redact_uri(uri), reason)
+
+
+def check_existing(uri: str, what: str = "tracking store") -> None:
+    """Raise unless the store at uri already exists and is MLflow's: for the commands that only
+    read it (`audit`, `import mlflow`), where a store that is not there is a typo, not an empty
+    history. Never creates it (MLflow creates a SQLite file on first open)."""
+    reason: str | None = None
+    if uri.startswith("sqlite:"):
+        path = sqlite_path(uri) if uri.startswith("sqlite:///") else None
+        if path is not None and not os.path.exists(path):
+            reason = f"it does not exist (no file {path})"
+        else:
+            reason = _sqlite_not_mlflow(uri, empty_ok=False)
+    elif (local := local_path(uri)) is not None:
+        if not os.path.isdir(local):
+            reason = f"it does not exist (no directory {os.path.abspath(local)})"
+    elif not is_http(uri):
+        reason = unknown_scheme(uri)
+    if reason:
+        raise StoreUnusableError(redact_uri(uri), reason, what)
 
 
 def _http_health(uri: str, timeout: float) -> str | None:
@@ -191,6 +224,83 @@ def _sqlite_writable(uri: str) -> str | None:
     if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
         return f"{path} is not writable"
     return None
+
+
+# A SQLite file starts with these 16 bytes (https://www.sqlite.org/fileformat.html).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+# Tables every MLflow SQL store has had, tracking or registry (mlflow/store/db_migrations).
+_MLFLOW_TABLES = {"experiments", "registered_models", "alembic_version"}
+
+
+def _sqlite_not_mlflow(uri: str, *, empty_ok: bool) -> str | None:
+    """Why the existing SQLite file at uri is no MLflow store (random bytes, another
+    program's database), else None; an empty file or database is one MLflow would set up,
+    fine to write to (``empty_ok``) but holding nothing to read."""
+    path = sqlite_path(uri) if uri.startswith("sqlite:///") else None
+    if path is None or not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror})"
+    if not header:
+        return None if empty_ok else f"{path} is an empty file, not an MLflow store"
+    if header != _SQLITE_HEADER:
+        return f"{path} is not a SQLite database"
+    tables = _sqlite_tables(path)
+    if tables is None:
+        return f"{path} is a damaged SQLite database"
+    if not tables:
+        return None if empty_ok else f"{path} is an empty database, not an MLflow store"
+    if not tables & _MLFLOW_TABLES:
+        return f"{path} is a SQLite database, but not MLflow's (it has no experiments table)"
+    return None
+
+
+def _sqlite_tables(path: str) -> set[str] | None:
+    """The table names of a SQLite file, read-only (None when SQLite cannot read it)."""
+    import sqlite3
+
+    try:
+        db = sqlite3.connect(f"file:{urllib.parse.quote(path)}?mode=ro", uri=True, timeout=5.0)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    except sqlite3.DatabaseError:
+        return None
+    finally:
+        db.close()
+    return {str(name) for (name,) in rows}
+
+
+# MLflow's own stores (mlflow/tracking/_tracking_service/utils.py, _register_tracking_stores);
+# plugins add theirs under the entry point group below.
+_KNOWN_SCHEMES = frozenset(
+    {"", "file", "databricks", "databricks-uc", "uc", "http", "https"}
+    | {"postgresql", "mysql", "sqlite", "mssql"}
+)
+_DATABASES = ("postgresql", "mysql", "sqlite", "mssql")
+_PLUGIN_GROUP = "mlflow.tracking_store"
+
+
+def unknown_scheme(uri: str) -> str | None:
+    """Why MLflow would refuse uri's scheme (None when it knows it), read as MLflow's
+    get_uri_scheme reads it: `postgresql+psycopg2` is postgresql, `C:` a Windows path."""
+    if uri in ("databricks", "databricks-uc", "uc"):
+        return None
+    scheme = urllib.parse.urlsplit(uri).scheme.lower()
+    if scheme.startswith(_DATABASES) or len(scheme) <= 1 or scheme in _KNOWN_SCHEMES:
+        return None
+    from importlib.metadata import entry_points
+
+    if any(e.name == scheme for e in entry_points(group=_PLUGIN_GROUP)):
+        return None
+    return (
+        f"unknown scheme {scheme!r}: MLflow reads sqlite:///, http(s)://, file:, "
+        "postgresql://, mysql://, mssql://, databricks and its plugins' schemes"
+    )
 
 
 def _directory_usable(path: Path) -> str | None:

@@ -34,6 +34,7 @@ from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow
 from lineage.compare import REPRODUCED_VERDICTS
 from lineage.context import Context
 from lineage.edges import node_key
+from lineage.errors import LineageError
 from lineage.index import Index
 from lineage.model_version import ModelVersion
 from lineage.records import BIT_IDENTICAL, UNVERIFIED, WITHIN_TOLERANCE
@@ -42,6 +43,7 @@ from lineage.resolve import model_node
 from lineage.run_values import run_values
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
+GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's tag: HEAD when the run started
 CHECKS = ("lineage", "code", "data", "run", "reproduction")
 MARK = {PASS: "✓", WARN: "!", FAIL: "✗"}
 _ORDER = {PASS: 0, WARN: 1, FAIL: 2}
@@ -86,8 +88,30 @@ class Audit:
         return [r for r in self.rows if r.result in bad]
 
     @property
+    def passed(self) -> bool:
+        """Nothing failed; under --strict also something was in scope (an alias renamed, a
+        registry emptied or a typo must not pass CI as "nothing to audit")."""
+        return not self.failed and not (self.strict and not self.rows)
+
+    @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        return 0 if self.passed else 1
+
+    def strict_error(self) -> LineageError | None:
+        """The error `--strict` ends with when nothing was in scope."""
+        if self.rows or not self.strict:
+            return None
+        return LineageError(
+            f"nothing to audit under --strict: no model version matches ({self.scope}); "
+            "check the model names, aliases and stages, or the MLflow registry audited"
+        )
+
+
+def check_stores(ctx: Context) -> None:
+    """Raise unless the tracking store and registry exist and are MLflow's: auditing a store
+    that is not there would pass a typo in MLFLOW_TRACKING_URI as "nothing to audit"."""
+    _ = ctx.paths  # outside a checkout that is what to say first, whatever the stores are
+    mlflow_bulk.require_stores(ctx.mlflow)
 
 
 def audit(
@@ -102,6 +126,7 @@ def audit(
 ) -> Audit:
     """Check the lineage of the model versions in scope: the ones REFS, ``alias``, ``stage``
     or ``everything`` name, else every version holding an alias or the Production stage."""
+    check_stores(ctx)
     index = ctx.index
     versions, scope = _scope(ctx, refs, alias, stage, everything)
     rows = [Row(v) for v in versions]
@@ -118,7 +143,7 @@ def audit(
     for row in rows:
         row.checks = [
             _lineage(row),
-            _code(row, ctx.paths, index, refs_of, ctx.config),
+            _code(row, ctx.paths, index, refs_of, ctx.config, live),
             _data(row, missing),
             _run(row, live),
             _reproduction(row, index, moment),
@@ -174,11 +199,11 @@ def _unique(versions: list[mlflow_bulk.RegisteredVersion]) -> list[mlflow_bulk.R
 # -- gathering -----------------------------------------------------------------------------
 
 
-def _live_runs(uri: str, run_ids: Sequence[str]) -> dict[str, str]:
-    """Run id -> status, for the runs the tracking store still has."""
+def _live_runs(uri: str, run_ids: Sequence[str]) -> dict[str, mlflow_bulk.HistoricRun]:
+    """Run id -> the run (status, tags), for the runs the tracking store still has."""
     if not run_ids:
         return {}
-    return {h.run.run_id: h.run.status for h in mlflow_bulk.runs(uri, run_ids=run_ids)}
+    return {h.run.run_id: h for h in mlflow_bulk.runs(uri, run_ids=run_ids)}
 
 
 def _missing_data(root: Path, rows: Sequence[Row]) -> dict[str, tuple[str, ...]] | None:
@@ -233,13 +258,14 @@ def _code(
     index: Index,
     containing: _Containment,
     cfg: config.Config,
+    live: Mapping[str, mlflow_bulk.HistoricRun],
 ) -> Check:
     if row.record is None:
         return Check("code", FAIL, "no record")
     code = row.record.get("code") or {}
     commit: str | None = code.get("commit")
     if commit is None:
-        return Check("code", FAIL, "no commit recorded (MLflow had no git commit tag)")
+        return Check("code", FAIL, _no_commit(row, live.get(row.run_key or "")))
     if not git.has_commit(paths, commit):
         return Check("code", FAIL, f"commit {commit[:10]} is not in this repository")
     problems: list[str] = []  # each fails the check; every one is named, not only the first
@@ -271,6 +297,19 @@ def _code(
     if problems or warnings:
         return Check("code", FAIL if problems else WARN, "; ".join([*problems, *warnings]))
     return Check("code", PASS, f"clean commit {commit[:10]} on {branches[0]} and {remote}")
+
+
+def _no_commit(row: Row, run: mlflow_bulk.HistoricRun | None) -> str:
+    """Why a record has no commit: MLflow named none, or named one this clone lacks."""
+    tagged = (run.tags.get(GIT_COMMIT_TAG, "") if run else "").strip()
+    if tagged:
+        return (
+            f"no commit recorded: MLflow names commit {tagged[:10]}, which is not in this "
+            "repository; `git fetch` it, then run `lineage import mlflow` again"
+        )
+    if row.record is not None and row.record.get("evidence") == "observed":
+        return "no commit recorded: the run was made before the repository's first commit"
+    return "no commit recorded (MLflow had no git commit tag)"
 
 
 def _attached_commit(index: Index, run_key: str, snapshot: str | None) -> str | None:
@@ -305,12 +344,12 @@ def _data(row: Row, missing: dict[str, tuple[str, ...]] | None) -> Check:
     return Check("data", PASS, f"{len(inputs)} input(s) in the DVC remote")
 
 
-def _run(row: Row, live: Mapping[str, str]) -> Check:
+def _run(row: Row, live: Mapping[str, mlflow_bulk.HistoricRun]) -> Check:
     if row.record is None or row.run_key is None:
         return Check("run", FAIL, "no record")
     if row.run_key not in live:
         return Check("run", FAIL, f"run {row.run_key[:12]} is no longer in the tracking store")
-    status = live[row.run_key]
+    status = live[row.run_key].run.status
     if status != "FINISHED":
         return Check("run", FAIL, f"run status is {status}, not FINISHED")
     values = run_values(row.record)

@@ -17,7 +17,8 @@ def _aliases(row: Row) -> str:
 
 def render_text(a: Audit) -> str:
     if not a.rows:
-        return f"nothing to audit: no model version matches ({a.scope})\n"
+        hint = "" if a.strict else " (`--strict` fails when nothing matches)"
+        return f"nothing to audit: no model version matches ({a.scope}){hint}\n"
     header = ["model version", "aliases", *CHECKS]
     table = [[r.model, _aliases(r), *(MARK[r.check(c).result] for c in CHECKS)] for r in a.rows]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
@@ -37,7 +38,7 @@ def render_text(a: Audit) -> str:
 
 def _summary(a: Audit) -> str:
     counts = {k: sum(1 for r in a.rows if r.result == k) for k in (PASS, WARN, FAIL)}
-    verdict = "FAILED" if a.failed else "passed"
+    verdict = "passed" if a.passed else "FAILED"
     strict = " (--strict: warnings fail)" if a.strict else ""
     return (
         f"audit {verdict}{strict}: {len(a.rows)} model version(s) ({a.scope}): "
@@ -49,7 +50,7 @@ def to_json(a: Audit) -> dict[str, Any]:
     return {
         "scope": a.scope,
         "strict": a.strict,
-        "passed": not a.failed,
+        "passed": a.passed,
         "versions": [
             {
                 "model": r.model,
@@ -71,7 +72,7 @@ def to_json(a: Audit) -> dict[str, Any]:
 
 
 def render_markdown(a: Audit) -> str:
-    lines = [f"### lineage audit: {'❌ failed' if a.failed else '✅ passed'}", ""]
+    lines = [f"### lineage audit: {'✅ passed' if a.passed else '❌ failed'}", ""]
     if not a.rows:
         return "\n".join([*lines, f"No model version matches ({a.scope}).", ""])
     lines.append("| model version | aliases | " + " | ".join(CHECKS) + " |")

@@ -105,6 +105,13 @@ def import_mlflow(
     """Write an inferred record for every run behind a registered version of ``models`` (all
     models when none are named) and every run of ``experiments``, started (and registered)
     ``since``, that lineage did not observe."""
+    ctx.require_initialized()  # as `lineage run`: records only where lineage is set up
+    if git.head(ctx.paths).commit is None:
+        raise LineageError(
+            f"{ctx.paths.root} has no commit yet, so no commit MLflow names can be found in "
+            "it; commit your code first, then run `lineage import mlflow`"
+        )
+    mlflow_bulk.require_stores(ctx.mlflow)
     since_ms = int(since.timestamp() * 1000) if since else None
     made, registered_at = _registered_from(ctx, models, since_ms, notify)
 

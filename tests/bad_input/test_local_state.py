@@ -451,8 +451,8 @@ def test_a_directory_in_place_of_the_config_is_named(repo: Path, command: tuple[
     ("text", "says"),
     [
         ("[metrics\nmain = 'x'\n", ".lineage/config.toml is not valid TOML"),
-        ("metrics = 5\n", "metrics must be a [metrics] section, not 5"),
-        ('reproduce = "loose"\n', "reproduce must be a [reproduce] section, not 'loose'"),
+        ("metrics = 5\n", "metrics must be a table ([metrics] on a line of its own), not 5"),
+        ('reproduce = "loose"\n', "reproduce must be a table ([reproduce] on a line of its own)"),
         ("[environment]\nvariables = 'SEED'\n", "[environment] variables must be a list"),
     ],
     ids=["invalid-toml", "metrics-a-number", "reproduce-a-string", "variables-a-string"],

@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.conftest import sh
+from tests.helpers import commit_all
 from tests.history import History
 from tests.layouts import get_started
 
@@ -99,3 +104,45 @@ def test_a_model_from_a_pipeline_has_the_params_and_metrics_of_its_dvc_stages(
         "result": "pass",
         "reason": "FINISHED, with params, metrics and environment",
     }
+
+
+MISSING_COMMIT = "deadbeef" * 5
+TAGGED_RUN = f"""\
+import mlflow, sys
+client = mlflow.MlflowClient()
+exp = client.create_experiment("churn", artifact_location=sys.argv[1])
+tags = {{"mlflow.source.git.commit": "{MISSING_COMMIT}"}} if sys.argv[2] == "tagged" else {{}}
+run = client.create_run(exp, tags=tags)
+client.set_terminated(run.info.run_id)
+client.create_registered_model("churn")
+client.create_model_version("churn", source="runs:/" + run.info.run_id + "/m",
+                            run_id=run.info.run_id)
+client.set_registered_model_alias("churn", "production", "1")
+"""
+
+
+@pytest.mark.parametrize(
+    ("tag", "reason"),
+    [
+        (
+            "tagged",
+            f"no commit recorded: MLflow names commit {MISSING_COMMIT[:10]}, which is not in "
+            "this repository; `git fetch` it, then run `lineage import mlflow` again",
+        ),
+        ("untagged", "no commit recorded (MLflow had no git commit tag)"),
+    ],
+)
+def test_the_code_check_tells_a_missing_commit_from_a_missing_tag(
+    git_repo: Path, mlflow_uri: str, tmp_path: Path, tag: str, reason: str
+) -> None:
+    sh("lineage", "init", cwd=git_repo)
+    commit_all(git_repo, "Set up lineage")
+    sh(sys.executable, "-c", TAGGED_RUN, str(tmp_path / "artifacts"), tag, cwd=tmp_path)
+    sh("lineage", "import", "mlflow", cwd=git_repo)
+
+    proc = sh("lineage", "audit", "--json", cwd=git_repo, check=False)
+
+    [version] = json.loads(proc.stdout)["versions"]
+    checks = {c["name"]: c for c in version["checks"]}
+    assert checks["code"] == {"name": "code", "result": "fail", "reason": reason}
+    assert proc.returncode == 1
