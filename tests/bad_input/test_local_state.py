@@ -18,6 +18,7 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,14 +92,24 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     sh("git", "add", "-A", cwd=repo, env=env)
     sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
     sh("lineage", "run", "--", "true", cwd=repo, env=env)
+    # An empty MLflow store beside it (a tool store: never dirt), so that `audit` reaches the
+    # damage under test instead of stopping at a store that does not exist.
+    sh(
+        sys.executable,
+        "-c",
+        "import mlflow; mlflow.MlflowClient('sqlite:///mlflow.db').search_experiments()",
+        cwd=repo,
+        env=env,
+    )
     log = sh("lineage", "log", cwd=repo, env=env).stdout
     return repo, log.split()[2]
 
 
 @pytest.fixture
-def repo(template: tuple[Path, str], tmp_path: Path) -> Path:
+def repo(template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "repo"
     shutil.copytree(template[0], copy, symlinks=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}/mlflow.db")
     return copy
 
 
