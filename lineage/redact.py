@@ -41,8 +41,9 @@ USER_PASSWORD_VARIABLE = "USER_PASSWORD"
 class Redaction:
     """A value taken out of a recorded command line: ``at`` is its word's position in argv
     (where ``<redacted>`` now stands), ``name`` the option or variable it was the value of,
-    and ``variable`` the environment variable a rerun reads it from (None: it cannot be given
-    back, e.g. a URL's user info, which is dropped)."""
+    and ``variable`` the environment variable a rerun reads it from (None: a URL's user info
+    or secret query parameters, which are dropped and cannot be given back; ``name`` is then
+    the URL as kept)."""
 
     at: int
     name: str
@@ -92,10 +93,11 @@ def redact_command(argv: Sequence[str]) -> RedactedCommand:
             found.append(redaction)
             i = at + 1
             continue
-        url_free = _URL_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), word)
-        if url_free != word:
-            words[i] = url_free
-            found.append(Redaction(i, "URL", None))
+        urls = [(m.group(0), redact_uri(m.group(0))) for m in _URL_IN_TEXT.finditer(word)]
+        changed = [kept for url, kept in urls if kept != url]
+        if changed:
+            words[i] = _URL_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), word)
+            found.append(Redaction(i, changed[0], None))  # named by the URL as kept
         i += 1
     return RedactedCommand(tuple(words), tuple(found))
 

@@ -129,7 +129,7 @@ def test_a_command_with_nothing_hidden_keeps_the_bytes_records_had_before_redact
 
 
 def test_a_command_keeps_what_it_hid_through_a_roundtrip() -> None:
-    hidden = (Redaction(3, "--token", "TOKEN"), Redaction(4, "URL", None))
+    hidden = (Redaction(3, "--token", "TOKEN"), Redaction(4, "https://h/", None))
     command = _command(argv=("python", "train.py", "--token", "<redacted>", "https://h/"))
     rec = replace(record(), command=replace(command, redacted=hidden))
 
@@ -138,6 +138,6 @@ def test_a_command_keeps_what_it_hid_through_a_roundtrip() -> None:
 
     assert doc["command"]["redacted"] == [
         {"at": 3, "name": "--token", "variable": "TOKEN"},
-        {"at": 4, "name": "URL", "variable": None},
+        {"at": 4, "name": "https://h/", "variable": None},
     ]
     assert run_record_from_dict(doc).command == rec.command

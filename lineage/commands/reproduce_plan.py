@@ -239,8 +239,8 @@ def _hidden_problem(
 
 
 def _what_was_hidden(r: Redaction) -> str:
-    if r.name == "URL":
-        return f"the credentials of the URL in argument {r.at}"
+    if r.variable is None:
+        return f"the credentials of {r.name}"
     return f"the value of {r.name}"
 
 

@@ -279,6 +279,7 @@ def _plan_json(p: Plan) -> dict[str, Any]:
             for i in p.inputs
         ],
         "command": p.shown_argv,
+        "hidden": [{"name": r.name, "variable": r.variable} for r in p.hidden],
         "command_source": p.command_source,
         "cwd": p.cwd,
         "link_types": list(p.link_types),

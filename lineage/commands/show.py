@@ -315,7 +315,7 @@ def _hidden(redacted: list[dict[str, Any]]) -> str:
     said = [
         f"{r['name']} (a rerun reads ${r['variable']})"
         if r.get("variable")
-        else f"credentials of the URL in argument {r['at']} (not kept)"
+        else f"credentials of {r['name']} (not kept)"
         for r in redacted
     ]
     return ", ".join(said)
