@@ -232,9 +232,10 @@ def _hidden_problem(
             "get it back; give the whole command with --command"
         )
     names = ", ".join(f"{_what_was_hidden(r)} (set {r.variable})" for r in given)
+    which = "that variable" if len(given) == 1 else "those variables"
     return (
-        f"command: the record hides {names}, since it looked like a secret; set that variable "
-        "in the environment to give the value, or give the whole command with --command"
+        f"command: the record hides {names}, since it looked like a secret; set {which} in "
+        "the environment to give the value, or give the whole command with --command"
     )
 
 

@@ -27,7 +27,7 @@ SECRETS = (TOKEN, API_KEY, URL_PASSWORD)
 # Writes what it was given (argv and the hidden variables) where SEEN names, then, if asked,
 # the owner file lineage keeps while it runs (to prove that holds no secret either).
 TRAIN = """\
-import json, os, pathlib, sys
+import json, os, pathlib, signal, sys
 seen = os.environ.get("SEEN")
 if seen:
     pathlib.Path(seen).write_text(json.dumps(sys.argv))
@@ -35,6 +35,8 @@ owner = os.environ.get("OWNER_COPY")
 if owner:
     session = pathlib.Path(os.environ["LINEAGE_SESSION_DIR"])
     pathlib.Path(owner).write_text((session / "owner.json").read_text())
+if os.environ.get("KILL_LINEAGE"):  # as the OOM killer would: lineage records nothing
+    os.kill(os.getppid(), signal.SIGKILL)
 """
 
 
@@ -193,6 +195,21 @@ def test_the_owner_file_of_a_running_command_holds_no_secret(repo: Path, tmp_pat
     assert owner["redacted"] == [{"at": 3, "name": "--token", "variable": "TOKEN"}]
 
 
+def test_a_run_lost_when_lineage_was_killed_is_recorded_without_its_secret(repo: Path) -> None:
+    run_cli(repo, "run", "--", "python", "train.py", "--token", TOKEN, env=_env(KILL_LINEAGE="1"))
+
+    said = _ok(repo, "log")  # notices the killed process and records its run as lost
+    record = _json(repo, "show", _run_key(repo), "--json")
+
+    assert isinstance(record, dict)
+    assert "LOST" in said
+    assert record["record"]["command"]["status"] == "lost"
+    assert record["record"]["command"]["argv"] == ["python", "train.py", "--token", "<redacted>"]
+    assert record["record"]["command"]["redacted"] == [
+        {"at": 3, "name": "--token", "variable": "TOKEN"}
+    ]
+
+
 def test_reproduce_without_the_hidden_value_refuses_before_running_anything(
     repo: Path, tmp_path: Path
 ) -> None:
@@ -206,7 +223,7 @@ def test_reproduce_without_the_hidden_value_refuses_before_running_anything(
         "--allow-unverified",
         code=1,
         says="the record hides the value of API_KEY (set API_KEY), the value of --token (set "
-        "TOKEN), since it looked like a secret; set that variable in the environment",
+        "TOKEN), since it looked like a secret; set those variables in the environment",
         env=_env(SEEN=str(seen), TOKEN=""),
     )
 
