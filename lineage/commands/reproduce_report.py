@@ -58,6 +58,9 @@ def render_plan(p: Plan) -> str:
             "--command": "given with --command",
         }[p.command_source]
         lines.append(f"  command   {' '.join(p.shown_argv)}   ({source}; in {p.cwd})")
+        if p.hidden:  # secrets the record hid: the rerun takes them from these variables
+            given = ", ".join(f"{r.name} from ${r.variable}" for r in p.hidden)
+            lines.append(f"  hidden    {given}")
     params = values_of(r).params  # MLflow's and the DVC stages', labelled
     if params:
         shown = ", ".join(f"{k}={fmt(v)}" for k, v in params.items())

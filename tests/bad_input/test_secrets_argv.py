@@ -276,6 +276,7 @@ def test_reproduce_reads_each_hidden_value_from_its_environment_variable(
     for value in ("rerun-token-1", "rerun-key-2", TOKEN, API_KEY):
         assert value not in written
     assert "running `env 'API_KEY=<redacted>' python train.py --token '<redacted>'`" in out
+    assert "  hidden    API_KEY from $API_KEY, --token from $TOKEN" in out
 
 
 def test_reproduce_dry_run_json_shows_the_placeholder_and_no_secret(repo: Path) -> None:
