@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lineage.context import Context
+    from lineage.redact import Redaction
 
 OWNER = "owner.json"  # in a session directory
 OWNER_SUFFIX = ".owner"  # beside a worktree: <worktree>.owner
@@ -161,6 +162,22 @@ def _dead_sessions(ctx: Context, directory: Path) -> Iterator[str]:
             shutil.rmtree(taken, ignore_errors=True)
 
 
+def _redactions(found: Any) -> tuple[Redaction, ...]:
+    """What the owner file says was taken out of its argv (nothing, if it is damaged)."""
+    from lineage.redact import Redaction
+
+    if not isinstance(found, list):
+        return ()
+    return tuple(
+        Redaction(r["at"], r["name"], r.get("variable"))
+        for r in found
+        if isinstance(r, dict)
+        and isinstance(r.get("at"), int)
+        and isinstance(r.get("name"), str)
+        and isinstance(r.get("variable"), (str, type(None)))
+    )
+
+
 def _record_lost(ctx: Context, session: str, owner: Mapping[str, Any]) -> str:
     """A run record for the command of a killed `lineage run`: status ``lost``."""
     from datetime import datetime
@@ -197,6 +214,7 @@ def _record_lost(ctx: Context, session: str, owner: Mapping[str, Any]) -> str:
         command=Command(
             argv=tuple(owner["argv"]),
             cwd=cwd,
+            redacted=_redactions(owner.get("redacted")),
             exit_code=None,
             status="lost",
             started=started,

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from lineage.records import (
     encode,
     split_environment,
 )
-from lineage.redact import redact_argv, redact_uri, redact_value
+from lineage.redact import redact_command, redact_uri, redact_value
 from lineage.session import MlflowPreloader
 from lineage.session_runs import ProjectStep
 
@@ -174,9 +174,11 @@ def execute(
     started = utc_now()
     # Who owns the session, and what it ran: if lineage is killed, the next command records
     # the run as lost from this (lineage/cleanup.py) instead of leaving nothing behind.
+    shown = redact_command(before.argv)
     cleanup.claim(
         before.session.directory / cleanup.OWNER,
-        argv=list(redact_argv(before.argv)),
+        argv=list(shown.argv),
+        redacted=[asdict(r) for r in shown.redacted],
         cwd=os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/"),
         code={
             "commit": before.code.commit,
@@ -432,8 +434,10 @@ def record(
 ) -> RunOutcome:
     """Append the run records (and the environment record) in one commit; tag the runs.
     ``reproduces``: the run key a `lineage reproduce` rerun reproduces (marked in its records)."""
+    shown = redact_command(before.argv)
     command = Command(
-        argv=redact_argv(before.argv),
+        argv=shown.argv,
+        redacted=shown.redacted,
         cwd=os.path.relpath(ctx.cwd, ctx.paths.root).replace(os.sep, "/"),
         exit_code=ran.exit_code,
         status=ran.status,
@@ -475,7 +479,8 @@ def record(
         # when its branch is rebased, squash-merged or deleted: the snapshot of a dirty tree
         # (its parent is the base commit), else the clean commit.
         keep=[ran_code] if ran_code else [],
-        message=f"lineage: record {len(records)} run(s) of `{' '.join(command.argv)[:60]}`",
+        # Only the program and the record ids: a command line may hold what redaction missed.
+        message=record_message(command.argv, [rid for rid, _ in encoded]),
     )
     outcome = RunOutcome(
         exit_code=ran.exit_code,
@@ -492,6 +497,14 @@ def record(
         except LineageError as exc:
             outcome.warnings.append(f"could not tag MLflow run {rec.run.run_id}: {exc}")
     return outcome
+
+
+def record_message(argv: Sequence[str], record_ids: Sequence[str]) -> str:
+    """The lineage ref's commit message for new run records: the program's name, the ids."""
+    program = posixpath.basename(argv[0]) if argv else "?"
+    ids = ", ".join(rid[:12] for rid in record_ids[:3])
+    more = f" and {len(record_ids) - 3} more" if len(record_ids) > 3 else ""
+    return f"lineage: record {len(record_ids)} run(s) of `{program}`: {ids}{more}"
 
 
 def _share_fields(share: StageShare | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lineage.errors import CorruptRecordError, UnsafePathError
 from lineage.model_version import ModelVersion as ModelVersion  # stored as {name, version}
+from lineage.redact import Redaction as Redaction  # stored as {at, name, variable}
 
 SCHEMA = 1
 OBSERVED = "observed"
@@ -144,6 +145,8 @@ class Command:
     duration_s: float
     # Imported: MLflow keeps the script, not the arguments it was given, so argv may lack them.
     arguments_unknown: bool = False
+    # The secret-looking values taken out of argv, so a rerun asks for them (lineage/redact.py).
+    redacted: tuple[Redaction, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cwd", repo_path(self.cwd))
@@ -285,6 +288,8 @@ class ReproductionRecord:
     # Inputs whose version the original record did not know, restored as the checked-out
     # commit's DVC pointers name them (`reproduce --use-pointers`): an assumption, not a fact.
     from_pointers: tuple[str, ...] = ()
+    # The secret-looking values taken out of ``command`` (lineage/redact.py).
+    redacted: tuple[Redaction, ...] = ()
     kind: str = "reproduction"
     schema: int = SCHEMA
 
@@ -331,6 +336,7 @@ _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "arguments_unknown": False,
     "from_pointers": [],
     "reproduces": None,
+    "redacted": [],
 }
 
 
@@ -424,6 +430,11 @@ def _data(d: dict[str, Any]) -> Data:
     return Data(**_known(Data, d))
 
 
+def _command(d: dict[str, Any]) -> Command:
+    redacted = tuple(Redaction(**_known(Redaction, r)) for r in d.get("redacted", ()))
+    return Command(**{**_known(Command, d), "argv": tuple(d["argv"]), "redacted": redacted})
+
+
 def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
     """Rebuild the typed record from its JSON document (the inverse of ``to_dict``)."""
     run = d.get("run")
@@ -436,9 +447,7 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         code=Code(**{**_known(Code, d["code"]), "changed": tuple(d["code"].get("changed", ()))}),
         created=Provenance(**_known(Provenance, d["created"])),
         run=MlflowRun(**_known(MlflowRun, run)) if run else None,
-        command=Command(**{**_known(Command, command), "argv": tuple(command["argv"])})
-        if command
-        else None,
+        command=_command(command) if command else None,
         inputs=tuple(_data(x) for x in d.get("inputs", ())),
         outputs=tuple(_data(x) for x in d.get("outputs", ())),
         stages=tuple(

@@ -38,6 +38,7 @@ from lineage.records import (
     split_environment,
     to_dict,
 )
+from lineage.redact import Redaction
 from tests.conftest import sh
 from tests.helpers import lineage
 
@@ -126,7 +127,7 @@ def full_run() -> RunRecord:
             metrics={"score": float("inf"), "n": 3},
         ),
         command=Command(
-            argv=("mlflow", "run", "."),
+            argv=("mlflow", "run", ".", "-P", "token=<redacted>", "https://h/x"),
             cwd=".",
             exit_code=None,
             status="succeeded",
@@ -134,6 +135,7 @@ def full_run() -> RunRecord:
             ended=CREATED.at,
             duration_s=0,
             arguments_unknown=True,
+            redacted=(Redaction(4, "token", "TOKEN"), Redaction(5, "https://h/x", None)),
         ),
         inputs=(Data(path="data/raw.csv", md5="c" * 32, state="unknown"),),
         outputs=stage.outs,
@@ -167,6 +169,7 @@ def reproduction() -> ReproductionRecord:
         params=(Check("depth", "3", "3", "exact"),),
         outputs=(Check("model.pkl", "e" * 32, "f" * 32, "differs"),),
         from_pointers=("data/raw.csv",),
+        redacted=(Redaction(3, "--token", "TOKEN"),),
     )
 
 

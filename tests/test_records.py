@@ -10,9 +10,11 @@ import pytest
 from lineage.errors import CorruptRecordError, UnsafePathError
 from lineage.records import (
     Code,
+    Command,
     Data,
     MlflowRun,
     Provenance,
+    Redaction,
     RunRecord,
     Stage,
     canonical_bytes,
@@ -115,3 +117,37 @@ def test_fields_a_newer_lineage_added_are_ignored_when_reading_a_run_record() ->
     doc["inputs"][0]["sha256"] = "f" * 64
     doc["created"]["host"] = "h"
     assert run_record_from_dict(doc) == run_record_from_dict(decode(name, blob))
+
+
+def _command(argv: tuple[str, ...] = ("python", "train.py")) -> Command:
+    return Command(
+        argv=argv,
+        cwd=".",
+        exit_code=0,
+        status="succeeded",
+        started="2026-01-01T00:00:00.000Z",
+        ended="2026-01-01T00:00:01.000Z",
+        duration_s=1.0,
+    )
+
+
+def test_a_command_with_nothing_hidden_keeps_the_bytes_records_had_before_redaction() -> None:
+    doc = to_dict(replace(record(), command=_command()))
+
+    assert "redacted" not in doc["command"]
+    assert encode(run_record_from_dict(doc))[1] == canonical_bytes(doc)
+
+
+def test_a_command_keeps_what_it_hid_through_a_roundtrip() -> None:
+    hidden = (Redaction(3, "--token", "TOKEN"), Redaction(4, "https://h/", None))
+    command = _command(argv=("python", "train.py", "--token", "<redacted>", "https://h/"))
+    rec = replace(record(), command=replace(command, redacted=hidden))
+
+    name, blob = encode(rec)
+    doc = decode(name, blob)
+
+    assert doc["command"]["redacted"] == [
+        {"at": 3, "name": "--token", "variable": "TOKEN"},
+        {"at": 4, "name": "https://h/", "variable": None},
+    ]
+    assert run_record_from_dict(doc).command == rec.command

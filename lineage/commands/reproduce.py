@@ -38,7 +38,7 @@ from lineage.records import (
     RunRecord,
     encode,
 )
-from lineage.redact import redact_argv
+from lineage.redact import redact_command, restore_values
 
 Notify = Callable[[str], None]
 Confirm = Callable[[str], bool]
@@ -188,9 +188,11 @@ def _rerun(
             "deleted afterwards); your registry is not touched (--register keeps them, "
             "tagged as reproductions)"
         )
-    notify(f"running `{shlex.join(prepared.argv)}`")
-
-    before = capture.capture(rerun_ctx, prepared.argv, on_code=capture.say_when_dirty(notify))
+    notify(f"running `{shlex.join(prepared.shown_argv)}`")
+    # The hidden values come back from the environment only now, for the child alone; the
+    # plan refused to get here without every one of them.
+    argv = restore_values(prepared.argv, prepared.hidden, ctx.environ)
+    before = capture.capture(rerun_ctx, argv, on_code=capture.say_when_dirty(notify))
     env = {**recording.child_environment(rerun_ctx, before), **extra}
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     ran = recording.execute(rerun_ctx, before, env, tail=tail)
@@ -260,13 +262,15 @@ def _summary_links(restored: Sequence[tuple[Data, str]]) -> str:
 
 def _write_record(ctx: Context, result: Result) -> str:
     plan_ = result.plan
+    shown = redact_command(plan_.argv)
     rec = ReproductionRecord(
         evidence=OBSERVED,
         created=ctx.provenance(),
         original_run=plan_.run_key,
         original_record=plan_.record_id,
         code=plan_.checkout or "",
-        command=redact_argv(plan_.argv),
+        command=shown.argv,
+        redacted=shown.redacted,
         verdict=result.verdict,
         rtol=result.policy.rtol,
         atol=result.policy.atol,
@@ -313,12 +317,12 @@ def ensure_confirmed(p: Plan, *, yes: bool, confirm: Confirm | None) -> None:
     if not p.needs_confirmation or yes:
         return
     question = (
-        f"The command `{shlex.join(p.argv)}` comes from record {p.record_id[:12]}, which was not "
-        "written by this clone (it was fetched). Run it?"
+        f"The command `{shlex.join(p.shown_argv)}` comes from record {p.record_id[:12]}, which "
+        "was not written by this clone (it was fetched). Run it?"
     )
     if confirm is not None and confirm(question):
         return
     raise LineageError(
-        f"not running `{shlex.join(p.argv)}` from a record this clone did not write; read it, "
-        "then rerun with --yes to run it"
+        f"not running `{shlex.join(p.shown_argv)}` from a record this clone did not write; read "
+        "it, then rerun with --yes to run it"
     )

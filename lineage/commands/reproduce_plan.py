@@ -42,7 +42,7 @@ from lineage.records import (
     repo_path,
     run_record_from_dict,
 )
-from lineage.redact import REDACTED, redact_uri
+from lineage.redact import REDACTED, Redaction, missing_values, redact_command, redact_uri
 from lineage.resolve import Node, resolve, run_of
 
 LINK_AS_ROOT = "LINEAGE_LINK_AS_ROOT"
@@ -101,6 +101,13 @@ class Plan:
     # Paths the record read without knowing their version, restored as the commit's DVC
     # pointers name them (--use-pointers): the reproduction record says so.
     from_pointers: tuple[str, ...] = ()
+    # Values the record hid in ``argv`` (secrets), put back from the environment at rerun time.
+    hidden: tuple[Redaction, ...] = ()
+
+    @property
+    def shown_argv(self) -> list[str]:
+        """``argv`` as it may be printed or written: secret-looking values hidden."""
+        return list(redact_command(self.argv).argv)
 
     @property
     def needs_confirmation(self) -> bool:
@@ -164,8 +171,10 @@ def plan(
     if env_manager and source != "MLproject":
         problem = problem or (
             "command: --env-manager applies to an `mlflow run` command, and this run's command "
-            f"is `{' '.join(argv)}`"
+            f"is `{' '.join(redact_command(argv).argv)}`"
         )
+    hidden = _hidden_values(record, source)
+    problem = problem or _hidden_problem(hidden, source, ctx.environ)
     if source == "MLproject" and record.project is not None and tree is not None:
         problem = problem or _environment_problem(record.project, env_manager, tree, ctx.environ)
     if problem:
@@ -195,7 +204,45 @@ def plan(
         problems=problems,
         warnings=warnings,
         from_pointers=from_pointers,
+        hidden=hidden if source == "record" else (),
     )
+
+
+def _hidden_values(record: RunRecord, source: str) -> tuple[Redaction, ...]:
+    """The values the record hid in the command that will run (a `dvc.yaml` chain, an
+    MLproject's parameters or the user's --command are other commands)."""
+    if record.command is None or source not in ("record", "MLproject") or record.project:
+        return ()
+    return record.command.redacted
+
+
+def _hidden_problem(
+    hidden: tuple[Redaction, ...], source: str, environ: Mapping[str, str]
+) -> str | None:
+    """Why the command cannot run with its hidden values (never with the placeholder)."""
+    missing = missing_values(hidden, environ) if source == "record" else list(hidden)
+    if not missing:
+        return None
+    given = [r for r in missing if r.variable is not None and source == "record"]
+    lost = [r for r in missing if r not in given]
+    if lost:
+        what = ", ".join(_what_was_hidden(r) for r in lost)
+        return (
+            f"command: the record hides {what} (it looked like a secret) and a rerun cannot "
+            "get it back; give the whole command with --command"
+        )
+    names = ", ".join(f"{_what_was_hidden(r)} (set {r.variable})" for r in given)
+    which = "that variable" if len(given) == 1 else "those variables"
+    return (
+        f"command: the record hides {names}, since it looked like a secret; set {which} in "
+        "the environment to give the value, or give the whole command with --command"
+    )
+
+
+def _what_was_hidden(r: Redaction) -> str:
+    if r.variable is None:
+        return f"the credentials of {r.name}"
+    return f"the value of {r.name}"
 
 
 def given_input(text: str) -> Data:

@@ -57,7 +57,10 @@ def render_plan(p: Plan) -> str:
             "MLproject": "entry point from MLproject at that commit",
             "--command": "given with --command",
         }[p.command_source]
-        lines.append(f"  command   {' '.join(p.argv)}   ({source}; in {p.cwd})")
+        lines.append(f"  command   {' '.join(p.shown_argv)}   ({source}; in {p.cwd})")
+        if p.hidden:  # secrets the record hid: the rerun takes them from these variables
+            given = ", ".join(f"{r.name} from ${r.variable}" for r in p.hidden)
+            lines.append(f"  hidden    {given}")
     params = values_of(r).params  # MLflow's and the DVC stages', labelled
     if params:
         shown = ", ".join(f"{k}={fmt(v)}" for k, v in params.items())
@@ -278,7 +281,8 @@ def _plan_json(p: Plan) -> dict[str, Any]:
             }
             for i in p.inputs
         ],
-        "command": p.argv,
+        "command": p.shown_argv,
+        "hidden": [{"name": r.name, "variable": r.variable} for r in p.hidden],
         "command_source": p.command_source,
         "cwd": p.cwd,
         "link_types": list(p.link_types),
@@ -331,7 +335,7 @@ def render_markdown(r: Result) -> str:
         )
     else:
         out.append(f"- Code: commit `{(code.commit or '')[:12]}`")
-    out.append(f"- Command: `{' '.join(p.argv)}`")
+    out.append(f"- Command: `{' '.join(p.shown_argv)}`")
     out.append(f"- Environment: {_render_env(p.environment)}")
     out.append(
         f"- Tolerance: rtol {r.policy.rtol:g}, atol {r.policy.atol:g} "

@@ -272,6 +272,8 @@ def record_lines(
     command = record.get("command")
     if command:
         lines.append(f"{'command':<10}{' '.join(command['argv'])}   ({_how_it_ran(command)})")
+        if command.get("redacted"):
+            lines.append(f"{'hidden':<10}{_hidden(command['redacted'])}")
     env = record.get("environment")
     if env:
         lines.append(
@@ -306,6 +308,17 @@ def _how_it_ran(command: dict[str, Any]) -> str:
     if command.get("arguments_unknown"):
         facts.append("arguments not recorded")
     return "; ".join([facts[0], ", ".join(facts[1:])])
+
+
+def _hidden(redacted: list[dict[str, Any]]) -> str:
+    """What the record left out of the command as secret-looking, and how a rerun gets it."""
+    said = [
+        f"{r['name']} (a rerun reads ${r['variable']})"
+        if r.get("variable")
+        else f"credentials of {r['name']} (not kept)"
+        for r in redacted
+    ]
+    return ", ".join(said)
 
 
 def _exit_unknown(command: dict[str, Any]) -> str:
