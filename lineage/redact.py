@@ -145,8 +145,9 @@ def restore_values(
 
 def redact_value(name: str, value: str) -> str:
     """A named value (a parameter) as lineage keeps it: hidden when its name says it is a
-    secret, else with any URL in it redacted."""
-    if _SECRET_NAME.search(name):
+    secret (the same rule as a command line's options, so `-P max_tokens=512` is kept alike in
+    both), else with any URL in it redacted."""
+    if is_secret_name(name):
         return REDACTED
     return _URL_IN_TEXT.sub(lambda m: redact_uri(m.group(0)), value)
 

@@ -11,6 +11,7 @@ from lineage.redact import (
     redact_argv,
     redact_command,
     redact_uri,
+    redact_value,
     restore_values,
 )
 
@@ -184,3 +185,17 @@ def test_missing_values_names_each_variable_not_set_and_every_url() -> None:
     missing = missing_values(redacted.redacted, {"TOKEN": ""})
 
     assert [(r.name, r.variable) for r in missing] == [("--token", "TOKEN"), ("https://h/", None)]
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [("max_tokens", True), ("key_column", True), ("alpha", True), ("token", False)],
+)
+def test_a_named_parameter_is_hidden_by_the_same_rule_as_an_option(name: str, kept: bool) -> None:
+    value = redact_value(name, "512")
+    assert (value == "512") is kept
+    assert (
+        redact_command(["mlflow", "run", ".", "-P", f"{name}=512"])
+        .argv[-1]
+        .endswith("512" if kept else REDACTED)
+    )
