@@ -24,6 +24,7 @@ import click
 
 from lineage import __version__
 from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError, printable
+from lineage.terminal import escape_output
 
 if TYPE_CHECKING:
     from lineage import compare
@@ -885,6 +886,7 @@ def hook_impl_cmd(obj: Context, hook: str, args: tuple[str, ...]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     atexit.register(_exit_fast)
+    escape_output()  # records and input may hold terminal escape sequences (lineage/terminal.py)
     try:
         rv = cli.main(
             args=list(argv) if argv is not None else None,

@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lineage.errors import printable as escaped
+
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
@@ -93,4 +95,4 @@ def printable(text: str) -> str:
     which anyone who can push to the ref may have written)."""
     if len(text) > _LONGEST_PROBLEM:
         text = text[: _LONGEST_PROBLEM - 1] + "…"
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return escaped(text)

@@ -10,7 +10,7 @@ import errno
 import os
 from pathlib import Path
 
-from lineage.errors import LineageError
+from lineage.errors import LineageError, printable
 
 # What a file system says when it will not take a write: not a bug, a fact about the machine.
 WRITE_ERRNOS = frozenset(
@@ -21,7 +21,7 @@ WRITE_ERRNOS = frozenset(
 def shown(text: str | Path) -> str:
     """``text`` as an error message may echo it: control characters escaped (``\\n``), never
     printed raw; everything else as typed."""
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
+    return printable(str(text))
 
 
 def output_problem(cwd: Path, name: str | Path) -> str | None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.adapters import git
-from lineage.errors import DamagedRefError, LineageError
+from lineage.errors import DamagedRefError, LineageError, printable
 
 if TYPE_CHECKING:
     import pygit2
@@ -103,10 +103,7 @@ class Store:
         except OSError:  # no loose ref (or a packed one git already read): nothing recorded
             return
         if text:
-            shown = "".join(
-                c if c.isprintable() else repr(c)[1:-1]
-                for c in text[:10].decode("utf-8", "replace")
-            )
+            shown = printable(text[:10].decode("utf-8", "replace"))
             broken = str(self.paths.common_dir / REF)
             raise DamagedRefError(REF, shown, "text that names no object", broken_file=broken)
 

@@ -22,6 +22,7 @@ from lineage.errors import (
     LineageError,
 )
 from lineage.hooks import HOOK_TYPES
+from lineage.terminal import escape_output
 
 TYPE_CHECKING = False  # not typing's: importing typing costs the hook ~3 ms
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ BLOCKING = ("pre-commit", "pre-push")  # git refuses the operation when these ex
 
 def main(argv: Sequence[str] | None = None, *, cwd: Path | None = None) -> int:
     """Run the hook ``argv[0]`` with git's arguments ``argv[1:]``; return the exit code."""
+    escape_output()  # what a hook prints may quote records pulled from others (terminal.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in HOOK_TYPES:
         sys.stderr.write(f"usage: lineage hook-impl {{{','.join(HOOK_TYPES)}}} [ARGS...]\n")
