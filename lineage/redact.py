@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 REDACTED = "<redacted>"
 _SECRET_NAME = re.compile(r"token|passw|secret|key|auth|sig|credential", re.IGNORECASE)
+_USER_INFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"]+")
 
 # A command line's option or variable is secret when the LAST part of its name (split at `-`,
@@ -58,7 +59,10 @@ class RedactedCommand:
 
 def redact_uri(uri: str) -> str:
     """The URI without user info or secret-looking query parameters; local paths unchanged."""
-    parts = urllib.parse.urlsplit(uri)
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:  # "Invalid IPv6 URL": still drop whatever precedes an @ in its host
+        return _USER_INFO.sub(r"\1", uri)
     if not parts.netloc:  # sqlite:///..., file:///..., plain paths
         return uri
     netloc = parts.netloc.rpartition("@")[2]

@@ -199,3 +199,8 @@ def test_a_named_parameter_is_hidden_by_the_same_rule_as_an_option(name: str, ke
         .argv[-1]
         .endswith("512" if kept else REDACTED)
     )
+
+
+def test_a_url_python_cannot_parse_still_loses_its_user_info() -> None:
+    assert redact_uri("http://u:pw@[bad/x") == "http://[bad/x"
+    assert redact_argv(["curl", "--url=http://u:pw@[bad/x"]) == ("curl", "--url=http://[bad/x")

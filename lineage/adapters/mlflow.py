@@ -16,7 +16,13 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lineage.adapters.mlflow_uri import check_reachable, is_http, local_path, missing_sqlite
+from lineage.adapters.mlflow_uri import (
+    check_reachable,
+    is_http,
+    local_path,
+    missing_driver,
+    missing_sqlite,
+)
 from lineage.errors import TrackingUnreachableError
 from lineage.records import MlflowRun, ModelVersion
 from lineage.redact import redact_uri
@@ -71,7 +77,12 @@ def client(uri: str, registry: str | None = None) -> MlflowClient:
             check_reachable(store)
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=uri, registry_uri=registry)
+    try:
+        return MlflowClient(tracking_uri=uri, registry_uri=registry)
+    except ModuleNotFoundError as exc:  # a SQL store whose driver is missing here
+        raise TrackingUnreachableError(
+            redact_uri(uri), missing_driver(exc.name), "then run the command again"
+        ) from None
 
 
 @contextlib.contextmanager

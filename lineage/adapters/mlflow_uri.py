@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import sys
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ class MlflowStores:
         """What MLflow would pick in ``cwd``: ``MLFLOW_TRACKING_URI``, else ``./mlruns`` when it
         holds experiments, else ``sqlite:///mlflow.db``; ``MLFLOW_REGISTRY_URI``, else the
         tracking store (Unity Catalog for Databricks)."""
+        for variable in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+            try:
+                urllib.parse.urlsplit(environ.get(variable, ""))
+            except ValueError as exc:  # e.g. "Invalid IPv6 URL": an unclosed [ in the host
+                raise LineageError(
+                    f"{variable} is not a valid URI ({exc}); fix it, e.g. "
+                    f"{variable}=sqlite:///mlflow.db or http://127.0.0.1:5000"
+                ) from None
         tracking = _tracking_uri(environ, cwd)
         registry = environ.get("MLFLOW_REGISTRY_URI")
         return cls(tracking, absolute(registry, cwd) if registry else _registry_for(tracking))
@@ -156,7 +165,9 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         reason = _sqlite_writable(uri) or _sqlite_not_mlflow(uri, empty_ok=True)
     elif (path := local_path(uri)) is not None:
         reason = _directory_usable(Path(path))
-    else:  # databricks, postgresql, ...: no cheap check beyond MLflow knowing the scheme
+    elif is_database(uri):
+        reason = database_reason(uri, timeout)
+    else:  # databricks, plugins: no cheap check beyond MLflow knowing the scheme
         reason = unknown_scheme(uri)
     if reason:
         raise TrackingUnreachableError(redact_uri(uri), reason)
@@ -176,10 +187,52 @@ def check_existing(uri: str, what: str = "tracking store") -> None:
     elif (local := local_path(uri)) is not None:
         if not os.path.isdir(local):
             reason = f"it does not exist (no directory {os.path.abspath(local)})"
+    elif is_database(uri):
+        reason = database_reason(uri)
     elif not is_http(uri):
         reason = unknown_scheme(uri)
     if reason:
         raise StoreUnusableError(redact_uri(uri), reason, what)
+
+
+def is_database(uri: str) -> bool:
+    """A SQL server MLflow reaches through SQLAlchemy: postgresql, mysql, mssql (+driver)."""
+    return urllib.parse.urlsplit(uri).scheme.lower().startswith(_SERVER_DATABASES)
+
+
+def missing_driver(module: str | None) -> str:
+    return (
+        f"the database driver {module or 'it needs'} is not installed in lineage's Python "
+        f"({sys.executable}); install it there, e.g. `pip install "
+        f"{_DRIVER_PACKAGES.get(module or '', module or 'the driver')}`"
+    )
+
+
+def database_reason(uri: str, timeout: float = 5.0) -> str | None:
+    """Why MLflow could not use the SQL server at uri: no driver for its dialect in lineage's
+    Python, or nothing listening at its host and port. Imports SQLAlchemy (~0.1 s), only for
+    these stores; never logs in, so a wrong password still shows when MLflow connects."""
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(uri)
+        url.get_dialect().import_dbapi()
+    except ModuleNotFoundError as exc:
+        return missing_driver(exc.name)
+    except Exception as exc:  # ArgumentError, NoSuchModuleError: their text may hold the URL
+        return f"not a database URL SQLAlchemy can read ({type(exc).__name__})"
+    if not url.host or url.host.startswith("/"):
+        return None  # a Unix socket: nothing cheap to probe
+    port = url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    if port is None:
+        return None
+    try:
+        socket.create_connection((url.host, port), timeout=timeout).close()
+    except OSError as exc:
+        return network_reason(exc, timeout)
+    return None
 
 
 def _http_health(uri: str, timeout: float) -> str | None:
@@ -282,6 +335,14 @@ _KNOWN_SCHEMES = frozenset(
     | {"postgresql", "mysql", "sqlite", "mssql"}
 )
 _DATABASES = ("postgresql", "mysql", "sqlite", "mssql")
+_SERVER_DATABASES = ("postgresql", "mysql", "mssql")
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+# pip's name for the module a dialect imports, where it differs.
+_DRIVER_PACKAGES = {
+    "psycopg": "'psycopg[binary]'",
+    "psycopg2": "psycopg2-binary",
+    "MySQLdb": "mysqlclient",
+}
 _PLUGIN_GROUP = "mlflow.tracking_store"
 
 
