@@ -369,14 +369,18 @@ def to_dict(record: Any) -> dict[str, Any]:
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:
-    """Sorted keys, no white space, UTF-8, no NaN: the same document always gives the same bytes."""
+    """Sorted keys, no white space, UTF-8, no NaN: the same document always gives the same bytes.
+
+    A lone surrogate (a byte of a non-UTF-8 argument or file name, as Python decodes it) is
+    written as its JSON escape (``\\udcff``), which reads back as the same string, so such a
+    command is recorded, and rerun with the same bytes, instead of failing after it ran."""
     return json.dumps(
         _jsonable(document),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
-    ).encode("utf-8")
+    ).encode("utf-8", "backslashreplace")
 
 
 def record_id(blob: bytes) -> str:

@@ -68,6 +68,12 @@ def resolve(ctx: Context, ref: str, *, recorded_before: str | None = None) -> No
 
     ``recorded_before`` (an ``--as-of`` bound) makes a bare data path mean its latest version
     recorded by then."""
+    try:
+        ref.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding, as Python passes them on
+        raise BadReferenceError(
+            ref, f"REF {ref!r} is not valid UTF-8; give it as UTF-8 text (`lineage log` prints ids)"
+        ) from None
     parsed = refs.parse(ref)
     if isinstance(parsed, refs.ModelRef) and parsed.uri:
         return model_node(ctx, parsed)

@@ -24,6 +24,8 @@ _ESCAPES = {
     code: repr(chr(code))[1:-1]
     for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))
     if chr(code) not in _KEPT
+} | {  # a byte of a non-UTF-8 argument or file name, which Python decodes as U+DC80..U+DCFF
+    code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)
 }
 
 
@@ -35,8 +37,23 @@ class EscapingWriter(io.TextIOBase):
         self.raw = raw
 
     def write(self, text: str) -> int:
-        self.raw.write(text.translate(_ESCAPES))
+        escaped = text.translate(_ESCAPES)
+        try:
+            self.raw.write(escaped)
+        except UnicodeEncodeError:  # a byte of a non-UTF-8 argument or name, or a locale's limit
+            self.raw.write("".join(self._encodable(c) for c in escaped))
         return len(text)
+
+    def _encodable(self, char: str) -> str:
+        """``char``, or its escape where the stream cannot encode it: ``\\xff`` for the
+        byte 0xff that Python decoded as the surrogate U+DCFF, ``\\u…`` otherwise."""
+        try:
+            char.encode(self.raw.encoding or "utf-8")
+        except UnicodeEncodeError:
+            if "\udc80" <= char <= "\udcff":
+                return f"\\x{ord(char) - 0xDC00:02x}"
+            return char.encode("ascii", "backslashreplace").decode("ascii")
+        return char
 
     def writable(self) -> bool:
         return True
