@@ -94,9 +94,18 @@ def check_lineage_dir(directory: Path) -> None:
         )
 
 
+_IN_THE_WAY = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
+
+
 def write_failure(exc: BaseException) -> str | None:
     """The one-line message for a write the file system refused (None: anything else, which
     is a bug to report with its traceback)."""
+    if isinstance(exc, OSError) and exc.errno in _IN_THE_WAY and exc.filename is not None:
+        # a file where lineage needs a directory (`.lineage` a file), or the reverse
+        return (
+            f"cannot use {shown(exc.filename)} ({exc.strerror}): something else is in the way "
+            "there; move it aside and run the command again"
+        )
     if not isinstance(exc, OSError) or exc.errno not in WRITE_ERRNOS:
         return None
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
