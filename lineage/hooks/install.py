@@ -79,7 +79,7 @@ def shim_text(hook: str, python: str) -> str:
     else:
         feed = ""
     lines += [
-        'if [ -x "$previous" ]; then',
+        'if [ -f "$previous" ] && [ -x "$previous" ]; then',
         f'    {feed}"$previous" "$@"' + (" || exit $?" if blocking else ""),
         "fi",
         "# Where lineage is not set up, do nothing (and start no Python).",
@@ -156,6 +156,14 @@ def install(
         if is_shim(target):
             _write(target, shim_text(hook, python))
             changes.append(HookChange(hook, "updated"))
+        elif target.is_dir():  # not a hook git could run: nothing to chain
+            changes.append(
+                HookChange(
+                    hook,
+                    "skipped",
+                    f"{target.name} is a directory, not a hook; move it away and install again",
+                )
+            )
         elif os.path.lexists(target):
             if os.path.lexists(previous):
                 changes.append(
