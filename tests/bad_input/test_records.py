@@ -79,23 +79,26 @@ def without(*keys: str, **fields: Any) -> bytes:
 # -- malformed records: skipped with a warning naming the record and its first problem ---------
 
 MALFORMED = {
-    "only schema and kind": (b'{"kind":"run","schema":1}', "'evidence' is a required property"),
-    "session is a number": (doc(session=5), "$.session: 5 is not of type 'string'"),
-    "code is a string": (doc(code="abc"), "$.code: 'abc' is not of type 'object'"),
+    "only schema and kind": (b'{"kind":"run","schema":1}', '"evidence" is a required property'),
+    "session is a number": (doc(session=5), '$.session: 5 is not of type "string"'),
+    "code is a string": (doc(code="abc"), '$.code: "abc" is not of type "object"'),
     "created lacks its time": (
         doc(created={"name": "A", "email": "a", "tool": "t"}),
-        "$.created: 'at' is a required property",
+        '$.created: "at" is a required property',
     ),
     "model version is text": (
         doc(models=[{"name": "m", "version": "v2"}]),
-        "$.models[0].version: 'v2' is not of type 'integer'",
+        '$.models[0].version: "v2" is not of type "integer"',
     ),
-    "inputs is an object": (doc(inputs={"path": "x"}), "$.inputs: {'path': 'x'} is not of type"),
+    "inputs is an object": (
+        doc(inputs={"path": "x"}),
+        '$.inputs: {"path":"x"} is not of type "array"',
+    ),
     "an input without md5": (
         doc(inputs=[{"path": "data/x.csv"}]),
-        "$.inputs[0]: 'md5' is a required property",
+        '$.inputs[0]: "md5" is a required property',
     ),
-    "mlflow run lacks its id": (doc(run={"status": "FINISHED"}), "'run_id' is a required"),
+    "mlflow run lacks its id": (doc(run={"status": "FINISHED"}), '$.run: "run_id" is a required'),
     "command argv is a string": (
         doc(
             command={
@@ -108,9 +111,9 @@ MALFORMED = {
                 "duration_s": 1,
             }
         ),
-        "$.command.argv: 'python train.py' is not of type 'array'",
+        '$.command.argv: "python train.py" is not of type "array"',
     ),
-    "no session": (without("session"), "'session' is a required property"),
+    "no session": (without("session"), '"session" is a required property'),
     "100,000 nested arrays": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply to read"),
     "nested arrays inside a record": (
         canonical_bytes({**GOOD_RUN, "inputs": []})[:-1]
@@ -123,12 +126,12 @@ MALFORMED = {
     "not JSON": (b"\xff\xfe not json", "not JSON"),
     "a JSON list": (b"[1,2]", "it has no schema or kind"),
     "schema 2": (canonical_bytes({**GOOD_RUN, "schema": 2}), "schema 2 is not 1"),
-    "unknown kind": (canonical_bytes({"schema": 1, "kind": "note"}), "$.kind: 'note' is not one"),
+    "unknown kind": (canonical_bytes({"schema": 1, "kind": "note"}), '$.kind: "note" is not one'),
     "reproduction without its original": (
         canonical_bytes(
             {"schema": 1, "kind": "reproduction", "evidence": "observed", "created": CREATED}
         ),
-        "'original_run' is a required property",
+        '"original_run" is a required property',
     ),
     "attachment commit is a number": (
         canonical_bytes(
@@ -142,7 +145,7 @@ MALFORMED = {
                 "commit": 7,
             }
         ),
-        "$.commit: 7 is not of type 'string'",
+        '$.commit: 7 is not of type "string"',
     ),
     "registration model without version": (
         canonical_bytes(
@@ -157,7 +160,7 @@ MALFORMED = {
                 "registry": "x",
             }
         ),
-        "$.model: 'version' is a required property",
+        '$.model: "version" is a required property',
     ),
     "environment packages is a list": (
         canonical_bytes(
@@ -171,7 +174,7 @@ MALFORMED = {
                 "packages_hash": "h",
             }
         ),
-        "$.packages: ['click'] is not of type 'object'",
+        '$.packages: ["click"] is not of type "object"',
     ),
 }
 
@@ -189,7 +192,7 @@ def test_log_skips_a_malformed_record_naming_it_and_its_first_problem(
 def test_control_characters_in_a_malformed_record_are_escaped(repo: Path) -> None:
     (name,) = plant(repo, doc(evidence="\x1b[2J\x07seen", session="\r\n"))
     result = warned(repo, "log", says=f"record {name[:12]}")
-    assert "\\x1b[2J\\x07seen" in result.stderr
+    assert "\\u001b[2J\\u0007seen" in result.stderr  # quoted as JSON quotes it
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr and "\r" not in result.stderr
 
 
