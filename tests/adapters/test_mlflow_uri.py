@@ -104,4 +104,13 @@ def test_check_reachable_for_file_stores(tmp_path: Path) -> None:
 
 def test_check_reachable_accepts_what_it_cannot_check_cheaply() -> None:
     check_reachable("databricks")
-    check_reachable("postgresql://ada:pw@127.0.0.1:1/mlflow")
+
+
+def test_check_reachable_names_a_sql_server_it_cannot_use_without_its_password() -> None:
+    # No driver for this dialect here, or (with one) nothing listens on port 1: either way
+    # one error before the command runs, never the password.
+    with pytest.raises(TrackingUnreachableError) as raised:
+        check_reachable("postgresql://ada:pw@127.0.0.1:1/mlflow")
+    message = str(raised.value)
+    assert "postgresql://127.0.0.1:1/mlflow" in message and "pw" not in message
+    assert "database driver" in message or "connection refused" in message
