@@ -45,14 +45,30 @@ def problem(document: Any) -> str | None:
 
     ``is_valid`` is the fast path; only an invalid record pays for collecting its errors."""
     check = validator()
-    if check.is_valid(document):
-        return None
+    try:
+        if check.is_valid(document):
+            return None
+    except UnicodeEncodeError:  # a non-UTF-8 byte kept as a lone surrogate (records.py)
+        document = _utf8(document)  # same shape and types: what the schema checks
+        if check.is_valid(document):
+            return None
     error = next(iter(check.iter_errors(document)), None)
     if error is None:  # cannot happen: is_valid said no
         return "it does not match the record schema"
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
     where = f"${path}: " if path else ""
     return printable(where + error.message)
+
+
+def _utf8(value: Any) -> Any:
+    """``value`` with lone surrogates replaced, which the Rust validator cannot take."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_utf8(k): _utf8(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    return value
 
 
 def printable(text: str) -> str:

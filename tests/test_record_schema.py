@@ -313,3 +313,12 @@ def test_help_log_and_the_post_commit_hook_never_import_the_validator_for_own_re
     assert imported(git_repo, hook) == "False"
     log = help_.replace("'--help'", "'log'")
     assert imported(git_repo, log) == "False"
+
+
+def test_a_record_holding_a_non_utf8_byte_is_checked_not_a_crash() -> None:
+    latin1 = "caf\udce9"  # b"caf\xe9" as Python decodes a non-UTF-8 argument
+    good = to_dict(full_run())
+    good["command"]["argv"] = ["python", latin1]
+    assert record_schema.problem(json.loads(canonical_bytes(good))) is None
+    bad = {**good, "session": 5, "evidence": latin1}
+    assert record_schema.problem(bad) is not None
