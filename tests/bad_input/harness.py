@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -123,3 +124,33 @@ def warned(
     )
     assert says.lower() in result.stderr.lower(), f"{says!r} not in stderr:\n{result.stderr}"
     return result
+
+
+def set_up_repo(
+    repo: Path,
+    env: dict[str, str],
+    *,
+    train_py: str = "print('training')\n",
+    gitignore: str | None = None,
+) -> Path:
+    """``repo`` made a Git repository with one commit (``train.py``, and ``.gitignore`` when
+    given) and lineage set up and committed: what each module's template starts from."""
+    repo.mkdir()
+    sh("git", "init", "-q", cwd=repo, env=env)
+    (repo / "train.py").write_text(train_py)
+    if gitignore is not None:
+        (repo / ".gitignore").write_text(gitignore)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "commit", "-q", "-m", "Initial commit", cwd=repo, env=env)
+    choice = () if gitignore is not None else ("--no-gitignore",)  # as a user would, or not
+    sh("lineage", "init", *choice, cwd=repo, env=env)
+    sh("git", "add", "-A", cwd=repo, env=env)
+    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
+    return repo
+
+
+def copy_of(template: Path, tmp_path: Path) -> Path:
+    """A fresh copy of a module's template repository for one case."""
+    copy = tmp_path / "repo"
+    shutil.copytree(template, copy, symlinks=True)
+    return copy

@@ -4,15 +4,13 @@ run with one is recorded (not lost after it ran), and a REF holding one is refus
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from lineage.records import canonical_bytes, decode, record_id
-from tests.bad_input.harness import assert_no_traceback, refused, run_cli
-from tests.conftest import sh
+from tests.bad_input.harness import assert_no_traceback, copy_of, refused, run_cli, set_up_repo
 from tests.scenarios import hermetic_env
 
 LATIN1 = os.fsdecode(b"caf\xe9")  # "café" in Latin-1: 'caf\udce9' once Python decodes it
@@ -22,24 +20,13 @@ LATIN1 = os.fsdecode(b"caf\xe9")  # "café" in Latin-1: 'caf\udce9' once Python 
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("encodings")
     env = hermetic_env(base)
-    repo = base / "repo"
-    repo.mkdir()
-    sh("git", "init", "-q", cwd=repo, env=env)
-    (repo / "train.py").write_text(
-        "import os, sys\nopen('got', 'wb').write(os.fsencode(sys.argv[1]))\n"
-    )
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Initial commit", cwd=repo, env=env)
-    sh("lineage", "init", "--no-gitignore", cwd=repo, env=env)
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
-    return repo
+    writer = "import os, sys\nopen('got', 'wb').write(os.fsencode(sys.argv[1]))\n"
+    return set_up_repo(base / "repo", env, train_py=writer)
 
 
 @pytest.fixture
 def repo(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "repo"
-    shutil.copytree(template, copy, symlinks=True)
+    copy = copy_of(template, tmp_path)
     return copy
 
 

@@ -8,13 +8,12 @@ Each case runs in its own copy of a small template repository (``git init``, one
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from tests.bad_input.harness import refused, run_cli, warned
+from tests.bad_input.harness import copy_of, refused, run_cli, set_up_repo, warned
 from tests.conftest import sh
 from tests.scenarios import hermetic_env
 
@@ -24,23 +23,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with one commit and lineage set up (committed), built once per module."""
     base = tmp_path_factory.mktemp("inputs-template")
     env = hermetic_env(base)
-    repo = base / "repo"
-    repo.mkdir()
-    sh("git", "init", "-q", cwd=repo, env=env)
-    (repo / "train.py").write_text("print('training')\n")
-    (repo / ".gitignore").write_text("mlflow.db\nmlruns/\nmlartifacts/\n")
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Initial commit", cwd=repo, env=env)
-    sh("lineage", "init", cwd=repo, env=env)
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
+    repo = set_up_repo(base / "repo", env, gitignore="mlflow.db\nmlruns/\nmlartifacts/\n")
     return repo
 
 
 @pytest.fixture
 def repo(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "repo"
-    shutil.copytree(template, copy, symlinks=True)
+    copy = copy_of(template, tmp_path)
     return copy
 
 

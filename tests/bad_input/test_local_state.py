@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_input.harness import refused, run_cli, warned
+from tests.bad_input.harness import copy_of, refused, run_cli, set_up_repo, warned
 from tests.conftest import BIN, sh
 from tests.scenarios import hermetic_env
 
@@ -82,15 +82,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A repository with one commit, `lineage init` and one recorded run; and that run's id."""
     base = tmp_path_factory.mktemp("local-state")
     env = hermetic_env(base)
-    repo = base / "repo"
-    repo.mkdir()
-    sh("git", "init", "-q", cwd=repo, env=env)
-    (repo / "train.py").write_text("print('training')\n")
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Initial commit", cwd=repo, env=env)
-    sh("lineage", "init", "--no-gitignore", cwd=repo, env=env)
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
+    repo = set_up_repo(base / "repo", env)
     sh("lineage", "run", "--", "true", cwd=repo, env=env)
     # An empty MLflow store beside it (a tool store: never dirt), so that `audit` reaches the
     # damage under test instead of stopping at a store that does not exist.
@@ -107,8 +99,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 @pytest.fixture
 def repo(template: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    copy = tmp_path / "repo"
-    shutil.copytree(template[0], copy, symlinks=True)
+    copy = copy_of(template[0], tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{copy}/mlflow.db")
     return copy
 

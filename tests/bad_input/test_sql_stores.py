@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.bad_input.harness import assert_no_traceback, refused, run_cli
+from tests.bad_input.harness import assert_no_traceback, copy_of, refused, run_cli, set_up_repo
 from tests.conftest import sh
 from tests.scenarios import hermetic_env
 
@@ -19,22 +18,13 @@ from tests.scenarios import hermetic_env
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("sql-stores")
     env = hermetic_env(base)
-    repo = base / "repo"
-    repo.mkdir()
-    sh("git", "init", "-q", cwd=repo, env=env)
-    (repo / "train.py").write_text("print('training')\n")
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Initial commit", cwd=repo, env=env)
-    sh("lineage", "init", "--no-gitignore", cwd=repo, env=env)
-    sh("git", "add", "-A", cwd=repo, env=env)
-    sh("git", "commit", "-q", "-m", "Set up lineage", cwd=repo, env=env)
+    repo = set_up_repo(base / "repo", env)
     return repo
 
 
 @pytest.fixture
 def repo(template: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "repo"
-    shutil.copytree(template, copy, symlinks=True)
+    copy = copy_of(template, tmp_path)
     return copy
 
 
