@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from lineage import __version__
+from lineage import __version__, progress
 from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError, printable
 from lineage.terminal import escape_output
 
@@ -88,6 +88,22 @@ def _check_output(obj: Context, name: str | Path | None, option: str) -> None:
             f"cannot write {shown(name)}: {problem}; choose another path (nothing was done)",
             param_hint=option,
         )
+
+
+def _no_progress_with_json(_: click.Context, __: click.Parameter, as_json: bool) -> bool:
+    """JSON output gets no progress bars (lineage/progress.py), even on a terminal."""
+    if as_json:
+        progress.enable(False)
+    return as_json
+
+
+_json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_no_progress_with_json,
+    help="Print JSON (documented, stable).",
+)
 
 
 def _print_json(value: Any) -> None:
@@ -209,7 +225,7 @@ def run_cmd(
     is_flag=True,
     help="Also list the reruns `lineage reproduce` made, each marked with the run it reproduced.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.pass_obj
 def log_cmd(obj: Context, limit: int | None, all_runs: bool, as_json: bool) -> None:
     """List recorded runs, newest first: when, run id, status, commit (* = dirty),
@@ -236,7 +252,7 @@ def log_cmd(obj: Context, limit: int | None, all_runs: bool, as_json: bool) -> N
 
 @cli.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.pass_obj
 def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     """Show REF, the record behind it and its direct neighbours.
@@ -358,7 +374,7 @@ def _given_inputs(
     metavar="NAME",
     help="Judge only this metric (repeatable); the others are still shown.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.option(
     "--report",
     metavar="FILE",
@@ -603,7 +619,7 @@ def graph_cmd(
 
 @cli.command("impact")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.option(
     "--no-aliases",
     is_flag=True,
@@ -633,7 +649,7 @@ def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
 @cli.command("diff")
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.pass_obj
 def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
     """Compare two model versions or runs: code (with git diff --stat), data per path (file
@@ -676,7 +692,7 @@ def import_group() -> None:
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z"]),
     help="Only runs started (and versions registered) on or after DATE (UTC unless given).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.pass_obj
 def import_mlflow_cmd(
     obj: Context,
@@ -715,7 +731,7 @@ def import_mlflow_cmd(
 @click.option(
     "--strict", is_flag=True, help="Fail on warnings too, and when no model version matches."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (documented, stable).")
+@_json_option
 @click.option("--markdown", is_flag=True, help="Print Markdown (for a pull-request comment).")
 @click.option(
     "--junit",
@@ -887,6 +903,7 @@ def hook_impl_cmd(obj: Context, hook: str, args: tuple[str, ...]) -> None:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     atexit.register(_exit_fast)
     escape_output()  # records and input may hold terminal escape sequences (lineage/terminal.py)
+    progress.enable(progress.wanted())  # bars on long work, on a terminal only
     try:
         rv = cli.main(
             args=list(argv) if argv is not None else None,
