@@ -2,8 +2,10 @@
 names now, and the aliases of a model; always live, never cached.
 
 A registry behind a server is read through MLflow's documented REST API with urllib (~0.1 s
-from a fresh process, against ~1.3 s for MlflowClient's import); any other registry (SQLite,
-Databricks) through MlflowClient. When something is not there, the error says what is.
+from a fresh process, against ~1.3 s for MlflowClient's import); a SQLite registry at an alembic
+revision lineage knows, directly with sqlite3 (mlflow_sqlite.py, a few ms); any other registry
+(another SQLite revision, Databricks, a SQL database) through MlflowClient. When something is
+not there, the error says what is.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 # A version registered from a run: the version, the run id, when it was registered (ms).
-VersionSource = tuple[ModelVersion, str, int | None]
+VersionSource = mlflow_sqlite.VersionSource
 
 
 class ModelNotFoundError(LineageError):
@@ -202,6 +204,38 @@ class _ClientRegistry:
             ]
 
 
+class _DirectRegistry:
+    """A SQLite registry at a known alembic revision, read with sqlite3 (mlflow_sqlite.py)."""
+
+    def __init__(self, reader: mlflow_sqlite.SqliteRegistry) -> None:
+        self.reader = reader
+        self.uri = reader.uri
+
+    def by_version(self, name: str, version: int) -> tuple[ModelVersion, str | None]:
+        found = self.reader.by_version(name, version)
+        if found is None:
+            raise _NotFound
+        return found
+
+    def by_alias(self, name: str, alias: str) -> tuple[ModelVersion, str | None]:
+        found = self.reader.by_alias(name, alias)
+        if found is None:
+            raise _NotFound
+        return found
+
+    def aliases(self, name: str) -> dict[str, int] | None:
+        return self.reader.aliases(name)
+
+    def model_names(self) -> list[str]:
+        return self.reader.model_names()
+
+    def versions(self, name: str) -> list[int]:
+        return self.reader.versions(name)
+
+    def sources(self) -> list[VersionSource]:
+        return self.reader.sources()
+
+
 class _EmptyRegistry:
     """A SQLite registry whose database does not exist yet."""
 
@@ -226,16 +260,22 @@ class _EmptyRegistry:
         return []
 
 
-_Registry = _RestRegistry | _ClientRegistry | _EmptyRegistry
+_Registry = _RestRegistry | _DirectRegistry | _ClientRegistry | _EmptyRegistry
 
 
 @contextlib.contextmanager
 def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
-    """The registry, through REST when it is a server urllib can talk to, else MlflowClient."""
+    """The registry, through REST when it is a server urllib can talk to, directly when it is
+    a SQLite file at a known revision, else through MlflowClient."""
+    import os
+
     if is_http(stores.registry) and rest_usable():
         yield _RestRegistry(stores.registry)
     elif missing_sqlite(stores.registry):
         yield _EmptyRegistry()
+    elif (direct := mlflow_sqlite.open_registry(stores.registry, os.environ)) is not None:
+        with contextlib.closing(direct):
+            yield _DirectRegistry(direct)
     else:
         with tracking.quiet():
             with tracking.store_errors(stores.registry):  # garbage file, unknown scheme
@@ -263,13 +303,7 @@ def resolve_model(
 
 
 def version_sources(stores: MlflowStores) -> list[VersionSource]:
-    """(version, run id, when registered in ms) for every version registered from a run: a
-    SQLite registry read directly when its layout is known, else through REST or the client."""
-    import os
-
-    direct = mlflow_sqlite.version_sources(stores.registry, os.environ)
-    if direct is not None:
-        return direct
+    """(version, run id, when registered in ms) for every version registered from a run."""
     with _open_registry(stores) as reg:
         return reg.sources()
 
