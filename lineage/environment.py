@@ -51,7 +51,7 @@ def _probe(environ: Mapping[str, str]) -> dict[str, Any]:
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         try:
-            name, version = dist.metadata["Name"], dist.version
+            name, version = _name_and_version(dist)
         except Exception:  # a broken .dist-info: skip it, as pip does
             continue
         if name and version:
@@ -66,6 +66,21 @@ def _probe(environ: Mapping[str, str]) -> dict[str, Any]:
         "packages_hash": "sha256:" + hashlib.sha256(lines.encode("utf-8")).hexdigest(),
         "variables": {k: environ[k] for k in ALLOWED_VARIABLES if k in environ},
     }
+
+
+def _name_and_version(dist: Any) -> tuple[str | None, str | None]:
+    """The Name and Version headers of a distribution's metadata: what ``dist.metadata["Name"]``
+    and ``dist.version`` answer, read from the header block alone. Those parse the whole file
+    (long descriptions included) with the email package: ~3 ms a distribution, 0.6 s for the
+    ~180 of an environment with mlflow, paid by every `lineage run` and `reproduce` plan."""
+    # The files importlib.metadata.Distribution.metadata reads, in its order.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or dist.read_text("") or ""
+    found: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, colon, value = line.partition(":")
+        if colon and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    return found.get("Name"), found.get("Version")
 
 
 def _environment(document: Mapping[str, Any], source: str = "child") -> Environment:
