@@ -4,13 +4,22 @@ tests/adapters/test_mlflow_server.py.)"""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
-from lineage.adapters.mlflow_registry import ModelNotFoundError, model_aliases, resolve_model
+from lineage.adapters import mlflow_sqlite
+from lineage.adapters.mlflow_registry import (
+    ModelNotFoundError,
+    _ClientRegistry,
+    _DirectRegistry,
+    _explain,
+    model_aliases,
+    resolve_model,
+)
 from lineage.adapters.mlflow_uri import MlflowStores
 from lineage.model_version import ModelVersion
 
@@ -72,37 +81,38 @@ def test_resolve_model_follows_an_alias_when_it_moves(
     client.delete_registered_model_alias("churn-model", "moving")
 
 
-@pytest.mark.parametrize(
-    ("name", "version", "alias", "message"),
-    [
-        (
-            "churn-model",
-            None,
-            "prod",
-            "model 'churn-model' has no alias 'prod'; its aliases are: champion (v3), staging (v2)",
-        ),
-        ("churn-model", 7, None, "model 'churn-model' has no version 7; versions are 1-4"),
-        (
-            "churnn",
-            1,
-            None,
-            "no registered model named 'churnn'; registered models: churn-model, fraud",
-        ),
-        (
-            "churnn",
-            None,
-            "champion",
-            "no registered model named 'churnn'; registered models: churn-model, fraud",
-        ),
-        ("fraud", 1, None, "model 'fraud' has no version 1; it has no versions yet"),
-        (
-            "fraud",
-            None,
-            "champion",
-            "model 'fraud' has no alias 'champion'; it has no aliases and no versions yet",
-        ),
-    ],
-)
+# (name, version, alias) -> what the error says
+WRONG_REFERENCES = [
+    (
+        "churn-model",
+        None,
+        "prod",
+        "model 'churn-model' has no alias 'prod'; its aliases are: champion (v3), staging (v2)",
+    ),
+    ("churn-model", 7, None, "model 'churn-model' has no version 7; versions are 1-4"),
+    (
+        "churnn",
+        1,
+        None,
+        "no registered model named 'churnn'; registered models: churn-model, fraud",
+    ),
+    (
+        "churnn",
+        None,
+        "champion",
+        "no registered model named 'churnn'; registered models: churn-model, fraud",
+    ),
+    ("fraud", 1, None, "model 'fraud' has no version 1; it has no versions yet"),
+    (
+        "fraud",
+        None,
+        "champion",
+        "model 'fraud' has no alias 'champion'; it has no aliases and no versions yet",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "version", "alias", "message"), WRONG_REFERENCES)
 def test_resolve_model_says_what_exists_when_the_reference_is_wrong(
     churn_registry: Registry, name: str, version: int | None, alias: str | None, message: str
 ) -> None:
@@ -113,6 +123,22 @@ def test_resolve_model_says_what_exists_when_the_reference_is_wrong(
 
     assert str(caught.value) == message
     assert (caught.value.name, caught.value.version, caught.value.alias) == (name, version, alias)
+
+
+@pytest.mark.parametrize(("name", "version", "alias", "message"), WRONG_REFERENCES)
+def test_the_client_and_the_direct_reader_say_the_same(
+    churn_registry: Registry, name: str, version: int | None, alias: str | None, message: str
+) -> None:
+    """resolve_model reads this registry directly; MlflowClient, which answers the registries
+    lineage does not read itself, explains a wrong reference in the same words."""
+    uri = churn_registry.uri
+    reader = mlflow_sqlite.open_registry(uri, {})
+    assert reader is not None
+    with contextlib.closing(reader):
+        direct = str(_explain(_DirectRegistry(reader), uri, name, version=version, alias=alias))
+    client = _ClientRegistry(MlflowClient(tracking_uri=uri), uri)
+
+    assert str(_explain(client, uri, name, version=version, alias=alias)) == direct == message
 
 
 def test_resolve_model_in_a_registry_that_does_not_exist_yet(tmp_path: Path) -> None:
