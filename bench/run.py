@@ -19,6 +19,7 @@ import fixtures
 import graphs
 import history
 import hooks
+import registry
 import report
 import reproduce
 import sync
@@ -35,8 +36,9 @@ QUERY_BUDGET = 0.05  # goal (b): a query may take this fraction of a cold Mlflow
 APPENDS = 50  # in-process Store.append samples
 # What --only can pick: the baselines, goals (a) `lineage run`, (b) queries, (c) imports,
 # `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py),
-# `lineage reproduce` (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py) and the
-# pre-commit hook against DVC's (bench/hooks.py). A full run does all of them, in this order.
+# `lineage reproduce` (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py), the
+# pre-commit hook against DVC's (bench/hooks.py) and model lookups on a SQLite registry
+# (bench/registry.py). A full run does all of them, in this order.
 PARTS = (
     "baselines",
     "run",
@@ -47,6 +49,7 @@ PARTS = (
     "reproduce",
     "sync",
     "hooks",
+    "registry",
 )
 LOAD = "load average (1, 5, 15 min) before / after"
 
@@ -681,6 +684,11 @@ def main(argv: list[str] | None = None) -> int:
         for section in hooks.sections(
             ws, repeats=repeats, warmup=warmup, quick=args.quick, log=progress("hooks")
         ):
+            emit(section)
+
+    if "registry" in parts:
+        log("registry: model lookups by alias and version on a SQLite registry")
+        for section in registry.sections(ws, repeats=repeats, warmup=warmup, log=log):
             emit(section)
 
     elapsed = time.perf_counter() - started
