@@ -63,6 +63,8 @@ def test_reproduce_dry_run_by_alias_without_importing_mlflow(trained: Trained) -
 
     assert plan.startswith("Reproduce churn@champion (churn@champion -> churn/2)\n")
     assert f"run       {trained.runs['R2']}" in plan
+    assert "  env       Python " in plan  # the rerun's Python, probed in a child interpreter
+    assert "; same distributions\n" in plan
     assert plan.endswith("dry run: nothing was run or written\n")
 
 
