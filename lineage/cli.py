@@ -897,6 +897,7 @@ def hook_impl_cmd(obj: Context, hook: str, args: tuple[str, ...]) -> None:
     """Run one Git hook (what the shims and .pre-commit-hooks.yaml call)."""
     from lineage.hooks.dispatch import main as run_hook
 
+    progress.enable(False)  # a hook draws no bar (and never imports tqdm), as its shims do not
     sys.exit(run_hook([hook, *args], cwd=obj.cwd))
 
 

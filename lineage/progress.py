@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-Advance = Callable[..., None]  # advance(n=1): n more items done
+Advance = Callable[..., None]  # advance(n=1, total=None): n more items done (of a new total)
 
 _enabled = False
 DELAY_S = 1.0  # LINEAGE_PROGRESS_DELAY overrides it (tests set 0 to see a bar on fast work)
@@ -79,12 +79,16 @@ class _Bar:
         self.delay = _delay()
         self.shown: Any = None
 
-    def advance(self, n: int = 1) -> None:
+    def advance(self, n: int = 1, *, total: int | None = None) -> None:
+        if total is not None:  # learnt once the work started (say, a download's size)
+            self.total = total
+            if self.shown is not None:
+                self.shown.total = total
         self.count += n
         if self.shown is not None:
             self.shown.update(n)
-        elif time.monotonic() - self.started >= self.delay:
-            self._show()
+        elif self.count and time.monotonic() - self.started >= self.delay:
+            self._show()  # not while nothing is done: a count of 0 has no rate to show
 
     def _show(self) -> None:
         from tqdm import tqdm
@@ -99,11 +103,13 @@ class _Bar:
             leave=False,
             dynamic_ncols=True,
             mininterval=0.2,
+            delay=1e-9,  # no first drawing at 0 done with no rate: refresh() below draws
         )
         # tqdm's rate counts from its own start (on its own clock): back-date it to when the
         # work began, then count what was done before the bar showed.
         self.shown.start_t -= time.monotonic() - self.started
         self.shown.update(self.count)
+        self.shown.refresh()  # update() waits out mininterval: draw the count and rate now
 
     def close(self) -> None:
         if self.shown is not None:
@@ -111,7 +117,7 @@ class _Bar:
             self.shown = None
 
 
-def _ignore(n: int = 1) -> None:
+def _ignore(n: int = 1, *, total: int | None = None) -> None:
     pass
 
 

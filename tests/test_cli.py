@@ -14,7 +14,7 @@ from tests.conftest import sh
 from tests.helpers import lineage
 from tests.scenarios import Recorded
 
-HEAVY = ("mlflow", "dvc", "networkx")
+HEAVY = ("mlflow", "dvc", "networkx", "tqdm")  # tqdm: only once a progress bar shows
 
 
 def imported_modules(cwd: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:

@@ -191,19 +191,18 @@ class StatCache:
         if time.time_ns() - st.st_mtime_ns >= RACY_NS:
             self._store([(hash_name, abspath, *_key(st), md5)], [])
 
-    def forget(self, directory: Path) -> None:
-        """Drop every row under ``directory`` (a removed worktree, say)."""
-        top = os.path.abspath(directory)
-        self._store(
-            [],
-            [
-                (h, p)
-                for h, p in self._db.execute(
-                    "SELECT hash_name, path FROM md5 WHERE path > ? AND path < ?",
-                    (top + "/", top + "0"),
-                )
-            ],
-        )
+    def prune(self) -> int:
+        """Drop the rows of files that are gone, and say how many: a worktree removed by hand
+        (after ``reproduce --keep``) or by the clean-up of a killed command, a deleted or
+        moved file. Rows are keyed by path, so without this the cache keeps every path it ever
+        saw; with it, it holds what the repository holds. One ``lstat`` a row (~1 us)."""
+        gone = [
+            (hash_name, path)
+            for hash_name, path in self._db.execute("SELECT hash_name, path FROM md5")
+            if not os.path.lexists(path)
+        ]
+        self._store([], gone)
+        return len(gone)
 
     def _hash(self, path: str, before: os.stat_result, hash_name: str) -> tuple[str, bool]:
         """The file's md5, and whether it may be cached (stable, and not racily new)."""

@@ -10,6 +10,7 @@ DVC 2's ``md5-dos2unix`` objects (``<cache>/ab/cd…``) are not handled.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -205,13 +206,14 @@ def fetch(
     md5s: Sequence[str],
     *,
     remote: str | None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[..., None] | None = None,
 ) -> list[str]:
     """Download objects (with all of a ``.dir``'s files) into the local cache; return the md5s
     still incomplete there afterwards.
 
     One DVC transfer, like ``dvc fetch``: the workspace and ``.dvc/config`` are not touched.
-    ``progress(done, total)`` counts objects; total is what the cache lacked.
+    ``progress`` is a progress bar's ``advance``: told ``total=`` (what the cache lacked) once
+    that is known, then ``advance(n)`` as objects arrive.
     """
     cache_dir = cache_config(root).cache_dir
     pending = {md5: absent_locally(cache_dir, md5) for md5 in dict.fromkeys(md5s)}
@@ -227,12 +229,10 @@ def fetch(
         from dvc.fs.callbacks import DEFAULT_CALLBACK, Callback
         from dvc_data.hashfile.hash_info import HashInfo
 
-        total = len(wanted)
         callback = DEFAULT_CALLBACK
         if progress is not None:
-            # DVC resets `size` for each batch it copies; `value` counts every object.
-            callback = Callback(hooks={"lineage": lambda _, value, **__: progress(value, total)})
-            progress(0, total)
+            progress(0, total=len(wanted))
+            callback = Callback(hooks={"lineage": _counted(progress)})
         cache = repo.cache.local
         if Path(cache.path) != cache_dir / "files" / MD5:
             raise LineageError(
@@ -242,6 +242,38 @@ def fetch(
         objs = [HashInfo(MD5, oid) for oid in sorted(wanted)]
         repo.cloud.transfer(odb, cache, objs, verify=odb.verify, cache_odb=cache, callback=callback)
     return [md5 for md5 in pending if absent_locally(cache_dir, md5)]
+
+
+def _counted(advance: Callable[..., None]) -> Callable[..., None]:
+    """A DVC callback hook advancing a bar by each object copied. DVC calls hooks with the
+    running ``value`` (and again, unchanged, when it resets ``size`` for each batch): pass on
+    only what was added since the last call."""
+    seen = 0
+
+    def hook(_: int | None, value: int, **__: Any) -> None:
+        nonlocal seen
+        if value > seen:
+            advance(value - seen)
+            seen = value
+
+    return hook
+
+
+@contextmanager
+def _no_dvc_bars() -> Iterator[None]:
+    """Keep DVC from drawing bars of its own ("Checking cache in …") on the terminal: lineage
+    shows one bar for the work (lineage/progress.py). DVC draws none while its logger is above
+    ERROR (``Tqdm`` in dvc/progress.py and dvc_data/callbacks.py, which draws "Checking cache
+    in …" while a transfer compares caches); what goes wrong comes back as values, not logs."""
+    loggers = [logging.getLogger(name) for name in ("dvc", "dvc_data")]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before, strict=True):
+            logger.setLevel(level)
 
 
 @contextmanager
@@ -255,7 +287,7 @@ def _remote(root: Path, remote: str | None) -> Iterator[tuple[Any, str | None, A
         repo = Repo(str(root))
     except DvcException as exc:
         raise LineageError(f"DVC cannot open {root} ({exc}); run `dvc init` there") from None
-    with repo:
+    with repo, _no_dvc_bars():
         try:
             odb = repo.cloud.get_remote_odb(remote, "fetch")
         except NoRemoteError:

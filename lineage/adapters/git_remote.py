@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+import subprocess
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from lineage.adapters.git import SNAPSHOT_SUBJECT, GitError, RepoPaths, git, run_git
 
+Advance = Callable[..., None]  # a progress bar's advance(n, total=...) (lineage/progress.py)
 _C_LOCALE = {"LC_ALL": "C", "LANGUAGE": "C"}
 _CHECK_REMOTE = "check the remote's name or URL (`git remote -v`) and that you can reach it"
 
@@ -28,15 +31,14 @@ def upstream_remote(paths: RepoPaths, branch: str) -> str | None:
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
-def fetch_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> bool:
+def fetch_ref(
+    paths: RepoPaths, remote: str, src: str, dst: str, *, progress: Advance | None = None
+) -> bool:
     """Force-update the local ``dst`` to the remote's ``src``; False when the remote has no
-    ``src``. No tags, no FETCH_HEAD: nothing of the user's is touched."""
-    proc = run_git(
-        paths.root,
-        ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", remote, f"+{src}:{dst}"],
-        env={**os.environ, **_C_LOCALE},
-        check=False,
-    )
+    ``src``. No tags, no FETCH_HEAD: nothing of the user's is touched. ``progress`` (a bar's
+    ``advance``) hears of each object received."""
+    args = ["fetch", "--no-tags", "--no-write-fetch-head", remote, f"+{src}:{dst}"]
+    proc = _transfer(paths, args, progress, quiet=True)
     if proc.returncode == 0:
         return True
     stderr = proc.stderr.decode(errors="replace")
@@ -66,17 +68,62 @@ class RefPush:
         )
 
 
-def push_ref(paths: RepoPaths, remote: str, src: str, dst: str) -> RefPush:
+def push_ref(
+    paths: RepoPaths, remote: str, src: str, dst: str, *, progress: Advance | None = None
+) -> RefPush:
     """Push ``src`` to the remote's ``dst``, never forced. Hooks are skipped (``--no-verify``):
-    a pre-push hook that pushes this ref must not run itself again."""
+    a pre-push hook that pushes this ref must not run itself again. ``progress`` (a bar's
+    ``advance``) hears of each object written."""
     args = ["push", "--porcelain", "--no-verify", remote, f"{src}:{dst}"]
-    proc = run_git(paths.root, args, env={**os.environ, **_C_LOCALE}, check=False)
+    proc = _transfer(paths, args, progress, quiet=False)  # --quiet would hide the porcelain
     for line in proc.stdout.decode(errors="replace").splitlines():
         flag, _, rest = line.partition("\t")
         refs, _, summary = rest.partition("\t")
         if len(flag) == 1 and refs == f"{src}:{dst}":
             return RefPush(flag, summary)
     raise GitError(args, proc.stderr.decode(errors="replace"), _CHECK_REMOTE)
+
+
+# git's own count of a transfer (`--progress`), redrawn in place with "\r". A fetch of fewer
+# than fetch.unpackLimit (100) objects is unpacked without a count: too small to need a bar.
+_COUNTED = re.compile(rb"(?:Receiving|Unpacking|Writing) objects: +\d+% \((\d+)/(\d+)\)")
+
+
+def _transfer(
+    paths: RepoPaths, args: list[str], progress: Advance | None, *, quiet: bool
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a fetch or push (``quiet``: with ``--quiet``); with ``progress``, pass git's object
+    count on to it instead (``--quiet`` would silence the count too)."""
+    env = {**os.environ, **_C_LOCALE}
+    if progress is None:
+        quieted = [args[0], "--quiet", *args[1:]] if quiet else args
+        return run_git(paths.root, quieted, env=env, check=False)
+    command = ["git", args[0], "--progress", *args[1:]]
+    with subprocess.Popen(
+        command, cwd=paths.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        said = _counted(proc.stderr, progress)
+        out = proc.stdout.read()  # one porcelain line per ref: never fills the pipe first
+    return subprocess.CompletedProcess(command, proc.returncode, out, said)
+
+
+def _counted(stream: IO[bytes], progress: Advance) -> bytes:
+    """Read git's stderr to its end, advancing ``progress`` by the objects it counts; return
+    the rest of what git said (for an error message)."""
+    kept: list[bytes] = []
+    done, pending = 0, b""
+    while chunk := os.read(stream.fileno(), 65536):
+        *pieces, pending = re.split(rb"[\r\n]", pending + chunk)
+        for piece in pieces:
+            counted = _COUNTED.search(piece)
+            if counted is not None:
+                now, total = int(counted.group(1)), int(counted.group(2))
+                progress(now - done, total=total)
+                done = now
+            elif piece.strip():
+                kept.append(piece)
+    return b"\n".join([*kept, pending])
 
 
 def new_commits(

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lineage import config
+from lineage import config, progress
 from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow_bulk
 from lineage.compare import REPRODUCED_VERDICTS
 from lineage.context import Context
@@ -136,19 +136,34 @@ def audit(
         if found:
             row.run_key = run_id
             row.record_id, row.record = found[0]
-    live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
-    missing = _missing_data(ctx.paths.root, rows)
-    refs_of = _Containment(ctx.paths)
     moment = now or datetime.now(UTC)
-    for row in rows:
-        row.checks = [
-            _lineage(row),
-            _code(row, ctx.paths, index, refs_of, ctx.config, live),
-            _data(row, missing),
-            _run(row, live),
-            _reproduction(row, index, moment),
-        ]
+    # The bar's clock starts before the run and remote queries: its rate counts them too.
+    with progress.bar("auditing model versions", total=len(rows), unit="versions") as advance:
+        live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
+        missing = _missing_data(ctx.paths.root, rows)
+        refs_of = _Containment(ctx.paths)
+        for row in rows:
+            advance()
+            row.checks = _checks(ctx, row, refs_of, live, missing, moment)
     return Audit(rows, scope, strict)
+
+
+def _checks(
+    ctx: Context,
+    row: Row,
+    refs_of: _Containment,
+    live: Mapping[str, mlflow_bulk.HistoricRun],
+    missing: dict[str, tuple[str, ...]] | None,
+    now: datetime,
+) -> list[Check]:
+    index = ctx.index
+    return [
+        _lineage(row),
+        _code(row, ctx.paths, index, refs_of, ctx.config, live),
+        _data(row, missing),
+        _run(row, live),
+        _reproduction(row, index, now),
+    ]
 
 
 # -- scope ---------------------------------------------------------------------------------

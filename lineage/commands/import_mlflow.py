@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lineage import registrations
+from lineage import progress, registrations
 from lineage.adapters import dvc_pipeline, git, mlflow_bulk, mlflow_project
 from lineage.adapters.dvc_hash import blob_md5, manifest_md5
 from lineage.adapters.git_content import CommitTree, CommitTrees
@@ -115,37 +115,34 @@ def import_mlflow(
     since_ms = int(since.timestamp() * 1000) if since else None
     made, registered_at = _registered_from(ctx, models, since_ms, notify)
 
-    def progress(done: int) -> None:
-        notify(f"read {done} run(s)")
-
     historic = mlflow_bulk.runs(
-        ctx.mlflow.tracking,
-        experiments=experiments,
-        run_ids=sorted(made),
-        since_ms=since_ms,
-        progress=progress,
+        ctx.mlflow.tracking, experiments=experiments, run_ids=sorted(made), since_ms=since_ms
     )
     result = ImportResult()
     inferrer = _Inferrer(ctx.paths)
     created = ctx.provenance()
     pending: list[tuple[str, bytes]] = []
-    for item in historic:
-        result.runs_seen += 1
-        existing = ctx.index.records_for_run(item.run.run_id)
-        produced = sorted(set(made.get(item.run.run_id, [])), key=lambda v: v.sort_key)
-        if any(doc.get("evidence") == "observed" for _, doc in existing):
-            # Lineage saw this run itself; what it may not have seen is a version registered
-            # from it afterwards.
-            result.observed += 1
-            later = registrations.unrecorded(ctx.index, item.run.run_id, produced)
-            pending += [encode(r) for r in registrations.build(ctx, later, registered_at)]
-            result.registrations += len(later)
-            continue
-        record = inferrer.record(item, produced, created)
-        if any(_same_fact(doc, record) for _, doc in existing):
-            result.unchanged += 1
-            continue
-        pending.append(encode(record))
+    # The runs of whole experiments are not counted before they are read: no total then.
+    total = None if experiments else len(made)
+    with progress.bar("reading MLflow runs", total=total, unit="runs") as advance:
+        for item in historic:
+            advance()
+            result.runs_seen += 1
+            existing = ctx.index.records_for_run(item.run.run_id)
+            produced = sorted(set(made.get(item.run.run_id, [])), key=lambda v: v.sort_key)
+            if any(doc.get("evidence") == "observed" for _, doc in existing):
+                # Lineage saw this run itself; what it may not have seen is a version
+                # registered from it afterwards.
+                result.observed += 1
+                later = registrations.unrecorded(ctx.index, item.run.run_id, produced)
+                pending += [encode(r) for r in registrations.build(ctx, later, registered_at)]
+                result.registrations += len(later)
+                continue
+            record = inferrer.record(item, produced, created)
+            if any(_same_fact(doc, record) for _, doc in existing):
+                result.unchanged += 1
+                continue
+            pending.append(encode(record))
     if pending:
         ctx.store.append(
             pending, message=f"lineage: import {len(pending)} inferred record(s) from MLflow"

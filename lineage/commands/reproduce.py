@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lineage import capture, cleanup, recording, session_runs
+from lineage import capture, cleanup, progress, recording, session_runs
 from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git
 from lineage.adapters.dvc_hash import StatCache
 from lineage.commands import reproduce_plots
@@ -120,8 +120,11 @@ def reproduce(
             result.kept = True
         elif added or worktree.exists():
             git.worktree_remove(ctx.paths, worktree)
-            with StatCache(ctx.statcache_path) as stat_cache:
-                stat_cache.forget(worktree)  # its files are gone; keep the cache small
+        with StatCache(ctx.statcache_path) as stat_cache:
+            # Every worktree has a new path, and the cache is keyed by path: drop the rows of
+            # this one's files, gone now, and of any other gone since (a --keep worktree
+            # removed by hand, one a killed reproduce left and a clean-up removed).
+            stat_cache.prune()
         if owner is not None:
             owner.unlink(missing_ok=True)  # removed, or kept on purpose (--keep)
 
@@ -220,8 +223,12 @@ def _restore(
     if dvc.is_dvc_repo(worktree):
         dvc_config.write_worktree_config(root, worktree, cache.cache_dir, prepared.link_types)
     restored = []
-    with StatCache(ctx.statcache_path) as stat_cache:
+    with (
+        StatCache(ctx.statcache_path) as stat_cache,
+        progress.bar("restoring inputs", total=len(todo), unit="inputs") as advance,
+    ):
         for item in todo:
+            advance()
             data = item.data
             dest = worktree / data.path
             used = dvc_link.materialize(cache, data.md5, dest, link_types=prepared.link_types)
@@ -237,20 +244,26 @@ def _restore(
 
 def _fetch(root: Path, items: Sequence[InputPlan], notify: Notify) -> None:
     names = sorted({i.remote or "" for i in items})
-    notify(f"fetching {len(items)} object(s) from DVC remote {', '.join(names)}")
-
-    def progress(done: int, total: int) -> None:
-        notify(f"fetched {done}/{total} files")
-
     failed: list[str] = []
+    files = 0
     for name in names:
         md5s = [i.data.md5 for i in items if (i.remote or "") == name]
-        failed += dvc_store.fetch(root, md5s, remote=name or None, progress=progress)
+        shown = name or "(default)"
+        with progress.bar(f"fetching from DVC remote {shown}", unit="files") as advance:
+
+            def counted(n: int = 1, *, total: int | None = None) -> None:
+                nonlocal files
+                files += n
+                advance(n, total=total)
+
+            failed += dvc_store.fetch(root, md5s, remote=name or None, progress=counted)
     if failed:
         raise LineageError(
             f"could not fetch {', '.join(f[:10] for f in failed[:5])} from the DVC remote; "
             "check the remote's credentials and connectivity (`dvc fetch` shows details)"
         )
+    remotes = ", ".join(name or "(default)" for name in names)
+    notify(f"fetched {len(items)} object(s) ({files} file(s)) from DVC remote {remotes}")
 
 
 def _summary_links(restored: Sequence[tuple[Data, str]]) -> str:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lineage import progress
 from lineage.adapters import git, git_remote
 from lineage.adapters.store import REF, UP_TO_DATE, Merged
 from lineage.context import Context, skipped_record
@@ -116,7 +117,9 @@ def pull(ctx: Context, *, remote: str | None = None) -> Pulled:
     paths = ctx.paths
     remote = resolve_remote(paths, remote, verb="pull")
     tracking = tracking_ref(paths, remote)
-    if not git_remote.fetch_ref(paths, remote, REF, tracking):
+    with progress.bar(f"pulling records from {_shown(remote)}", unit="objects") as advance:
+        found = git_remote.fetch_ref(paths, remote, REF, tracking, progress=_counting(advance))
+    if not found:
         git.git(paths, "update-ref", "-d", tracking)  # forget a ref the remote no longer has
         return Pulled(remote, None)
     fetched = git.git(paths, "rev-parse", tracking)
@@ -149,7 +152,8 @@ def push(
         if tip is None:
             return Pushed(remote, None)
         _announce_snapshots(ctx, remote, tip, announced, notify)
-        result = git_remote.push_ref(paths, remote, tip, REF)
+        with progress.bar(f"pushing records to {_shown(remote)}", unit="objects") as advance:
+            result = git_remote.push_ref(paths, remote, tip, REF, progress=_counting(advance))
         if result.stale:
             pulls.append(pull(ctx, remote=remote))
             continue
@@ -165,6 +169,15 @@ def push(
         f"{remote}'s {REF} kept moving while pushing ({attempts} attempts); nothing was lost, "
         f"run `lineage push {remote}` again"
     )
+
+
+def _counting(advance: progress.Advance) -> progress.Advance | None:
+    """git's own object count for the bar, asked of git only when a bar can show."""
+    return advance if progress.enabled() else None
+
+
+def _shown(remote: str) -> str:
+    return printable(redact_uri(remote))
 
 
 SNAPSHOTS_LISTED = 10  # snapshot commits named one by one before "and N more"

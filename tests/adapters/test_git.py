@@ -167,6 +167,40 @@ def test_remotes_and_fetching_a_ref_the_remote_does_not_have(
     assert again.flag == "="
 
 
+def test_a_push_and_a_fetch_count_their_objects_for_a_progress_bar(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    origin = tmp_path / "origin.git"
+    sh("git", "init", "-q", "--bare", str(origin), cwd=tmp_path)
+    sh("git", "remote", "add", "origin", str(origin), cwd=git_repo)
+    paths = git.discover(git_repo)
+    objects = len(sh("git", "rev-list", "--objects", "HEAD", cwd=git_repo).stdout.split("\n")) - 1
+    counted: list[tuple[int, int | None]] = []
+
+    def advance(n: int = 1, *, total: int | None = None) -> None:
+        counted.append((n, total))
+
+    pushed = git_remote.push_ref(
+        paths, "origin", rev(git_repo), "refs/lineage/records", progress=advance
+    )
+    assert pushed.flag == "*"  # the porcelain answer is still read
+    assert sum(n for n, _ in counted) == objects and counted[-1][1] == objects
+
+    clone = tmp_path / "clone"
+    sh("git", "init", "-q", str(clone), cwd=tmp_path)
+    sh("git", "config", "fetch.unpackLimit", "1", cwd=clone)  # index the pack: git counts
+    counted.clear()
+    dst = "refs/lineage/remotes/origin/records"
+    assert git_remote.fetch_ref(
+        git.discover(clone), str(origin), "refs/lineage/records", dst, progress=advance
+    )
+    assert sum(n for n, _ in counted) == objects and counted[-1][1] == objects
+    assert (
+        git_remote.fetch_ref(git.discover(clone), str(origin), "absent", dst, progress=advance)
+        is False
+    )
+
+
 # -- tools' stores: never dirt, never in a snapshot, never in a diff ---------------------------
 
 

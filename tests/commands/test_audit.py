@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from tests.conftest import sh
 from tests.helpers import commit_all
 from tests.history import History
 from tests.layouts import get_started
+from tests.terminal import in_terminal
 
 
 def audit_json(h: History, *args: str) -> tuple[int, dict[str, Any]]:
@@ -146,3 +149,22 @@ def test_the_code_check_tells_a_missing_commit_from_a_missing_tag(
     checks = {c["name"]: c for c in version["checks"]}
     assert checks["code"] == {"name": "code", "result": "fail", "reason": reason}
     assert proc.returncode == 1
+
+
+def test_on_a_terminal_audit_shows_a_bar_of_versions_then_the_same_report(
+    history: History, tmp_path: Path
+) -> None:
+    h = history.untouched(tmp_path)
+    h = replace(h, env={**h.env, "LINEAGE_PROGRESS_DELAY": "0"})  # a bar even on a few versions
+    piped = h.lineage("audit")
+    assert "\r" not in piped.stdout + piped.stderr
+
+    shown = in_terminal(["lineage", "audit"], cwd=h.repo, env=h.env)
+    assert shown.code == piped.returncode
+    drawn = shown.bars("auditing model versions")
+    assert drawn and re.search(r" \d+/\d+ \[[0-9:]+<[0-9:]+, +[0-9.e+]+ versions/s\]$", drawn[-1])
+    piped_lines = (piped.stderr + piped.stdout).splitlines()
+    assert [line for line in shown.screen if line] == [line for line in piped_lines if line]
+
+    as_json = in_terminal(["lineage", "audit", "--json"], cwd=h.repo, env=h.env)
+    assert as_json.code == piped.returncode and as_json.carriage_returns == 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import sh
 from tests.history import History
+from tests.terminal import in_terminal
 
 
 def imported(h: History) -> dict[str, dict[str, Any]]:
@@ -89,3 +91,23 @@ def test_import_of_2000_runs_from_a_real_server_is_idempotent(
     assert (again["written"], again["unchanged"], again["runs_seen"]) == (0, 2000, 2000)
     logged = json.loads(sh("lineage", "log", "--json", cwd=git_repo).stdout)
     assert len(logged) == 2000 and {e["evidence"] for e in logged} == {"inferred"}
+
+
+def test_on_a_terminal_import_shows_a_bar_of_runs_read_then_its_one_line(
+    history: History, tmp_path: Path
+) -> None:
+    h = history.untouched(tmp_path)
+    env = {**h.env, "LINEAGE_PROGRESS_DELAY": "0"}  # a bar even on 7 runs
+    shown = in_terminal(["lineage", "import", "mlflow"], cwd=h.repo, env=env)
+    assert shown.code == 0, shown.raw
+    drawn = shown.bars("reading MLflow runs")
+    assert drawn and re.search(r" \d/7 \[[0-9:]+<[0-9:]+, +[0-9.e+]+ runs/s\]$", drawn[-1])
+    summary = "imported 6 inferred record(s) from 7 MLflow run(s); 0 already imported, "
+    assert [line for line in shown.screen if "MLflow run" in line] == [
+        summary + "1 observed by lineage kept as they are"
+    ]  # the bar erased, the summary once
+
+    as_json = in_terminal(["lineage", "import", "mlflow", "--json"], cwd=h.repo, env=env)
+    assert as_json.code == 0 and as_json.carriage_returns == 0, as_json.raw
+    piped = h.lineage("import", "mlflow")
+    assert piped.returncode == 0 and "\r" not in piped.stderr

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,10 +30,12 @@ from typing import Any
 
 import pytest
 
+from lineage.adapters.dvc_hash import StatCache
 from tests.conftest import sh
 from tests.helpers import commit_all, repo_state, write
 from tests.layouts import get_started
 from tests.scenarios import hermetic_env
+from tests.terminal import in_terminal
 
 TRAIN = """\
 import os, sys, time
@@ -201,7 +205,9 @@ def test_v1_is_reproduced_exactly_from_the_remote_after_head_and_data_moved_on(
         "status": "exact",
     }
     assert [p["status"] for p in out["params"]] == ["exact"]
-    assert "fetching 1 object(s) from DVC remote storage" in err
+    # One line after the fetch (on a terminal a bar shows while it runs: tests/test_progress.py).
+    assert "lineage: fetched 1 object(s) (1 file(s)) from DVC remote storage\n" in err
+    assert err.count("fetch") == 1 and "\r" not in err  # piped: no bar
     # The rerun is itself recorded, tagged as a reproduction, linked to the original.
     rerun = out["rerun"]["run"]
     shown = json.loads(scn.lineage("show", rerun, "--json", check=True).stdout)
@@ -658,3 +664,56 @@ def test_a_group_sigint_reaches_the_rerun_once_and_is_recorded_as_interrupted(
     assert f"{rerun['run']}  " in shown and "  KILLED  experiment slow" in shown
     assert "(in .; interrupted, exit 130, " in shown
     assert repo_state(repo) == before
+
+
+# -- progress on a terminal ------------------------------------------------------------------
+
+
+def test_on_a_terminal_fetching_shows_one_bar_then_one_line_and_json_shows_none(
+    scenario: Scenario,
+) -> None:
+    scn = scenario
+    env = {**scn.env, "LINEAGE_PROGRESS_DELAY": "0"}  # a bar even on work this short
+    desc = "fetching from DVC remote storage"
+    summary = "lineage: fetched 1 object(s) (1 file(s)) from DVC remote storage"
+
+    scn.sh("dvc", "gc", "-w", "-f", "-q")  # churn/1's data is in the remote only
+    shown = in_terminal(["lineage", "reproduce", "churn/1"], cwd=scn.repo, env=env)
+    assert shown.code == 0, shown.raw
+    drawn = shown.bars(desc)
+    assert drawn and re.search(r" 1/1 \[[0-9:]+<[0-9:]+, +[0-9.e+]+ files/s\]$", drawn[-1])
+    assert any(line.startswith("restoring inputs: ") for line in re.split(r"[\r\n]", shown.raw))
+    assert [line for line in shown.screen if "lineage: fetch" in line] == [summary]  # erased
+    assert "Checking cache" not in shown.raw and "\\r" not in shown.raw  # DVC's own bars
+
+    scn.sh("dvc", "gc", "-w", "-f", "-q")
+    as_json = in_terminal(["lineage", "reproduce", "churn/1", "--json"], cwd=scn.repo, env=env)
+    assert as_json.code == 0, as_json.raw
+    assert as_json.carriage_returns == 0 and summary in as_json.screen
+
+
+# -- local state ------------------------------------------------------------------------------
+
+
+def test_the_stat_cache_holds_what_the_repository_holds_however_many_reproductions(
+    scenario: Scenario,
+) -> None:
+    scn = scenario
+    db = scn.repo / ".git" / "lineage" / "statcache.sqlite"
+    raw = scn.repo / "data" / "raw.csv"
+    os.utime(raw, (1_700_000_000, 1_700_000_000))  # old enough to be remembered (not racy)
+    with StatCache(db) as cache:
+        cache.file_md5(scn.repo, "data/raw.csv")
+
+    for args in (["churn/3"], ["churn/2"], ["churn/3", "--keep"], ["churn/3"]):
+        code, out, err = reproduce_json(scn, *args)
+        assert code == 0, err
+        if out["worktree"]:  # kept, then removed by hand as the report says
+            sh("git", "worktree", "remove", "--force", out["worktree"], cwd=scn.repo, env=scn.env)
+
+    # Each worktree's input rows went with it, the kept one's too: the workspace's one file.
+    with sqlite3.connect(db) as rows:
+        assert [path for (path,) in rows.execute("SELECT path FROM md5")] == [str(raw)]
+    with StatCache(db) as cache:
+        cache.file_md5(scn.repo, "data/raw.csv")
+        assert cache.hashed_files == 0  # still remembered: not read again

@@ -13,6 +13,7 @@ One scenario is built per module and copied into each test's tmp_path:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from lineage.context import Context
 from tests.conftest import BIN, sh
 from tests.helpers import TRAIN, commit_all, lineage, lineage_json, write
 from tests.scenarios import hermetic_env
+from tests.terminal import in_terminal
 
 ZERO = "0" * 40
 
@@ -466,3 +468,47 @@ def test_a_clone_with_records_of_its_own_shows_a_pulled_run_as_the_original(s: S
     lineage(s.a, "push")
     lineage(s.b, "pull")
     assert lineage_json(s.b, "show", s.runs["RA2"]) == lineage_json(s.a, "show", s.runs["RA2"])
+
+
+# -- progress on a terminal ------------------------------------------------------------------
+
+BAR_COUNT = re.compile(r" \d+/\d+ \[[0-9:]+<[0-9:]+, +[0-9.e+]+ objects/s\]$")
+
+
+def test_on_a_terminal_push_and_pull_show_a_bar_then_their_one_line(s: Scenario) -> None:
+    env = {**os.environ, "LINEAGE_PROGRESS_DELAY": "0"}  # a bar even on a push this small
+    pushed = in_terminal(["lineage", "push"], cwd=s.a, env=env)
+    assert pushed.code == 0, pushed.raw
+    assert BAR_COUNT.search(pushed.bars("pushing records to origin")[-1])
+    summary = f"pushed {n_new(len(names(s.a)))} to origin"
+    assert [line for line in pushed.screen if "push" in line] == [summary]  # the bar erased
+
+    # git counts the objects of a fetch only when it indexes the pack it receives, as it does
+    # for 100 objects or more (fetch.unpackLimit): have it do so for these few.
+    sh("git", "config", "fetch.unpackLimit", "1", cwd=s.b)
+    pulled = in_terminal(["lineage", "pull"], cwd=s.b, env=env)
+    assert pulled.code == 0, pulled.raw
+    assert BAR_COUNT.search(pulled.bars("pulling records from origin")[-1])
+    # RA1 and RA2 (b's own RB1 it had); the bar erased
+    assert [line for line in pulled.screen if "pull" in line] == [
+        "pulled 2 new records from origin (merged)"
+    ]
+
+    piped = lineage(s.b, "push", env=env)  # into a pipe: no bar
+    assert "\r" not in piped.stderr and piped.stdout.startswith("pushed ")
+
+
+def test_pushing_through_the_installed_hooks_on_a_terminal_never_imports_the_bar_library(
+    s: Scenario,
+) -> None:
+    lineage(s.b, "hooks", "install")
+    write(s.b, "NOTES.md", "notes\n")
+    sh("git", "add", "NOTES.md", cwd=s.b)
+    # Each Python process the hooks start lists what it imports on stderr, the terminal.
+    env = {**os.environ, "LINEAGE_PROGRESS_DELAY": "0", "PYTHONPROFILEIMPORTTIME": "1"}
+    for argv in (["git", "commit", "-q", "-m", "Notes"], ["git", "push", "-q", "origin", "main"]):
+        shown = in_terminal(argv, cwd=s.b, env=env)
+        assert shown.code == 0, shown.raw
+        assert "| lineage.hooks" in shown.raw  # the hook ran, in Python, on this terminal
+        assert "tqdm" not in shown.raw and shown.carriage_returns == 0
+    assert tip(s.origin) == tip(s.b)  # the hook pushed the records along
