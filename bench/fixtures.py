@@ -518,10 +518,13 @@ def free_port() -> int:
 class MlflowServer:
     """``mlflow server`` on 127.0.0.1 in its own process group; the whole group is stopped."""
 
-    def __init__(self, ws: Workspace, backend_uri: str, artifacts: Path) -> None:
+    def __init__(
+        self, ws: Workspace, backend_uri: str, artifacts: Path, *, proxied: bool = False
+    ) -> None:
         self.ws = ws
         self.backend_uri = backend_uri
         self.artifacts = artifacts
+        self.proxied = proxied  # artifacts served through the server (--artifacts-destination)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -533,8 +536,11 @@ class MlflowServer:
             "server",
             "--backend-store-uri",
             self.backend_uri,
-            "--default-artifact-root",
-            self.artifacts.as_uri(),
+            *(
+                ("--artifacts-destination", str(self.artifacts))
+                if self.proxied
+                else ("--default-artifact-root", self.artifacts.as_uri())
+            ),
             "--host",
             "127.0.0.1",
             "--port",

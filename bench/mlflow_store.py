@@ -29,11 +29,16 @@ def _hex(rng: random.Random, bits: int) -> str:
 
 
 def seed_runs(db: Path, artifacts: Path, count: int, rng: random.Random) -> tuple[str, list]:
+    return seed_client_runs(f"sqlite:///{db}", artifacts, count, rng)
+
+
+def seed_client_runs(uri: str, artifacts: Path, count: int, rng: random.Random) -> tuple[str, list]:
+    """The seed runs, through MlflowClient on the store at uri (bench/team_store.py: PostgreSQL)."""
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
-    client = MlflowClient(f"sqlite:///{db}")
+    client = MlflowClient(uri)
     experiment = client.create_experiment("churn", artifact_location=artifacts.as_uri())
     seeds = []
     for i in range(count):

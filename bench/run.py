@@ -23,6 +23,7 @@ import registry
 import report
 import reproduce
 import sync
+import team
 from fixtures import LINEAGE, PYTHON, TRIVIAL, Workspace
 from report import MISS, Section, ms, ratio, timing_cells, verdict
 from timing import HEAVY, Summary, alternate, import_profile, paired, timed
@@ -35,10 +36,11 @@ PRE_CHILD_BUDGET_S = 0.150  # goal (a): lineage run may add this much before the
 QUERY_BUDGET = 0.05  # goal (b): a query may take this fraction of a cold MlflowClient lookup
 APPENDS = 50  # in-process Store.append samples
 # What --only can pick: the baselines, goals (a) `lineage run`, (b) queries, (c) imports,
-# `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py),
-# `lineage reproduce` (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py), the
-# pre-commit hook against DVC's (bench/hooks.py) and model lookups on a SQLite registry
-# (bench/registry.py). A full run does all of them, in this order.
+# `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py), `import
+# mlflow` through a PostgreSQL-backed server (bench/team.py), `lineage reproduce`
+# (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py), the pre-commit hook against
+# DVC's (bench/hooks.py) and model lookups on a SQLite registry (bench/registry.py). A full run
+# does all of them, in this order.
 PARTS = (
     "baselines",
     "run",
@@ -46,6 +48,7 @@ PARTS = (
     "imports",
     "graphs",
     "history",
+    "team",
     "reproduce",
     "sync",
     "hooks",
@@ -668,6 +671,12 @@ def main(argv: list[str] | None = None) -> int:
         mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
         log(f"history: import of {mlflow_runs.n:,} runs from an mlflow server, and audit")
         for section in history.sections(ws, mlflow_runs, repeats=repeats, warmup=warmup, log=log):
+            emit(section)
+    if "team" in parts:
+        log(f"team: import of {n_runs:,} runs from an mlflow server on PostgreSQL")
+        for section in team.sections(
+            ws, n_runs, repeats=repeats, warmup=warmup, log=progress("team")
+        ):
             emit(section)
     if "reproduce" in parts:
         log("reproduce: building the repositories")

@@ -67,6 +67,15 @@ class RefPush:
             "fetch first" in self.summary or "non-fast-forward" in self.summary
         )
 
+    @property
+    def contended(self) -> bool:
+        """Rejected because another push was updating the same ref at that moment: the remote
+        could not lock it, or found it moved under the lock (``[remote rejected] (failed to
+        update ref)``). A race like ``stale``, not a refusal: pull, and push again."""
+        return self.flag == "!" and (
+            "failed to update ref" in self.summary or "failed to lock" in self.summary
+        )
+
 
 def push_ref(
     paths: RepoPaths, remote: str, src: str, dst: str, *, progress: Advance | None = None

@@ -10,7 +10,9 @@ ref; when someone else pushed first, it pulls and pushes again. Nothing is ever 
 from __future__ import annotations
 
 import hashlib
+import random
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,7 +24,7 @@ from lineage.errors import LineageError
 from lineage.formatting import listed, printable
 from lineage.redact import redact_uri
 
-PUSH_ATTEMPTS = 5  # push, and on a "fetch first" rejection pull and push again, this often
+PUSH_ATTEMPTS = 5  # push, and on a "fetch first" or lock race pull and push again, this often
 
 Update = tuple[str, str, str, str]  # a pre-push stdin line: local ref, local sha, remote ref, sha
 
@@ -154,7 +156,9 @@ def push(
         _announce_snapshots(ctx, remote, tip, announced, notify)
         with progress.bar(f"pushing records to {_shown(remote)}", unit="objects") as advance:
             result = git_remote.push_ref(paths, remote, tip, REF, progress=_counting(advance))
-        if result.stale:
+        if result.stale or result.contended:
+            if result.contended:  # teammates pushing at the same instant: don't lock-step
+                time.sleep(random.uniform(0.05, 0.5))
             pulls.append(pull(ctx, remote=remote))
             continue
         if result.flag == "!":

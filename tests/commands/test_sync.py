@@ -335,6 +335,25 @@ def test_push_to_a_remote_that_refuses_the_ref_is_a_clean_error(s: Scenario) -> 
     assert lines[-1].startswith(f"lineage: error: origin refused {REF} ([remote rejected]")
 
 
+def test_push_that_loses_the_remote_lock_to_a_teammate_pulls_and_pushes_again(
+    s: Scenario,
+) -> None:
+    """Two pushes at the same instant: the remote fails one to lock the ref (git's `[remote
+    rejected] (failed to update ref)`). That is a race, like `fetch first`, not a refusal. The
+    origin's pre-receive hook holds the ref's lock during the first push, as a teammate's push
+    does, and lets it go at the next."""
+    hook = (
+        "#!/bin/sh\nmkdir -p refs/lineage\n"
+        "if [ -e raced ]; then rm -f refs/lineage/records.lock\n"
+        "else touch raced refs/lineage/records.lock\nfi\n"
+    )
+    install_hook(s.origin / "hooks" / "pre-receive", hook)
+    pushed = lineage(s.a, "push")
+    assert (s.origin / "raced").exists()  # the first attempt did lose the race
+    assert pushed.stdout == f"pushed {n_new(len(names(s.a)))} to origin (after merging with it)\n"
+    assert tip(s.origin) == tip(s.a)
+
+
 # -- pre-push --------------------------------------------------------------------------------
 
 
