@@ -24,6 +24,8 @@ class Section:
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    part: str = ""  # the bench/run.py part that produced it (see PARTS there)
+    run_line: str = ""  # which run produced it: date, commit, mode, load average
 
     @property
     def verdicts(self) -> list[str]:
@@ -80,7 +82,12 @@ def _numeric(cell: str) -> bool:
 
 
 def to_markdown(section: Section) -> str:
-    out = [f"## {section.title}", "", section.intro, ""]
+    out = [f"## {section.title}", ""]
+    if section.part:
+        out += [PART_MARK.format(section.part), ""]
+    if section.run_line:
+        out += [f"*{section.run_line}*", ""]
+    out += [section.intro, ""]
     out.append("| " + " | ".join(section.header) + " |")
     out.append(
         "|"
@@ -134,6 +141,21 @@ def _memory() -> str:
     return "?"
 
 
+def commit(root: Path) -> str:
+    """The checkout measured: its short commit id, ``+ changes`` when the tree differs."""
+    head = _first_line(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    try:
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "lineage", "bench"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        dirty = ""
+    return f"{head} + changes" if dirty else head
+
+
 def load_average() -> str:
     try:
         return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -173,7 +195,90 @@ def _source_digest() -> str:
     )
 
 
+PART_MARK = "<!-- bench part: {} -->"
+# Which part wrote a section of a file from before sections carried PART_MARK, by its title.
+LEGACY_TITLES = (
+    ("Baselines", "baselines"),
+    ("Goal (a)", "run"),
+    ("Goal (b)", "queries"),
+    ("Goal (c)", "imports"),
+    ("Graph and impact", "graphs"),
+    ("`lineage import mlflow`", "history"),
+    ("Reproduce", "reproduce"),
+    ("`lineage push`", "sync"),
+    ("Hooks", "hooks"),
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A section as it stands in an existing report: its part, title and markdown."""
+
+    part: str
+    title: str
+    markdown: str
+
+    @property
+    def missed(self) -> bool:
+        return MISS in self.markdown
+
+
+def _part_of(title: str, body: str) -> str:
+    prefix, _, rest = PART_MARK.partition("{}")
+    for line in body.splitlines():
+        if line.startswith(prefix) and line.endswith(rest):
+            return line[len(prefix) : len(line) - len(rest)]
+    return next((part for start, part in LEGACY_TITLES if title.startswith(start)), "")
+
+
+def written_sections(text: str) -> list[Written]:
+    """The sections of a report ``document`` wrote, in order (its header left out)."""
+    chunks = ("\n" + text).split("\n## ")[1:]
+    out = []
+    for chunk in chunks:
+        title, _, body = chunk.partition("\n")
+        markdown = f"## {chunk.rstrip()}\n"
+        out.append(Written(_part_of(title, body), title, markdown))
+    return out
+
+
+def merged_document(
+    old_text: str,
+    sections: list[Section],
+    facts: dict[str, str],
+    setup: dict[str, str],
+    *,
+    parts: tuple[str, ...],
+    order: tuple[str, ...],
+) -> str:
+    """The report ``old_text`` with the sections of ``parts`` replaced by ``sections`` and
+    every other section kept as it was, in ``order`` of parts (sections of no known part
+    last). The header describes this run and says the file mixes runs when it does."""
+    kept = [w for w in written_sections(old_text) if w.part not in parts]
+    fresh = [Written(s.part, s.title, to_markdown(s)) for s in sections]
+    rank = {part: i for i, part in enumerate(order)}
+    ordered = sorted(kept + fresh, key=lambda w: rank.get(w.part, len(order)))
+    if kept:
+        setup = {
+            **setup,
+            "sections": f"mixed runs: this run replaced {', '.join(parts)}; every section "
+            "says on its own line which run produced it",
+        }
+    return _header(facts, setup, [(w.title, w.missed) for w in ordered if _judged(w)]) + (
+        "\n".join(w.markdown for w in ordered)
+    )
+
+
+def _judged(written: Written) -> bool:
+    return MISS in written.markdown or f"| {PASS} |" in written.markdown
+
+
 def document(sections: list[Section], facts: dict[str, str], setup: dict[str, str]) -> str:
+    verdicts = [(s.title, MISS in s.verdicts) for s in sections if s.verdicts]
+    return _header(facts, setup, verdicts) + "\n".join(to_markdown(s) for s in sections)
+
+
+def _header(facts: dict[str, str], setup: dict[str, str], verdicts: list[tuple[str, bool]]) -> str:
     out = [
         "# Benchmarks",
         "",
@@ -189,11 +294,9 @@ def document(sections: list[Section], facts: dict[str, str], setup: dict[str, st
         "",
         "Summary: "
         + ", ".join(
-            f"{s.title.split(':')[0]} {'MISS' if MISS in s.verdicts else 'pass'}"
-            for s in sections
-            if s.verdicts
+            f"{title.split(':')[0]} {'MISS' if missed else 'pass'}" for title, missed in verdicts
         )
         + ".",
         "",
     ]
-    return "\n".join(out) + "\n" + "\n".join(to_markdown(s) for s in sections)
+    return "\n".join(out) + "\n"

@@ -22,6 +22,7 @@ import hooks
 import registry
 import report
 import reproduce
+import scale
 import sync
 import team
 from fixtures import LINEAGE, PYTHON, TRIVIAL, Workspace
@@ -39,8 +40,9 @@ APPENDS = 50  # in-process Store.append samples
 # `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py), `import
 # mlflow` through a PostgreSQL-backed server (bench/team.py), `lineage reproduce`
 # (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py), the pre-commit hook against
-# DVC's (bench/hooks.py) and model lookups on a SQLite registry (bench/registry.py). A full run
-# does all of them, in this order.
+# DVC's (bench/hooks.py), the same measures at 100,000 and 1,000,000 records (bench/scale.py)
+# and model lookups on a SQLite registry (bench/registry.py). A full run does all of them, in
+# this order.
 PARTS = (
     "baselines",
     "run",
@@ -52,6 +54,7 @@ PARTS = (
     "reproduce",
     "sync",
     "hooks",
+    "scale",
     "registry",
 )
 LOAD = "load average (1, 5, 15 min) before / after"
@@ -551,6 +554,16 @@ def _parts(value: str) -> tuple[str, ...]:
     return names
 
 
+def _sizes(value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(n.replace("_", "")) for n in value.split(",") if n.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1000:
+        raise argparse.ArgumentTypeError("expected sizes of 1000 or more, like 100000,1000000")
+    return tuple(sorted(set(sizes)))
+
+
 def records_with_index(ws: Workspace, n_records: int) -> fixtures.RecordsStore:
     """Goal (b)'s store with its index built, for goal (c) when goal (b) is not run."""
     rs = fixtures.records_store(ws, n_records, progress("records"))
@@ -581,16 +594,23 @@ def main(argv: list[str] | None = None) -> int:
         "--index-builds", type=int, help="cold index builds to time (default 2; 1 with --quick)"
     )
     parser.add_argument(
+        "--scale-sizes",
+        type=_sizes,
+        metavar="N[,N]",
+        help="store sizes of the scale part (default 100000,1000000; 10000,100000 with --quick)",
+    )
+    parser.add_argument(
         "--only",
         type=_parts,
         metavar="NAME[,NAME]",
-        help=f"run only these parts ({', '.join(PARTS)}); the tables go to stdout, and to "
-        "--out only if it is given",
+        help=f"run only these parts ({', '.join(PARTS)}); the tables go to stdout, and with "
+        "--out replace only these parts' sections of that report",
     )
     parser.add_argument(
         "--out",
         type=Path,
-        help="markdown report to write (default docs/benchmarks.md; none with --only)",
+        help="markdown report to write (default docs/benchmarks.md; none with --only, and "
+        "with --only an existing report keeps its other parts' sections)",
     )
     parser.add_argument(
         "--rebuild", action="store_true", help="delete bench/.work (cached stores included) first"
@@ -627,19 +647,20 @@ def main(argv: list[str] | None = None) -> int:
 
     sections: list[Section] = []
 
-    def emit(section: Section) -> None:
+    def emit(section: Section, part: str) -> None:
+        section.part = part
         sections.append(section)
         print(report.to_text(section), flush=True)
 
     base = baselines(ws, repeats, warmup) if "baselines" in parts else None
     if "run" in parts:
-        emit(goal_a(ws, repeats, warmup))
+        emit(goal_a(ws, repeats, warmup), "run")
     rs: fixtures.RecordsStore | None = None
     if "queries" in parts:
         section_b, rs = goal_b(ws, n_records, n_runs, repeats, warmup, index_builds)
-        emit(section_b)
+        emit(section_b, "queries")
     if "imports" in parts:
-        emit(goal_c(ws, rs or records_with_index(ws, n_records)))
+        emit(goal_c(ws, rs or records_with_index(ws, n_records)), "imports")
     if base is not None:
         if rs is not None:
             log("baseline: Store.append on the large store")
@@ -656,7 +677,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             base.notes.append("`Store.append` on the large store: only timed with `queries`.")
-        emit(base)
+        emit(base, "baselines")
         sections.insert(0, sections.pop())  # the report opens with the baselines
     if "graphs" in parts:
         rs = rs or records_with_index(ws, n_records)
@@ -666,39 +687,46 @@ def main(argv: list[str] | None = None) -> int:
         for section in graphs.sections(
             ws, rs, mlflow_runs, repeats=2 * repeats, warmup=warmup, log=log
         ):
-            emit(section)
+            emit(section, "graphs")
     if "history" in parts:
         mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
         log(f"history: import of {mlflow_runs.n:,} runs from an mlflow server, and audit")
         for section in history.sections(ws, mlflow_runs, repeats=repeats, warmup=warmup, log=log):
-            emit(section)
+            emit(section, "history")
     if "team" in parts:
         log(f"team: import of {n_runs:,} runs from an mlflow server on PostgreSQL")
         for section in team.sections(
             ws, n_runs, repeats=repeats, warmup=warmup, log=progress("team")
         ):
-            emit(section)
+            emit(section, "team")
     if "reproduce" in parts:
         log("reproduce: building the repositories")
         for section in reproduce.sections(
             ws, repeats=repeats, warmup=warmup, quick=args.quick, log=log
         ):
-            emit(section)
+            emit(section, "reproduce")
     if "sync" in parts:
         log(f"sync: push and pull of {sync.N_RECORDS:,} records")
         for section in sync.sections(ws, repeats=repeats, warmup=warmup, log=log):
-            emit(section)
+            emit(section, "sync")
     if "hooks" in parts:
         log("hooks: pre-commit hook cost, lineage's vs DVC's")
         for section in hooks.sections(
             ws, repeats=repeats, warmup=warmup, quick=args.quick, log=progress("hooks")
         ):
-            emit(section)
+            emit(section, "hooks")
+    if "scale" in parts:
+        sizes = args.scale_sizes or (scale.QUICK_SIZES if args.quick else scale.SIZES)
+        log(f"scale: stores of {', '.join(f'{n:,}' for n in sizes)} records")
+        for section in scale.sections(
+            ws, sizes, n_runs, repeats=repeats, warmup=warmup, log=progress("scale")
+        ):
+            emit(section, "scale")
 
     if "registry" in parts:
         log("registry: model lookups by alias and version on a SQLite registry")
         for section in registry.sections(ws, repeats=repeats, warmup=warmup, log=log):
-            emit(section)
+            emit(section, "registry")
 
     elapsed = time.perf_counter() - started
     setup = {
@@ -741,7 +769,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out = out if out.is_absolute() else Path.cwd() / out
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.document(sections, facts, setup), encoding="utf-8")
+    run_line = (
+        f"Run: {facts['date (UTC)']} UTC, commit {report.commit(ROOT)}, {setup['mode']} mode, "
+        f"load average before / after {setup[LOAD]}."
+    )
+    for section in sections:
+        section.run_line = run_line
+    if args.only and out.exists():
+        text = report.merged_document(
+            out.read_text(encoding="utf-8"), sections, facts, setup, parts=parts, order=PARTS
+        )
+    else:
+        text = report.document(sections, facts, setup)
+    out.write_text(text, encoding="utf-8")
     log(f"wrote {os.path.relpath(out)} in {elapsed / 60:.1f} min; {outcome}")
     return 0
 

@@ -1,11 +1,16 @@
 """The lineage store: records as Git blobs on ``refs/lineage/records``.
 
 Layout: the ref points at a chain of commits; each commit's tree holds every record written so
-far, sharded by the first two hex digits of its name (``ab/cdef….json``). Appending builds the
-new tree and commit in process (pygit2), then moves the ref with ``git update-ref NEW OLD``, an
-atomic compare-and-swap: when another writer moved the tip first, the append is redone on top of
-the new tip. A process killed at any point leaves either the old tip or the new one, never a
-half-written record; unreferenced objects it wrote are garbage for ``git gc``.
+far, sharded by the first two hex digits of its name (``ab/cdef….json``); a shard holding more
+than ``SPLIT_AT`` records is split one level deeper by the next two (``ab/cd/ef….json``), as
+``git notes`` fans out, so an append rewrites three small trees however large the store grows.
+Readers take either depth in any shard (stores written before the split keep working).
+
+Appending builds the new tree and commit in process (pygit2), then moves the ref with
+``git update-ref NEW OLD``, an atomic compare-and-swap: when another writer moved the tip first,
+the append is redone on top of the new tip. A process killed at any point leaves either the old
+tip or the new one, never a half-written record; unreferenced objects it wrote are garbage for
+``git gc``.
 
 The commits runs ran (a dirty tree's snapshot, else the clean commit) become extra parents of
 the record commit that names them, so they stay reachable (``git gc`` keeps them) and travel
@@ -31,6 +36,12 @@ if TYPE_CHECKING:
 
 REF = "refs/lineage/records"
 MAX_ATTEMPTS = 100
+# A shard holding more records than this is split by the next two hex digits (git notes splits
+# a notes tree level past 256 entries too). Flat, a shard of a 1,000,000-record store holds
+# ~4,000 entries (~200 KB), every append rewrote one and cost ~3× an append to a small store;
+# split, a shard holds 256 sub-shards and each of those ~15 records.
+SPLIT_AT = 256
+SHARD = 2  # hex digits per level
 
 # What `Store.merge` did.
 UP_TO_DATE = "up to date"  # the store already held everything (and descends from it)
@@ -55,16 +66,52 @@ def _kind_of(found: Any) -> str:
     return f"a {kind}"
 
 
-def _blob_path(record_id: str) -> tuple[str, str]:
-    return record_id[:2], f"{record_id[2:]}.json"
+def record_path(record_id: str, *, split: bool = False) -> str:
+    """Where a record lives in the store's tree: ``ab/cdef….json``, or ``ab/cd/ef….json`` when
+    its shard is split."""
+    shard, rest = record_id[:SHARD], record_id[SHARD:]
+    if split:
+        return f"{shard}/{rest[:SHARD]}/{rest[SHARD:]}.json"
+    return f"{shard}/{rest}.json"
 
 
 def record_id_of(path: str) -> str | None:
-    """The record name a tree path stands for, or None for anything else in the tree."""
-    shard, _, name = path.partition("/")
-    if len(shard) != 2 or not name.endswith(".json"):
+    """The record name a tree path stands for (either depth), or None for anything else."""
+    *dirs, name = path.split("/")
+    if not 1 <= len(dirs) <= 2 or any(len(d) != SHARD for d in dirs) or not name.endswith(".json"):
         return None
-    return shard + name[: -len(".json")]
+    return "".join(dirs) + name[: -len(".json")]
+
+
+def _is_shard(entry: Any) -> bool:
+    import pygit2
+
+    return isinstance(entry, pygit2.Tree) and len(entry.name or "") == SHARD
+
+
+def _is_split(shard: Any) -> bool:
+    """True when a shard holds sub-shards (``ab/cd/…``) rather than records."""
+    return any(_is_shard(entry) for entry in shard)
+
+
+def shard_records(shard: Any) -> dict[str, Any]:
+    """Record name → tree entry for every record in a shard, at either depth."""
+    import pygit2
+
+    held: dict[str, Any] = {}
+    prefix = shard.name or ""
+    for entry in shard:
+        name = entry.name or ""
+        if _is_shard(entry):
+            for leaf in entry:
+                record = record_id_of(f"{prefix}/{name}/{leaf.name}")
+                if record is not None and isinstance(leaf, pygit2.Blob):
+                    held[record] = leaf
+        elif isinstance(entry, pygit2.Blob):
+            record = record_id_of(f"{prefix}/{name}")
+            if record is not None:
+                held[record] = entry
+    return held
 
 
 def _holds(entry: Any, record_name: str) -> bool:
@@ -202,15 +249,74 @@ class Store:
         root = repo.TreeBuilder(old_tree) if old_tree is not None else repo.TreeBuilder()
         by_shard: dict[str, list[tuple[str, Any]]] = {}
         for record_name, blob_id in blob_ids:
-            shard, leaf = _blob_path(record_name)
-            by_shard.setdefault(shard, []).append((leaf, blob_id))
+            by_shard.setdefault(record_name[:SHARD], []).append((record_name, blob_id))
         for shard, leaves in sorted(by_shard.items()):
             existing = old_tree[shard] if old_tree is not None and shard in old_tree else None
-            builder = repo.TreeBuilder(existing.id) if existing else repo.TreeBuilder()
-            for leaf, blob_id in leaves:
-                builder.insert(leaf, blob_id, pygit2.GIT_FILEMODE_BLOB)
-            root.insert(shard, builder.write(), pygit2.GIT_FILEMODE_TREE)
+            if existing is not None and not isinstance(existing, pygit2.Tree):
+                existing = None  # not a shard of records: replaced by one
+            root.insert(shard, self._shard_with(existing, leaves), pygit2.GIT_FILEMODE_TREE)
         return root.write()
+
+    def _shard_with(self, shard: Any, leaves: Sequence[tuple[str, Any]]) -> Any:
+        """The shard ``shard`` (None: a new one) with records added, split once it passes
+        ``SPLIT_AT`` records."""
+        import pygit2
+
+        if shard is not None and _is_split(shard):
+            return self._split_with(shard, leaves)
+        fresh = [(r, b) for r, b in leaves if shard is None or f"{r[SHARD:]}.json" not in shard]
+        if shard is not None and not fresh:
+            return shard.id  # every record is there already
+        if (len(shard) if shard is not None else 0) + len(fresh) <= SPLIT_AT:
+            builder = self.repo.TreeBuilder(shard) if shard is not None else self.repo.TreeBuilder()
+            for record_name, blob_id in fresh:
+                builder.insert(f"{record_name[SHARD:]}.json", blob_id, pygit2.GIT_FILEMODE_BLOB)
+            return builder.write()
+        held = {n: (e.id, e.filemode) for n, e in shard_records(shard).items()} if shard else {}
+        held.update((r, (b, pygit2.GIT_FILEMODE_BLOB)) for r, b in fresh)
+        return self._shard_of(held)
+
+    def _split_with(self, shard: Any, leaves: Sequence[tuple[str, Any]]) -> Any:
+        import pygit2
+
+        repo = self.repo
+        builder = repo.TreeBuilder(shard)
+        by_sub: dict[str, list[tuple[str, Any]]] = {}
+        for record_name, blob_id in leaves:
+            by_sub.setdefault(record_name[SHARD : 2 * SHARD], []).append((record_name, blob_id))
+        for sub, members in sorted(by_sub.items()):
+            existing = shard[sub] if sub in shard else None  # noqa: SIM401 (a Tree has no get)
+            sub_builder = (
+                repo.TreeBuilder(existing)
+                if isinstance(existing, pygit2.Tree)
+                else repo.TreeBuilder()
+            )
+            for record_name, blob_id in members:
+                leaf = f"{record_name[2 * SHARD :]}.json"
+                sub_builder.insert(leaf, blob_id, pygit2.GIT_FILEMODE_BLOB)
+            builder.insert(sub, sub_builder.write(), pygit2.GIT_FILEMODE_TREE)
+        return builder.write()
+
+    def _shard_of(self, records: dict[str, tuple[Any, int]]) -> Any:
+        """The shard tree holding exactly ``records`` (name → (oid, filemode)), in the layout
+        its size calls for: the same records always give the same tree."""
+        import pygit2
+
+        repo = self.repo
+        builder = repo.TreeBuilder()
+        if len(records) <= SPLIT_AT:
+            for record_name, (oid, mode) in records.items():
+                builder.insert(f"{record_name[SHARD:]}.json", oid, mode)
+            return builder.write()
+        by_sub: dict[str, list[tuple[str, tuple[Any, int]]]] = {}
+        for record_name, value in records.items():
+            by_sub.setdefault(record_name[SHARD : 2 * SHARD], []).append((record_name, value))
+        for sub, members in by_sub.items():
+            sub_builder = repo.TreeBuilder()
+            for record_name, (oid, mode) in members:
+                sub_builder.insert(f"{record_name[2 * SHARD :]}.json", oid, mode)
+            builder.insert(sub, sub_builder.write(), pygit2.GIT_FILEMODE_TREE)
+        return builder.write()
 
     def merge(self, theirs: str, *, message: str = "lineage: merge records") -> Merged:
         """Make the store hold the union of its records and those in commit ``theirs`` (a
@@ -257,8 +363,10 @@ class Store:
     def _union(self, ours: Any, theirs: Any) -> tuple[Any, tuple[str, ...]]:
         """The tree holding every record of both trees, and the names held with two contents.
 
-        Shards with equal ids are taken as they are; only differing shards are merged entry
-        by entry, so the cost is what differs, not the size of the store."""
+        Shards (and, where both sides are split, sub-shards) with equal ids are taken as they
+        are; only differing ones are merged entry by entry, so the cost is what differs, not
+        the size of the store. A merged shard takes the layout its size calls for, whatever
+        layout either side had."""
         import pygit2
 
         repo = self.repo
@@ -275,20 +383,31 @@ class Store:
                 isinstance(mine, pygit2.Tree) and isinstance(shard, pygit2.Tree)
             ):
                 continue  # the same shard, or not a shard of records: keep ours
-            held = {leaf.name: leaf for leaf in mine}
-            builder = repo.TreeBuilder(mine)
-            for leaf in shard:
-                leaf_name = leaf.name or ""
-                kept = held.get(leaf_name)
-                if kept is None:
-                    builder.insert(leaf_name, leaf.id, leaf.filemode)
-                elif kept.id != leaf.id:
-                    record = record_id_of(f"{shard_name}/{leaf_name}") or leaf_name
-                    conflicts.append(record)
-                    if not _holds(kept, record) and _holds(leaf, record):
-                        builder.insert(leaf_name, leaf.id, leaf.filemode)
-            root.insert(shard_name, builder.write(), pygit2.GIT_FILEMODE_TREE)
+            merged = self._union_shard(mine, shard, conflicts)
+            root.insert(shard_name, merged, pygit2.GIT_FILEMODE_TREE)
         return root.write(), tuple(sorted(conflicts))
+
+    def _union_shard(self, mine: Any, theirs: Any, conflicts: list[str]) -> Any:
+        import pygit2
+
+        if not (_is_split(mine) and _is_split(theirs)):
+            merged = _union_records(shard_records(mine), shard_records(theirs), conflicts)
+            return self._shard_of({n: (e.id, e.filemode) for n, e in merged.items()})
+        builder = self.repo.TreeBuilder(mine)
+        held = {sub.name: sub for sub in mine}
+        for sub in theirs:
+            kept = held.get(sub.name)
+            if kept is None:
+                builder.insert(sub.name or "", sub.id, sub.filemode)
+            elif kept.id != sub.id and _is_shard(kept) and _is_shard(sub):
+                merged = _union_records(
+                    _sub_records(mine.name, kept), _sub_records(theirs.name, sub), conflicts
+                )
+                sub_builder = self.repo.TreeBuilder()
+                for record_name, leaf in merged.items():
+                    sub_builder.insert(f"{record_name[2 * SHARD :]}.json", leaf.id, leaf.filemode)
+                builder.insert(sub.name or "", sub_builder.write(), pygit2.GIT_FILEMODE_TREE)
+        return builder.write()
 
     def count_new(self, old: str | None, new: str) -> int:
         """How many records ``new``'s tree holds that ``old``'s lacks (by name: no blob is
@@ -299,11 +418,9 @@ class Store:
         return self._count_new(old_tree, self.repo[new].peel(pygit2.Tree))
 
     def _count_new(self, old_tree: Any, new_tree: Any) -> int:
-        import pygit2
-
         count = 0
         for shard in new_tree:
-            if not isinstance(shard, pygit2.Tree):
+            if not _is_shard(shard):
                 continue
             shard_name = shard.name or ""
             before = (
@@ -311,12 +428,8 @@ class Store:
             )
             if before is not None and before.id == shard.id:
                 continue
-            held = {leaf.name for leaf in before} if isinstance(before, pygit2.Tree) else set()
-            count += sum(
-                1
-                for leaf in shard
-                if leaf.name not in held and record_id_of(f"{shard_name}/{leaf.name}")
-            )
+            added, _ = _shard_diff(before if _is_shard(before) else None, shard)
+            count += len(added)
         return count
 
     def has_commit(self, sha: str) -> bool:
@@ -334,63 +447,112 @@ class Store:
         if tip is None:
             return None
         tree = self.commit(tip).tree
-        shard, leaf = _blob_path(record_name)
-        try:
-            entry = tree[f"{shard}/{leaf}"]
-        except KeyError:
-            return None
-        return bytes(entry.data) if isinstance(entry, pygit2.Blob) else None
+        for split in (False, True):  # a shard is flat or split; a record is in one of them
+            try:
+                entry = tree[record_path(record_name, split=split)]
+            except KeyError:
+                continue
+            return bytes(entry.data) if isinstance(entry, pygit2.Blob) else None
+        return None
 
     def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
         """Every record in the tree at ``tip``."""
-        import pygit2
-
         tree = self.commit(tip).tree
         for shard in tree:
-            if not isinstance(shard, pygit2.Tree) or len(shard.name or "") != 2:
-                continue
-            for leaf in shard:
-                record_name = record_id_of(f"{shard.name}/{leaf.name}")
-                if record_name is not None and isinstance(leaf, pygit2.Blob):
+            if _is_shard(shard):
+                for record_name, leaf in shard_records(shard).items():
                     yield record_name, bytes(leaf.data)
 
     def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
         """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished.
 
-        Shards whose tree ids are equal are skipped unread, so catching up costs what was
-        added, not the size of the store (pygit2's tree diff walks far more: ~250 ms on 100k
-        records against ~2 ms for this).
+        Shards (and sub-shards) whose tree ids are equal are skipped unread, so catching up
+        costs what was added, not the size of the store (pygit2's tree diff walks far more:
+        ~250 ms on 100k records against ~2 ms for this). A shard split between the two is
+        compared record by record.
         """
         import pygit2
 
         repo = self.repo
         old_tree = repo[old].peel(pygit2.Tree)
         new_tree = self.commit(new).tree
-        old_shards = {e.name: e.id for e in old_tree if isinstance(e, pygit2.Tree)}
+        old_shards = {e.name: e for e in old_tree if _is_shard(e)}
         added: list[tuple[str, bytes]] = []
         removed = False
         new_names: set[str | None] = set()
         for shard in new_tree:
-            if not isinstance(shard, pygit2.Tree):
+            if not _is_shard(shard):
                 continue
             new_names.add(shard.name)
-            before_id = old_shards.get(shard.name or "")
-            if before_id == shard.id:
+            before = old_shards.get(shard.name)
+            if before is not None and before.id == shard.id:
                 continue
-            before_tree = repo[before_id] if before_id else None
-            before = (
-                {e.name: e.id for e in before_tree} if isinstance(before_tree, pygit2.Tree) else {}
-            )
-            for leaf in shard:
-                record_name = record_id_of(f"{shard.name}/{leaf.name}")
-                if record_name is None or not isinstance(leaf, pygit2.Blob):
-                    continue
-                if leaf.name not in before:
-                    added.append((record_name, bytes(leaf.data)))
-                elif before[leaf.name] != leaf.id:
-                    removed = True  # a record's content changed under its name: rebuild
-            if len({e.name for e in shard} & set(before)) < len(before):
-                removed = True
+            leaves, gone = _shard_diff(before, shard)
+            added += [(record_name, bytes(leaf.data)) for record_name, leaf in leaves]
+            removed = removed or gone
         if set(old_shards) - new_names:
             removed = True
         return added, removed
+
+
+def _sub_records(shard_name: str | None, sub: Any) -> dict[str, Any]:
+    """Record name → entry for the records of one sub-shard (``ab/cd/``)."""
+    import pygit2
+
+    prefix = f"{shard_name}/{sub.name}"
+    held = {}
+    for leaf in sub:
+        record = record_id_of(f"{prefix}/{leaf.name}")
+        if record is not None and isinstance(leaf, pygit2.Blob):
+            held[record] = leaf
+    return held
+
+
+def _union_records(
+    mine: dict[str, Any], theirs: dict[str, Any], conflicts: list[str]
+) -> dict[str, Any]:
+    """Both sides' records; for a name held with two contents, the copy matching its name
+    (ours when neither does), and the name noted in ``conflicts``."""
+    merged = dict(mine)
+    for record, leaf in theirs.items():
+        kept = merged.get(record)
+        if kept is None:
+            merged[record] = leaf
+        elif kept.id != leaf.id:
+            conflicts.append(record)
+            if not _holds(kept, record) and _holds(leaf, record):
+                merged[record] = leaf
+    return dict(sorted(merged.items()))
+
+
+def _diff_records(
+    before: dict[str, Any], after: dict[str, Any]
+) -> tuple[list[tuple[str, Any]], bool]:
+    added = [(name, leaf) for name, leaf in after.items() if name not in before]
+    changed = any(before[name].id != leaf.id for name, leaf in after.items() if name in before)
+    return added, changed or len(after) - len(added) < len(before)
+
+
+def _shard_diff(before: Any, after: Any) -> tuple[list[tuple[str, Any]], bool]:
+    """(records ``after`` holds that ``before`` lacks, whether any record vanished or changed).
+    Two split shards are compared sub-shard by sub-shard, skipping equal ones."""
+    if before is None:
+        return list(shard_records(after).items()), False
+    if not (_is_split(before) and _is_split(after)):
+        return _diff_records(shard_records(before), shard_records(after))
+    added: list[tuple[str, Any]] = []
+    removed = False
+    subs_before = {sub.name: sub for sub in before if _is_shard(sub)}
+    seen = set()
+    for sub in after:
+        if not _is_shard(sub):
+            continue
+        seen.add(sub.name)
+        old = subs_before.get(sub.name)
+        if old is not None and old.id == sub.id:
+            continue
+        old_records = _sub_records(before.name, old) if old is not None else {}
+        leaves, gone = _diff_records(old_records, _sub_records(after.name, sub))
+        added += leaves
+        removed = removed or gone
+    return added, removed or bool(set(subs_before) - seen)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lineage.adapters import git
+from lineage.adapters import store as store_module
 from lineage.adapters.store import CREATED, FAST_FORWARD, MERGED, REF, UP_TO_DATE, Merged, Store
 from lineage.records import canonical_bytes, decode, record_id
 from tests.conftest import sh
@@ -21,6 +22,7 @@ WRITER = """\
 import sys
 from pathlib import Path
 from lineage.adapters import git
+from lineage.adapters import store as store_module
 from lineage.records import canonical_bytes, record_id
 from lineage.adapters.store import Store
 store = Store(git.discover(Path(sys.argv[1])))
@@ -213,3 +215,127 @@ def test_merge_racing_a_local_writer_loses_nothing(
     assert swaps == [False, True]
     assert merged.added == 3
     assert record_names(one) == {blob(n)[0] for n in range(9)} | {blob(0, "w")[0]}
+
+
+# -- layout: a shard past SPLIT_AT records is split one level deeper (ab/cd/ef….json) --------
+
+
+def same_shard(count: int, who: str = "s") -> list[tuple[str, bytes]]:
+    """``count`` records whose names share their first two hex digits (one shard)."""
+    by_shard: dict[str, list[tuple[str, bytes]]] = {}
+    n = 0
+    while True:
+        named = blob(n, who)
+        held = by_shard.setdefault(named[0][:2], [])
+        held.append(named)
+        if len(held) == count:
+            return held
+        n += 1
+
+
+def paths_in(store: Store) -> list[str]:
+    return sh("git", "ls-tree", "-r", "--name-only", REF, cwd=store.paths.root).stdout.split()
+
+
+def test_a_shard_past_split_at_records_moves_one_level_deeper(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SPLIT_AT", 4)
+    store = Store(git.discover(git_repo))
+    five = same_shard(5)
+    for named in five[:4]:
+        store.append([named])
+    assert paths_in(store) == sorted(f"{n[:2]}/{n[2:]}.json" for n, _ in five[:4])
+
+    store.append([five[4]])
+
+    assert paths_in(store) == sorted(f"{n[:2]}/{n[2:4]}/{n[4:]}.json" for n, _ in five)
+    assert all(store.read(name) == data for name, data in five)
+    assert sorted(store.iter_all(store.tip() or "")) == sorted(five)
+    name, data = five[2]
+    shown = sh("git", "show", f"{REF}:{name[:2]}/{name[2:4]}/{name[4:]}.json", cwd=git_repo)
+    assert shown.stdout.encode() == data
+    tip = store.tip()
+    assert store.append([five[0]]) == tip  # appending a held record still writes nothing
+
+
+def old_store(tmp_path: Path, name: str, records: list[tuple[str, bytes]]) -> Store:
+    """A store written before shards were split: every shard flat, whatever its size."""
+    repo = tmp_path / name
+    repo.mkdir()
+    sh("git", "init", "-q", cwd=repo)
+    store = Store(git.discover(repo))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store_module, "SPLIT_AT", 10**9)
+        store.append(records)
+    return store
+
+
+def test_an_old_store_with_big_flat_shards_keeps_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    six = same_shard(6)
+    other = blob(10**5)
+    store = old_store(tmp_path, "old", [*six[:5], other])
+    monkeypatch.setattr(store_module, "SPLIT_AT", 4)
+    old_tip = store.tip() or ""
+    assert all(store.read(name) == data for name, data in [*six[:5], other])
+    assert sorted(store.iter_all(old_tip)) == sorted([*six[:5], other])
+
+    # A record in another shard leaves the big flat shard as it was.
+    elsewhere = next(b for n in range(10**6) if (b := blob(n, "e"))[0][:2] != six[0][0][:2])
+    store.append([elsewhere])
+    flat = [p for p in paths_in(store) if p.startswith(six[0][0][:2])]
+    assert flat == sorted(f"{n[:2]}/{n[2:]}.json" for n, _ in six[:5])
+
+    # The next record in it splits it; the index's catch-up sees exactly the two new records.
+    store.append([six[5]])
+    split = [p for p in paths_in(store) if p.startswith(six[0][0][:2])]
+    assert split == sorted(f"{n[:2]}/{n[2:4]}/{n[4:]}.json" for n, _ in six)
+    added, removed = store.added_between(old_tip, store.tip() or "")
+    assert (sorted(added), removed) == (sorted([elsewhere, six[5]]), False)
+    assert store.count_new(old_tip, store.tip() or "") == 2
+
+
+def test_stores_with_flat_and_split_shards_merge_into_one_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An old clone (flat shard of 6) and a new one (the same shard split, 3 records more
+    plus 2 of its own) pull each other: both hold the union, in the same tree."""
+    nine = same_shard(9)
+    old = old_store(tmp_path, "old", [*nine[:6], blob(7, "o")])
+    monkeypatch.setattr(store_module, "SPLIT_AT", 4)
+    new = old_store(tmp_path, "new", [])  # an empty repository
+    for named in [*nine[3:], blob(8, "n")]:
+        new.append([named])
+    assert any(p.count("/") == 2 for p in paths_in(new))
+
+    merged_old = old.merge(fetch(old, new))
+    merged_new = new.merge(fetch(new, old))
+
+    everything = {name for name, _ in [*nine, blob(7, "o"), blob(8, "n")]}
+    assert (merged_old.added, merged_new.added) == (4, 4)
+    assert record_names(old) == record_names(new) == everything
+    tree = f"{REF}^{{tree}}"
+    assert (
+        sh("git", "rev-parse", tree, cwd=old.paths.root).stdout
+        == sh("git", "rev-parse", tree, cwd=new.paths.root).stdout
+    )
+    shard = [p for p in paths_in(old) if p.startswith(nine[0][0][:2])]
+    assert shard == sorted(f"{n[:2]}/{n[2:4]}/{n[4:]}.json" for n, _ in nine)
+    assert all(old.read(name) == data for name, data in nine)
+
+
+def test_catch_up_between_two_split_stores_reads_only_what_was_added(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SPLIT_AT", 4)
+    store = Store(git.discover(git_repo))
+    eight = same_shard(8)
+    store.append(eight[:6])
+    before = store.tip() or ""
+    store.append(eight[6:])
+    added, removed = store.added_between(before, store.tip() or "")
+    assert (sorted(added), removed) == (sorted(eight[6:]), False)
+    # A record gone from a split shard (a rewritten ref) is reported, so the index rebuilds.
+    assert store.added_between(store.tip() or "", before) == ([], True)
