@@ -24,13 +24,13 @@ class CountingStore(Store):
     read_all = 0
     read_added = 0
 
-    def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
-        for item in super().iter_all(tip):
+    def entries(self, tip: str) -> Iterator[tuple[str, bytes, bytes]]:
+        for item in super().entries(tip):
             self.read_all += 1
             yield item
 
-    def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
-        added, removed = super().added_between(old, new)
+    def entries_added(self, old: str, new: str) -> tuple[list[tuple[str, bytes, bytes]], bool]:
+        added, removed = super().entries_added(old, new)
         self.read_added += len(added)
         return added, removed
 

@@ -343,6 +343,11 @@ class Store:
 
     def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
         """Every record in the tree at ``tip``."""
+        for name, _, blob in self.entries(tip):
+            yield name, blob
+
+    def entries(self, tip: str) -> Iterator[tuple[str, bytes, bytes]]:
+        """Every record in the tree at ``tip`` as (name, blob oid (20 bytes), content)."""
         import pygit2
 
         tree = self.commit(tip).tree
@@ -352,10 +357,16 @@ class Store:
             for leaf in shard:
                 record_name = record_id_of(f"{shard.name}/{leaf.name}")
                 if record_name is not None and isinstance(leaf, pygit2.Blob):
-                    yield record_name, bytes(leaf.data)
+                    yield record_name, leaf.id.raw, bytes(leaf.data)
 
     def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
-        """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished.
+        """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished."""
+        added, removed = self.entries_added(old, new)
+        return [(name, blob) for name, _, blob in added], removed
+
+    def entries_added(self, old: str, new: str) -> tuple[list[tuple[str, bytes, bytes]], bool]:
+        """Records in ``new``'s tree that ``old``'s lacks, as (name, blob oid, content), and
+        whether any record vanished.
 
         Shards whose tree ids are equal are skipped unread, so catching up costs what was
         added, not the size of the store (pygit2's tree diff walks far more: ~250 ms on 100k
@@ -367,7 +378,7 @@ class Store:
         old_tree = repo[old].peel(pygit2.Tree)
         new_tree = self.commit(new).tree
         old_shards = {e.name: e.id for e in old_tree if isinstance(e, pygit2.Tree)}
-        added: list[tuple[str, bytes]] = []
+        added: list[tuple[str, bytes, bytes]] = []
         removed = False
         new_names: set[str | None] = set()
         for shard in new_tree:
@@ -386,7 +397,7 @@ class Store:
                 if record_name is None or not isinstance(leaf, pygit2.Blob):
                     continue
                 if leaf.name not in before:
-                    added.append((record_name, bytes(leaf.data)))
+                    added.append((record_name, leaf.id.raw, bytes(leaf.data)))
                 elif before[leaf.name] != leaf.id:
                     removed = True  # a record's content changed under its name: rebuild
             if len({e.name for e in shard} & set(before)) < len(before):
@@ -394,3 +405,26 @@ class Store:
         if set(old_shards) - new_names:
             removed = True
         return added, removed
+
+
+def read_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> dict[bytes, bytes]:
+    """The content of each blob ``oids`` names (20-byte ids), read in one ``git cat-file
+    --batch`` (no pygit2: the index reads bodies this way on queries that must stay light);
+    a blob missing from the repository is left out."""
+    wanted = list(dict.fromkeys(oids))
+    if not wanted:
+        return {}
+    request = "".join(f"{oid.hex()}\n" for oid in wanted).encode("ascii")
+    out = git.run_git(paths.root, ["cat-file", "--batch"], input=request).stdout
+    found: dict[bytes, bytes] = {}
+    at = 0
+    for oid in wanted:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) != 3:  # "<oid> missing" (or ambiguous): nothing follows
+            continue
+        size = int(header[2])
+        found[oid] = out[at : at + size]
+        at += size + 1
+    return found
