@@ -23,8 +23,18 @@ from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
 from lineage.writable import check_lineage_dir, shown
 
-SCHEMA_VERSION = 6  # 6: no record bodies (blob oids instead), node keys interned as integers
-_TABLES = ("meta", "records", "nodes", "links", "corrupt", "runs", "reproductions", "reruns")
+SCHEMA_VERSION = 6  # 6: no record bodies (blob oids instead), node keys and paths interned
+_TABLES = (
+    "meta",
+    "records",
+    "nodes",
+    "paths",
+    "links",
+    "corrupt",
+    "runs",
+    "reproductions",
+    "reruns",
+)
 _VIEWS = ("edges",)
 _SECONDARY = ("records_run", "links_src", "links_dst", "links_path", "runs_started")
 _BATCH = 20_000  # records decoded and inserted at a time
@@ -41,17 +51,18 @@ CREATE TABLE IF NOT EXISTS records(
     reproduces TEXT, unbased INTEGER);
 CREATE INDEX IF NOT EXISTS records_run ON records(run_key) WHERE run_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS nodes(nid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS links(
-    src INTEGER NOT NULL, rel TEXT NOT NULL, dst INTEGER NOT NULL, path TEXT,
+    src INTEGER NOT NULL, rel TEXT NOT NULL, dst INTEGER NOT NULL, path INTEGER,
     rid INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS links_src ON links(src);
 CREATE INDEX IF NOT EXISTS links_dst ON links(dst);
 CREATE INDEX IF NOT EXISTS links_path ON links(path) WHERE path IS NOT NULL;
 CREATE VIEW IF NOT EXISTS edges AS
-    SELECT s.key AS src, l.rel AS rel, d.key AS dst, l.path AS path, r.id AS record_id,
+    SELECT s.key AS src, l.rel AS rel, d.key AS dst, p.path AS path, r.id AS record_id,
            r.evidence AS evidence, l.rowid AS seq
     FROM links l JOIN nodes s ON s.nid = l.src JOIN nodes d ON d.nid = l.dst
-    JOIN records r ON r.rid = l.rid;
+    JOIN records r ON r.rid = l.rid LEFT JOIN paths p ON p.pid = l.path;
 CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(
     run_key TEXT PRIMARY KEY, rid INTEGER NOT NULL, rank TEXT NOT NULL, started_ms INTEGER)
@@ -233,6 +244,7 @@ class Index:
         self.db = self._connect()
         self.corrupt: list[tuple[str, str]] = []
         self._nids: dict[str, int] = {}  # node key -> id, during one catch-up
+        self._pids: dict[str, int] = {}  # data path -> id, likewise
         self._mine: set[str] | None = None  # the records this clone wrote (trusted)
 
     def _connect(self) -> sqlite3.Connection:
@@ -352,7 +364,8 @@ class Index:
 
     def _catch_up(self, tip: str | None) -> None:
         seen = self._meta("tip")  # re-read inside the write lock: another process may have won
-        self._nids, self._mine = {}, None  # what an earlier (maybe rolled back) one learned
+        # What an earlier (maybe rolled back) catch-up learned is forgotten.
+        self._nids, self._pids, self._mine = {}, {}, None
         if seen == tip:
             return
         if tip is None:
@@ -389,11 +402,13 @@ class Index:
                 advance(len(batch))
         execute_script(self.db, _SCHEMA)  # the indexes dropped above
         self._nids.clear()
+        self._pids.clear()
 
     def _clear(self) -> None:
         for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
         self._nids.clear()
+        self._pids.clear()
 
     def _insert(self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool) -> None:
         """Index some records; ``cold``: into emptied tables (nothing to look up or skip)."""
@@ -413,10 +428,11 @@ class Index:
             [(rids[r[0]], *r) for r in fresh],
         )
         nids = self._node_ids(found.nodes, cold=cold)
+        pids = self._path_ids({e[3] for e in found.edges if e[3] is not None}, cold=cold)
         db.executemany(
             "INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)",
             [
-                (nids[src], rel, nids[dst], path, rids[name])
+                (nids[src], rel, nids[dst], None if path is None else pids[path], rids[name])
                 for src, rel, dst, path, name in found.edges
                 if name in rids
             ],
@@ -442,21 +458,36 @@ class Index:
 
     def _node_ids(self, keys: set[str], *, cold: bool) -> dict[str, int]:
         """Each node key's integer id, adding the keys not yet in ``nodes``."""
-        nids = self._nids
-        missing = [k for k in keys if k not in nids]
+        return self._interned(self._nids, "nodes", "nid", "key", keys, cold=cold)
+
+    def _path_ids(self, paths: set[str], *, cold: bool) -> dict[str, int]:
+        """Each data path's integer id, adding the paths not yet in ``paths``."""
+        return self._interned(self._pids, "paths", "pid", "path", paths, cold=cold)
+
+    def _interned(
+        self,
+        ids: dict[str, int],
+        table: str,
+        id_column: str,
+        column: str,
+        values: set[str],
+        *,
+        cold: bool,
+    ) -> dict[str, int]:
+        missing = [v for v in values if v not in ids]
         if not cold:
             for n in range(0, len(missing), 500):
                 chunk = missing[n : n + 500]
                 marks = ",".join("?" * len(chunk))
-                nids.update(
-                    self.db.execute(f"SELECT key, nid FROM nodes WHERE key IN ({marks})", chunk)
-                )
-            missing = [k for k in missing if k not in nids]
-        first = self.db.execute("SELECT COALESCE(MAX(nid), 0) + 1 FROM nodes").fetchone()[0]
-        new = [(first + n, key) for n, key in enumerate(sorted(missing))]
-        self.db.executemany("INSERT INTO nodes(nid, key) VALUES(?, ?)", new)
-        nids.update((key, nid) for nid, key in new)
-        return nids
+                query = f"SELECT {column}, {id_column} FROM {table} WHERE {column} IN ({marks})"
+                ids.update(self.db.execute(query, chunk))
+            missing = [v for v in missing if v not in ids]
+        query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
+        first = self.db.execute(query).fetchone()[0]
+        new = [(first + n, value) for n, value in enumerate(sorted(missing))]
+        self.db.executemany(f"INSERT INTO {table}({id_column}, {column}) VALUES(?, ?)", new)
+        ids.update((value, n) for n, value in new)
+        return ids
 
     def _known(self, ids: list[str]) -> set[str]:
         known: set[str] = set()
