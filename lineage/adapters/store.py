@@ -377,45 +377,35 @@ class Store:
 
     def entries_added(self, old: str, new: str) -> tuple[list[tuple[str, bytes, bytes]], bool]:
         """Records in ``new``'s tree that ``old``'s lacks, as (name, blob oid, content), and
-        whether any record vanished.
+        whether any record vanished or changed.
 
-        Shards whose tree ids are equal are skipped unread, so catching up costs what was
-        added, not the size of the store (pygit2's tree diff walks far more: ~250 ms on 100k
-        records against ~2 ms for this).
-        """
-        import pygit2
-
-        repo = self.repo
-        old_tree = repo[old].peel(pygit2.Tree)
-        new_tree = self.commit(new).tree
-        old_shards = {e.name: e.id for e in old_tree if isinstance(e, pygit2.Tree)}
-        added: list[tuple[str, bytes, bytes]] = []
+        ``git diff-tree`` skips subtrees whose ids are equal and compares the rest in C, so
+        catching up costs what was added, not the size of the store; the added blobs are then
+        read by one ``git cat-file --batch``. No pygit2: a catch-up of 10,000 records spends
+        its time decoding them, not walking a million tree entries in Python."""
+        self.commit(new)  # a damaged ref is said as such, not as a failed diff
+        out = git.run_git(
+            self.paths.root, ["diff-tree", "-r", "-z", "--no-renames", old, new]
+        ).stdout
+        fields = out.split(b"\0")
+        named: list[tuple[str, bytes]] = []
         removed = False
-        new_names: set[str | None] = set()
-        for shard in new_tree:
-            if not isinstance(shard, pygit2.Tree):
+        for n in range(0, len(fields) - 1, 2):
+            meta, path = fields[n].split(), fields[n + 1].decode("utf-8", "surrogateescape")
+            if len(meta) != 5:
                 continue
-            new_names.add(shard.name)
-            before_id = old_shards.get(shard.name or "")
-            if before_id == shard.id:
+            record_name = record_id_of(path)
+            if record_name is None:
                 continue
-            before_tree = repo[before_id] if before_id else None
-            before = (
-                {e.name: e.id for e in before_tree} if isinstance(before_tree, pygit2.Tree) else {}
-            )
-            for leaf in shard:
-                record_name = record_id_of(f"{shard.name}/{leaf.name}")
-                if record_name is None or not isinstance(leaf, pygit2.Blob):
-                    continue
-                if leaf.name not in before:
-                    added.append((record_name, leaf.id.raw, bytes(leaf.data)))
-                elif before[leaf.name] != leaf.id:
-                    removed = True  # a record's content changed under its name: rebuild
-            if len({e.name for e in shard} & set(before)) < len(before):
-                removed = True
-        if set(old_shards) - new_names:
-            removed = True
-        return added, removed
+            if meta[4] != b"A":
+                removed = True  # deleted, or a record's content changed under its name
+            elif meta[1] in (b"100644", b"100755", b"120000"):  # what pygit2 calls a blob
+                named.append((record_name, bytes.fromhex(meta[3].decode("ascii"))))
+        if removed:
+            return [], True
+        blobs = stream_blobs(self.paths, [oid for _, oid in named])
+        added = [(name, oid, blob) for (name, oid), blob in zip(named, blobs, strict=True)]
+        return added, False
 
 
 def read_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> dict[bytes, bytes]:
