@@ -692,6 +692,10 @@ class Index:
             found.update((key, original) for key, original in rows)
         return found
 
+    def run_count(self) -> int:
+        """How many runs are recorded (reruns included), without reading a record body."""
+        return int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
     def has_runs(self) -> bool:
         return self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
 
