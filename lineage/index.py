@@ -8,41 +8,66 @@ SQLite read, and never imports pygit2.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from lineage import progress
 from lineage.adapters.store import Store
-from lineage.documents import run_key_of, run_rank, started_ms
+from lineage.documents import created_at, run_key_of, started_ms
 from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
 from lineage.writable import check_lineage_dir, shown
 
-SCHEMA_VERSION = 5  # 5: the reruns table
-_TABLES = ("meta", "records", "nodes", "edges", "corrupt", "runs", "reproductions", "reruns")
+SCHEMA_VERSION = 6  # 6: no record bodies (blob oids instead), node keys and paths interned
+_TABLES = (
+    "meta",
+    "records",
+    "nodes",
+    "paths",
+    "links",
+    "corrupt",
+    "runs",
+    "reproductions",
+    "reruns",
+)
+_VIEWS = ("edges",)
+_SECONDARY = ("records_run", "links_src", "links_dst", "links_path", "runs_started")
+_BATCH = 20_000  # records decoded and inserted at a time
 
+# Sized for a million records (~0.5 KB each): a record keeps its blob's oid, not its body (read
+# from git when a query needs it), node keys are stored once and edges hold their integer ids,
+# and only indexes some query uses exist. Record ids stay text: a hand-made record's name need
+# not be hex.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records(
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, evidence TEXT, created_at TEXT,
-    run_key TEXT, started_ms INTEGER, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS records_run ON records(run_key);
-CREATE INDEX IF NOT EXISTS records_started ON records(started_ms);
-CREATE TABLE IF NOT EXISTS nodes(key TEXT PRIMARY KEY, kind TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS edges(
-    src TEXT NOT NULL, rel TEXT NOT NULL, dst TEXT NOT NULL, path TEXT,
-    record_id TEXT NOT NULL, evidence TEXT);
-CREATE INDEX IF NOT EXISTS edges_src ON edges(src);
-CREATE INDEX IF NOT EXISTS edges_dst ON edges(dst);
-CREATE INDEX IF NOT EXISTS edges_path ON edges(path);
-CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL);
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, oid BLOB NOT NULL, kind TEXT NOT NULL,
+    evidence TEXT, created_at TEXT, run_key TEXT, session TEXT, rerun_record TEXT,
+    reproduces TEXT, unbased INTEGER);
+CREATE INDEX IF NOT EXISTS records_run ON records(run_key) WHERE run_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS nodes(nid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS links(
+    src INTEGER NOT NULL, rel TEXT NOT NULL, dst INTEGER NOT NULL, path INTEGER,
+    rid INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS links_src ON links(src);
+CREATE INDEX IF NOT EXISTS links_dst ON links(dst);
+CREATE INDEX IF NOT EXISTS links_path ON links(path) WHERE path IS NOT NULL;
+CREATE VIEW IF NOT EXISTS edges AS
+    SELECT s.key AS src, l.rel AS rel, d.key AS dst, p.path AS path, r.id AS record_id,
+           r.evidence AS evidence, l.rowid AS seq
+    FROM links l JOIN nodes s ON s.nid = l.src JOIN nodes d ON d.nid = l.dst
+    JOIN records r ON r.rid = l.rid LEFT JOIN paths p ON p.pid = l.path;
+CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(
-    run_key TEXT PRIMARY KEY, record_id TEXT NOT NULL, rank TEXT NOT NULL, started_ms INTEGER);
+    run_key TEXT PRIMARY KEY, rid INTEGER NOT NULL, rank TEXT NOT NULL, started_ms INTEGER)
+    WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_ms);
-CREATE INDEX IF NOT EXISTS runs_record ON runs(record_id);
 CREATE TABLE IF NOT EXISTS reproductions(
     record_id TEXT PRIMARY KEY, original TEXT NOT NULL, rerun TEXT, model TEXT,
     verdict TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -52,13 +77,16 @@ CREATE TABLE IF NOT EXISTS reruns(run_key TEXT PRIMARY KEY, original TEXT NOT NU
 
 
 def _missing_tables(db: sqlite3.Connection) -> list[str]:
-    """The tables of this schema version that are not there (all of them for another version):
-    a table dropped by hand or by a tool makes the index damaged, rebuilt rather than a crash
-    in some later query."""
+    """The tables (and views) of this schema version that are not there (all of them for
+    another version): one dropped by hand or by a tool makes the index damaged, rebuilt rather
+    than a crash in some later query."""
     if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-        return list(_TABLES)
-    found = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    return [table for table in _TABLES if table not in found]
+        return [*_TABLES, *_VIEWS]
+    found = {
+        row[0]
+        for row in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")
+    }
+    return [name for name in (*_TABLES, *_VIEWS) if name not in found]
 
 
 def _current(db: sqlite3.Connection) -> bool:
@@ -74,8 +102,12 @@ def _why_unwritable(path: Path, exc: sqlite3.DatabaseError) -> str:
 def _migrate(db: sqlite3.Connection) -> None:
     """Create the tables, or drop and recreate them when they come from another schema version
     (the index is derived data: it refills from the records on the next refresh)."""
-    for table in _TABLES:
-        db.execute(f"DROP TABLE IF EXISTS {table}")
+    found = db.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    for kind, name in found:  # whatever an older version made ("edges" was a table in 5)
+        db.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
     execute_script(db, _SCHEMA)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -106,30 +138,28 @@ class Reproduction(NamedTuple):
 
 
 class _Rows:
-    """The index rows some records make, table by table."""
+    """The index rows some records make, table by table (node keys and record ids not yet
+    turned into integers)."""
 
     def __init__(self) -> None:
         self.records: list[tuple[Any, ...]] = []
-        self.edges: list[tuple[Any, ...]] = []
+        self.edges: list[tuple[str, str, str, str | None, str]] = []
         self.nodes: set[str] = set()
-        self.runs: list[tuple[Any, ...]] = []
+        self.runs: list[tuple[str, str, str, int | None]] = []
         self.reproductions: list[tuple[Any, ...]] = []
         self.reruns: list[tuple[str, str]] = []  # (rerun's run key, the run it reproduces)
         self.corrupt: list[tuple[str, str]] = []
 
 
-def _rows(records: Iterable[tuple[str, bytes]], trusted: Callable[[], set[str]]) -> _Rows:
+def _rows(records: Iterable[tuple[str, bytes, bytes]], mine: set[str]) -> _Rows:
     # Only catching up decodes records: a query on an index that is level with the store
-    # never pays the ~10 ms it costs to import records' dataclasses.
+    # never pays for json and the record check.
     from lineage.records import decode
 
     out = _Rows()
-    mine: set[str] | None = None  # read once, and only when there is something to decode
-    for name, blob in records:
-        if mine is None:
-            mine = trusted()
+    for name, oid, blob in records:
         try:
-            _add(out, name, decode(name, blob, trusted=name in mine), blob)
+            _add(out, name, oid, decode(name, blob, trusted=name in mine))
         except CorruptRecordError as exc:
             out.corrupt.append((name, exc.reason))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -139,7 +169,7 @@ def _rows(records: Iterable[tuple[str, bytes]], trusted: Callable[[], set[str]])
     return out
 
 
-def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
+def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
     """The rows of one record; raises before adding any when the record cannot be read."""
     kind = doc["kind"]
     created = (doc.get("created") or {}).get("at")
@@ -147,6 +177,11 @@ def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
     start = started_ms(doc) if kind == "run" else None
     edges = edges_of(name, doc)
     reproduction = None
+    # The fields queries filter on, as columns (the body stays in git).
+    unbased = None
+    if kind == "run":
+        code = doc.get("code") or {}
+        unbased = 1 if code.get("commit") is None and code.get("snapshot") is not None else None
     if kind == "reproduction":
         model = doc.get("model")
         version = model_key(model["name"], model["version"]).partition(":")[2] if model else None
@@ -156,13 +191,31 @@ def _add(out: _Rows, name: str, doc: dict[str, Any], blob: bytes) -> None:
             out.reruns.append((rerun, doc["original_run"]))
     elif run_key is not None and doc.get("reproduces"):
         out.reruns.append((run_key, doc["reproduces"]))
-    out.records.append((name, kind, doc.get("evidence"), created, run_key, start, blob.decode()))
+    rerun_record = doc.get("rerun_record") if kind == "reproduction" else None
+    reproduces = doc.get("reproduces") if kind == "run" else None
+    out.records.append(
+        (
+            name,
+            oid,
+            kind,
+            doc.get("evidence"),
+            created,
+            run_key,
+            doc.get("session"),
+            rerun_record,
+            reproduces,
+            unbased,
+        )
+    )
     for src, rel, dst, path in edges:
-        out.edges.append((src, rel, dst, path, name, doc.get("evidence")))
+        out.edges.append((src, rel, dst, path, name))
         out.nodes.update((src, dst))
     if run_key is not None:
         out.nodes.add(node_key("run", run_key))
-        out.runs.append((run_key, name, run_rank(doc, name), start))
+        # The run's representative record: observed beats inferred, then the newest, then
+        # the larger id (compared on insert), whatever order records arrive in.
+        rank = f"{'1' if doc.get('evidence') == 'observed' else '0'}|{created_at(doc)}"
+        out.runs.append((run_key, name, rank, start))
     if reproduction is not None:
         out.reproductions.append(reproduction)
 
@@ -190,6 +243,9 @@ class Index:
         self._temporary: Path | None = None
         self.db = self._connect()
         self.corrupt: list[tuple[str, str]] = []
+        self._nids: dict[str, int] = {}  # node key -> id, during one catch-up
+        self._pids: dict[str, int] = {}  # data path -> id, likewise
+        self._mine: set[str] | None = None  # the records this clone wrote (trusted)
 
     def _connect(self) -> sqlite3.Connection:
         check_lineage_dir(self.path.parent)
@@ -230,7 +286,7 @@ class Index:
 
         def ready(db: sqlite3.Connection) -> bool:
             missing = _missing_tables(db)
-            if missing and len(missing) < len(_TABLES):
+            if missing and len(missing) < len(_TABLES) + len(_VIEWS):
                 damaged[:] = missing
             return not missing
 
@@ -293,6 +349,8 @@ class Index:
         tip = self.store.tip()
         if tip != self._meta("tip"):
             try:
+                # Inserting into B-trees larger than SQLite's 2 MB default cache rereads pages.
+                self.db.execute("PRAGMA cache_size=-65536")
                 self.db.execute("BEGIN IMMEDIATE")
                 try:
                     self._catch_up(tip)
@@ -308,6 +366,8 @@ class Index:
 
     def _catch_up(self, tip: str | None) -> None:
         seen = self._meta("tip")  # re-read inside the write lock: another process may have won
+        # What an earlier (maybe rolled back) catch-up learned is forgotten.
+        self._nids, self._pids, self._mine = {}, {}, None
         if seen == tip:
             return
         if tip is None:
@@ -315,39 +375,67 @@ class Index:
             return
         known = bool(seen) and self.store.has_commit(seen or "")
         self.store.commit(tip, last_good=seen if known else None)  # the ref may be damaged
-        if seen and known:
-            added, removed = self.store.added_between(seen, tip)
-            if removed:
-                self._clear()
-                added = list(self.store.iter_all(tip))
+        added: list[tuple[str, bytes, bytes]] = []
+        rebuild = not (seen and known)
+        if not rebuild:
+            added, rebuild = self.store.entries_added(seen or "", tip)
+        if rebuild:
+            self._rebuild(tip)
         else:
-            self._clear()
-            added = list(self.store.iter_all(tip))
-        self._insert(added)
+            with progress.bar("indexing records", total=len(added), unit="records") as advance:
+                for start in range(0, len(added), _BATCH):
+                    batch = added[start : start + _BATCH]
+                    self._insert(batch, cold=False)
+                    advance(len(batch))
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
+
+    def _rebuild(self, tip: str) -> None:
+        """Refill every table from the records at ``tip``, in batches (a million bodies do not
+        fit in memory at once), with the secondary indexes built once at the end: cheaper than
+        keeping them sorted row by row."""
+        self._clear()
+        for name in _SECONDARY:
+            self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        total = self.store.count_new(None, tip) if progress.enabled() else None
+        entries = self.store.entries(tip)
+        with progress.bar("indexing records", total=total, unit="records") as advance:
+            while batch := list(itertools.islice(entries, _BATCH)):
+                self._insert(batch, cold=True)
+                advance(len(batch))
+        execute_script(self.db, _SCHEMA)  # the indexes dropped above
+        self._nids.clear()
+        self._pids.clear()
 
     def _clear(self) -> None:
         for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
+        self._nids.clear()
+        self._pids.clear()
 
-    def _insert(self, records: Iterable[tuple[str, bytes]]) -> None:
-        found = _rows(records, self.store.written_names)
+    def _insert(self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool) -> None:
+        """Index some records; ``cold``: into emptied tables (nothing to look up or skip)."""
+        found = _rows(records, self._trusted([r[0] for r in records], cold=cold))
         db = self.db
         db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt)
         # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.
-        known = self._known([r[0] for r in found.records])
+        known = set() if cold else self._known([r[0] for r in found.records])
+        fresh = [r for r in found.records if r[0] not in known]
+        first = db.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM records").fetchone()[0]
+        rids = {r[0]: first + n for n, r in enumerate(fresh)}
         db.executemany(
-            "INSERT OR IGNORE INTO records(id, kind, evidence, created_at, run_key, started_ms, "
-            "body) VALUES(?,?,?,?,?,?,?)",
-            [r for r in found.records if r[0] not in known],
+            "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+            "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+            [(rids[r[0]], *r) for r in fresh],
         )
+        nids = self._node_ids(found.nodes, cold=cold)
+        pids = self._path_ids({e[3] for e in found.edges if e[3] is not None}, cold=cold)
         db.executemany(
-            "INSERT INTO edges(src, rel, dst, path, record_id, evidence) VALUES(?,?,?,?,?,?)",
-            [e for e in found.edges if e[4] not in known],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO nodes(key, kind) VALUES(?, ?)",
-            sorted((key, key.partition(":")[0]) for key in found.nodes),
+            "INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)",
+            [
+                (nids[src], rel, nids[dst], None if path is None else pids[path], rids[name])
+                for src, rel, dst, path, name in found.edges
+                if name in rids
+            ],
         )
         db.executemany(
             "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
@@ -355,14 +443,65 @@ class Index:
             [r for r in found.reproductions if r[0] not in known],
         )
         db.executemany("INSERT OR IGNORE INTO reruns(run_key, original) VALUES(?, ?)", found.reruns)
-        # The run's representative record: observed beats inferred, then the newest, then the
-        # larger id, so the answer does not depend on the order records arrived in.
         db.executemany(
-            "INSERT INTO runs(run_key, record_id, rank, started_ms) VALUES(?,?,?,?) "
-            "ON CONFLICT(run_key) DO UPDATE SET record_id=excluded.record_id, "
-            "rank=excluded.rank, started_ms=excluded.started_ms WHERE excluded.rank > runs.rank",
-            found.runs,
+            "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
+            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+            "started_ms=excluded.started_ms WHERE (excluded.rank, "
+            "(SELECT id FROM records WHERE rid = excluded.rid)) > "
+            "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
+            [
+                (key, rids[name], rank, start)
+                for key, name, rank, start in found.runs
+                if name in rids
+            ],
         )
+
+    def _trusted(self, names: list[str], *, cold: bool) -> set[str]:
+        """Of ``names``, those this clone wrote (its journal: see ``Store.written_names``).
+        The journal holds a line per record written here (65 MB at a million): a rebuild reads
+        it once into a set; a catch-up only picks the few names it needs out of it, in C."""
+        if self._mine is None and cold:
+            self._mine = self.store.written_names()
+        if self._mine is not None:
+            return self._mine
+        try:
+            lines = self.store.journal_path.read_bytes().split(b"\n")
+        except FileNotFoundError:
+            return set()
+        return {n.decode() for n in {name.encode() for name in names}.intersection(lines)}
+
+    def _node_ids(self, keys: set[str], *, cold: bool) -> dict[str, int]:
+        """Each node key's integer id, adding the keys not yet in ``nodes``."""
+        return self._interned(self._nids, "nodes", "nid", "key", keys, cold=cold)
+
+    def _path_ids(self, paths: set[str], *, cold: bool) -> dict[str, int]:
+        """Each data path's integer id, adding the paths not yet in ``paths``."""
+        return self._interned(self._pids, "paths", "pid", "path", paths, cold=cold)
+
+    def _interned(
+        self,
+        ids: dict[str, int],
+        table: str,
+        id_column: str,
+        column: str,
+        values: set[str],
+        *,
+        cold: bool,
+    ) -> dict[str, int]:
+        missing = [v for v in values if v not in ids]
+        if not cold:
+            for n in range(0, len(missing), 500):
+                chunk = missing[n : n + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT {column}, {id_column} FROM {table} WHERE {column} IN ({marks})"
+                ids.update(self.db.execute(query, chunk))
+            missing = [v for v in missing if v not in ids]
+        query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
+        first = self.db.execute(query).fetchone()[0]
+        new = [(first + n, value) for n, value in enumerate(sorted(missing))]
+        self.db.executemany(f"INSERT INTO {table}({id_column}, {column}) VALUES(?, ?)", new)
+        ids.update((value, n) for n, value in new)
+        return ids
 
     def _known(self, ids: list[str]) -> set[str]:
         known: set[str] = set()
@@ -373,11 +512,27 @@ class Index:
             known.update(r[0] for r in self.db.execute(query, chunk))
         return known
 
+    def documents(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Record id -> its document, for the ids indexed (bodies read from git in one batch)."""
+        oids: dict[str, bytes] = {}
+        wanted = list(dict.fromkeys(ids))
+        for n in range(0, len(wanted), 500):
+            chunk = wanted[n : n + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, oid FROM records WHERE id IN ({marks})"
+            oids.update(self.db.execute(query, chunk))
+        return self._bodies(oids)
+
+    def _bodies(self, oids: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+        from lineage.adapters.store import read_blobs
+
+        blobs = read_blobs(self.store.paths, list(oids.values()))
+        return {rid: json.loads(blobs[oid]) for rid, oid in oids.items() if oid in blobs}
+
     # -- queries -----------------------------------------------------------------------
 
     def record(self, record_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT body FROM records WHERE id=?", (record_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self.documents([record_id]).get(record_id)
 
     def record_ids_with_prefix(self, prefix: str) -> list[str]:
         return [
@@ -396,21 +551,24 @@ class Index:
         the reruns `lineage reproduce` made."""
         where = "" if reruns else "WHERE runs.run_key NOT IN (SELECT run_key FROM reruns) "
         rows = self.db.execute(
-            "SELECT records.id, records.body FROM runs JOIN records ON records.id = runs.record_id "
+            "SELECT records.id, records.oid FROM runs JOIN records ON records.rid = runs.rid "
             f"{where}ORDER BY runs.started_ms DESC, runs.run_key LIMIT ?",
             (-1 if limit is None else limit,),
-        )
-        for rid, body in rows:
-            yield rid, json.loads(body)
+        ).fetchall()
+        for start in range(0, len(rows), 1000):  # bodies read a thousand at a time
+            docs = self._bodies(dict(rows[start : start + 1000]))
+            yield from ((rid, docs[rid]) for rid, _ in rows[start : start + 1000] if rid in docs)
 
     def records_for_run(self, run_key: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.execute(
-            "SELECT records.id, body FROM records LEFT JOIN runs ON runs.record_id = records.id "
-            "WHERE records.run_key=? ORDER BY runs.record_id IS NULL, evidence='observed' DESC, "
+            "SELECT records.id, records.oid FROM records "
+            "LEFT JOIN runs ON runs.run_key = records.run_key AND runs.rid = records.rid "
+            "WHERE records.run_key=? ORDER BY runs.rid IS NULL, evidence='observed' DESC, "
             "created_at DESC, records.id DESC",
             (run_key,),
-        )
-        return [(rid, json.loads(body)) for rid, body in rows]
+        ).fetchall()
+        docs = self._bodies(dict(rows))
+        return [(rid, docs[rid]) for rid, _ in rows if rid in docs]
 
     def nodes_with_prefix(self, kind: str, prefix: str) -> list[str]:
         lo = node_key(kind, prefix)
@@ -427,9 +585,10 @@ class Index:
 
     def edges_touching(self, key: str) -> list[Edge]:
         rows = self.db.execute(
-            "SELECT src, rel, dst, path, record_id, evidence FROM edges WHERE src=? OR dst=? "
-            "ORDER BY rel, src, dst, path",
-            (key, key),
+            "SELECT src, rel, dst, path, record_id, evidence FROM edges WHERE src=? "
+            "UNION ALL SELECT src, rel, dst, path, record_id, evidence FROM edges "
+            "WHERE dst=? AND src<>? ORDER BY rel, src, dst, path",
+            (key, key, key),
         )
         return [Edge(*r) for r in rows]
 
@@ -437,7 +596,7 @@ class Index:
         """The md5s recorded at one data path, oldest record first (an indexed lookup)."""
         found: dict[str, None] = {}
         for src, dst in self.db.execute(
-            "SELECT src, dst FROM edges WHERE path=? AND rel IN ('input', 'output') ORDER BY rowid",
+            "SELECT src, dst FROM edges WHERE path=? AND rel IN ('input', 'output') ORDER BY seq",
             (path,),
         ):
             found[(src if src.startswith("data:") else dst).partition(":")[2]] = None
@@ -533,6 +692,10 @@ class Index:
             found.update((key, original) for key, original in rows)
         return found
 
+    def run_count(self) -> int:
+        """How many runs are recorded (reruns included), without reading a record body."""
+        return int(self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+
     def has_runs(self) -> bool:
         return self.db.execute("SELECT 1 FROM runs LIMIT 1").fetchone() is not None
 
@@ -596,24 +759,28 @@ class Index:
             ), ran(run) AS (
                 SELECT dst FROM edges WHERE rel = 'code' AND src IN (SELECT key FROM code)
             ), rerun_sessions(session) AS (
-                SELECT json_extract(body, '$.session') FROM records WHERE id IN (
-                    SELECT json_extract(body, '$.rerun_record') FROM records
-                    WHERE kind = 'reproduction')
+                SELECT session FROM records WHERE id IN (
+                    SELECT rerun_record FROM records WHERE kind = 'reproduction')
             )
-            SELECT r.run_key, r.body,
+            SELECT r.run_key, r.id, r.oid,
                    EXISTS(SELECT 1 FROM edges p
                           WHERE p.rel = 'produced' AND p.src = 'run:' || r.run_key)
             FROM records r
             WHERE r.kind = 'run' AND r.evidence = 'observed'
               AND 'run:' || r.run_key IN (SELECT run FROM ran)
               AND r.run_key NOT IN (SELECT rerun FROM reproductions WHERE rerun IS NOT NULL)
-              AND COALESCE(json_extract(r.body, '$.session'), '') NOT IN (
+              AND COALESCE(r.session, '') NOT IN (
                   SELECT session FROM rerun_sessions WHERE session IS NOT NULL)
-              AND json_extract(r.body, '$.reproduces') IS NULL
+              AND r.reproduces IS NULL
             ORDER BY r.run_key, r.id
             """
         ).fetchall()
-        return [PushedRun(key, json.loads(body), bool(produced)) for key, body, produced in rows]
+        docs = self._bodies({rid: oid for _, rid, oid, _ in rows})
+        return [
+            PushedRun(key, docs[rid], bool(produced))
+            for key, rid, _, produced in rows
+            if rid in docs
+        ]
 
     def readers(self, md5s: Iterable[str]) -> dict[str, set[str]]:
         """md5 -> the run keys of every recorded run that read it as an input."""
@@ -641,11 +808,7 @@ class Index:
             ]
         return [
             r[0]
-            for r in self.db.execute(
-                "SELECT id FROM records WHERE kind = 'run' "
-                "AND json_extract(body, '$.code.commit') IS NULL "
-                "AND json_extract(body, '$.code.snapshot') IS NOT NULL"
-            )
+            for r in self.db.execute("SELECT id FROM records WHERE kind = 'run' AND unbased = 1")
         ]
 
 

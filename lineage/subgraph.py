@@ -8,7 +8,6 @@ so a graph of a few hundred nodes never loads the other 100,000 edges.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -197,16 +196,16 @@ def representative_records(
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Each run's representative record (the one `lineage log` shows: observed over inferred,
     then the newest), as run key -> (record id, record); one indexed query per 500 runs."""
-    found = {}
+    chosen: dict[str, str] = {}
     for chunk in _chunks(sorted(run_keys)):
         marks = ",".join("?" * len(chunk))
         query = (
-            "SELECT runs.run_key, records.id, records.body FROM runs "
-            f"JOIN records ON records.id = runs.record_id WHERE runs.run_key IN ({marks})"
+            "SELECT runs.run_key, records.id FROM runs "
+            f"JOIN records ON records.rid = runs.rid WHERE runs.run_key IN ({marks})"
         )
-        for run_key, record_id, body in index.db.execute(query, chunk):
-            found[run_key] = (record_id, json.loads(body))
-    return found
+        chosen.update(index.db.execute(query, chunk))
+    docs = index.documents(chosen.values())
+    return {key: (rid, docs[rid]) for key, rid in chosen.items() if rid in docs}
 
 
 def _run_node(
@@ -248,17 +247,20 @@ def _snapshots(
     index: Index, commit_keys: Sequence[str], recorded_before: str | None
 ) -> dict[str, list[str]]:
     """Snapshot commits among ``commit_keys``, with the paths that differed from their base."""
-    found: dict[str, list[str]] = {}
+    rows: list[tuple[str, str]] = []
     for chunk in _chunks(commit_keys):
         marks = ",".join("?" * len(chunk))
         query, extra = _in_time(
-            "SELECT e.dst, r.body FROM edges e JOIN records r ON r.id = e.record_id "
+            "SELECT e.dst, r.id FROM edges e JOIN records r ON r.id = e.record_id "
             f"WHERE e.rel = 'snapshot' AND e.dst IN ({marks})",
             recorded_before,
         )
-        for key, body in index.db.execute(query, [*chunk, *extra]):
-            code = json.loads(body).get("code") or {}
-            found.setdefault(key.partition(":")[2], list(code.get("changed") or ()))
+        rows.extend(index.db.execute(query, [*chunk, *extra]))
+    docs = index.documents(record_id for _, record_id in rows)
+    found: dict[str, list[str]] = {}
+    for key, record_id in rows:
+        code = docs.get(record_id, {}).get("code") or {}
+        found.setdefault(key.partition(":")[2], list(code.get("changed") or ()))
     return found
 
 
@@ -298,9 +300,10 @@ def _data_facts(
                 paths.setdefault(md5, set()).add(path)
                 sample.setdefault(md5, record_id)
     facts = {}
+    docs = index.documents(sample.values())
     for md5, found in paths.items():
         size = nfiles = None
-        doc = index.record(sample[md5]) or {}
+        doc = docs.get(sample[md5]) or {}
         for item in [*(doc.get("inputs") or ()), *(doc.get("outputs") or ())]:
             if item.get("md5") == md5:
                 size, nfiles = item.get("size"), item.get("nfiles")

@@ -16,6 +16,8 @@ from lineage.records import (
     RunRecord,
     encode,
 )
+from tests import helpers as h
+from tests.scenarios import Recorded
 
 
 class CountingStore(Store):
@@ -24,13 +26,13 @@ class CountingStore(Store):
     read_all = 0
     read_added = 0
 
-    def iter_all(self, tip: str) -> Iterator[tuple[str, bytes]]:
-        for item in super().iter_all(tip):
+    def entries(self, tip: str) -> Iterator[tuple[str, bytes, bytes]]:
+        for item in super().entries(tip):
             self.read_all += 1
             yield item
 
-    def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
-        added, removed = super().added_between(old, new)
+    def entries_added(self, old: str, new: str) -> tuple[list[tuple[str, bytes, bytes]], bool]:
+        added, removed = super().entries_added(old, new)
         self.read_added += len(added)
         return added, removed
 
@@ -199,3 +201,92 @@ def test_an_index_it_cannot_open_is_never_deleted(git_repo: Path) -> None:
     temporary = Path(index.db.execute("PRAGMA database_list").fetchone()[2])
     index.close()
     assert path.is_dir() and not temporary.exists()
+
+
+def _index_path(repo: Path) -> Path:
+    return repo / ".git" / "lineage" / "index.sqlite"
+
+
+def _forget_index(repo: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{_index_path(repo)}{suffix}").unlink(missing_ok=True)
+
+
+def _answers(recorded: Recorded) -> list[str]:
+    entry = recorded.json("log")[-1]
+    run, commit = entry["run"], entry["commit"]
+    md5 = recorded.json("show", run)["record"]["inputs"][0]["md5"]
+    asked = [
+        ("log", "-n", "20", "--json"),
+        ("show", run, "--json"),
+        ("show", commit, "--json"),
+        ("show", md5, "--json"),
+        ("impact", md5, "--json"),
+        ("graph", run, "--format", "json"),
+        ("graph", "churn/1", "--format", "json"),
+        ("log",),
+        ("show", run),
+    ]
+    return [recorded.lineage(*args).stdout for args in asked]
+
+
+def test_queries_answer_the_same_from_a_rebuilt_index_which_holds_no_record_body(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    mine = recorded.copy(tmp_path)
+    before = _answers(mine)
+    _forget_index(mine.repo)
+    assert _answers(mine) == before  # rebuilt on the first query, bodies read from git
+    tip = git.git(git.discover(mine.repo), "rev-parse", "refs/lineage/records")
+    body = git.git(git.discover(mine.repo), "cat-file", "-p", f"{tip}^{{tree}}")
+    assert "tracking_uri" not in body  # the tree lists names, not bodies: sanity of the check
+    stored = _index_path(mine.repo).read_bytes()
+    assert b"tracking_uri" not in stored and b'"schema":1' not in stored
+
+
+def _on_terminal(repo: Path, env: dict[str, str], *args: str) -> str:
+    """What `lineage ARGS` prints on a 24x100 pseudo-terminal (stdout and stderr)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: give the terminal a size (tqdm draws nothing on 0 columns)
+        try:
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+            os.chdir(repo)
+            os.execvpe("lineage", ["lineage", *args], env)
+        finally:
+            os._exit(127)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child exited and the terminal is drained
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_build_shows_a_bar_on_a_terminal_and_nothing_in_a_pipe_or_json(
+    recorded: Recorded, tmp_path: Path
+) -> None:
+    mine = recorded.copy(tmp_path)
+    env = {**mine.env, "LINEAGE_PROGRESS_DELAY": "0"}
+    _forget_index(mine.repo)
+    shown = _on_terminal(mine.repo, env, "log")
+    assert "indexing records" in shown and "records/s" in shown
+    assert "churn" in shown  # and then the answer
+    for args in (("log",), ("log", "--json")):
+        _forget_index(mine.repo)
+        piped = h.lineage(mine.repo, *args, env=env)
+        assert "indexing records" not in piped.stdout + piped.stderr
+    _forget_index(mine.repo)
+    assert "indexing records" not in _on_terminal(mine.repo, env, "log", "--json")

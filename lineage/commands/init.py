@@ -94,7 +94,7 @@ def init(ctx: Context, *, add_to_gitignore: DecideGitignore = never) -> InitResu
         created_config=created,
         has_commits=git.head(ctx.paths).commit is not None,
         has_dvc=has_dvc,
-        records=sum(1 for _ in ctx.index.runs()),
+        records=ctx.index.run_count(),
         ignores_added=tuple(missing) if accepted else (),
         ignores_missing=() if accepted else tuple(missing),
     )

@@ -321,12 +321,12 @@ def _drop_table(repo: Path, table: str) -> None:
     ("table", "command"),
     [
         ("runs", ("log",)),
-        ("edges", ("show", "HEAD")),
+        ("links", ("show", "HEAD")),  # the edges (a view over links since schema 6)
         ("nodes", ("impact", "HEAD", "--no-aliases")),
         ("records", ("graph", "HEAD")),
         ("reproductions", ("audit", "--all")),
     ],
-    ids=["runs-log", "edges-show", "nodes-impact", "records-graph", "reproductions-audit"],
+    ids=["runs-log", "links-show", "nodes-impact", "records-graph", "reproductions-audit"],
 )
 def test_an_index_with_a_dropped_table_is_rebuilt_with_a_warning(
     repo: Path, table: str, command: tuple[str, ...]
