@@ -396,9 +396,9 @@ class Index:
         self._clear()
         for name in _SECONDARY:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
-        total = self.store.count_new(None, tip) if progress.enabled() else None
-        entries = self.store.entries(tip)
-        with progress.bar("indexing records", total=total, unit="records") as advance:
+        leaves = self.store.leaves(tip)
+        entries = self.store.entries(tip, leaves)
+        with progress.bar("indexing records", total=len(leaves), unit="records") as advance:
             while batch := list(itertools.islice(entries, _BATCH)):
                 self._insert(batch, cold=True)
                 advance(len(batch))

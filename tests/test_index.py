@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from lineage.adapters import git
@@ -26,8 +26,10 @@ class CountingStore(Store):
     read_all = 0
     read_added = 0
 
-    def entries(self, tip: str) -> Iterator[tuple[str, bytes, bytes]]:
-        for item in super().entries(tip):
+    def entries(
+        self, tip: str, leaves: Sequence[tuple[str, bytes]] | None = None
+    ) -> Iterator[tuple[str, bytes, bytes]]:
+        for item in super().entries(tip, leaves):
             self.read_all += 1
             yield item
 

@@ -460,24 +460,36 @@ class Store:
         for name, _, blob in self.entries(tip):
             yield name, blob
 
-    def entries(self, tip: str) -> Iterator[tuple[str, bytes, bytes]]:
-        """Every record in the tree at ``tip`` as (name, blob oid (20 bytes), content).
+    def entries(
+        self, tip: str, leaves: Sequence[tuple[str, bytes]] | None = None
+    ) -> Iterator[tuple[str, bytes, bytes]]:
+        """Every record in the tree at ``tip`` as (name, blob oid (20 bytes), content); pass
+        ``leaves`` when :meth:`leaves` was already asked for them.
 
-        The tree is walked here, and the blobs are read by one ``git cat-file --batch`` in its
-        own process: unpacking a million delta-compressed blobs then runs on another core,
-        while the caller decodes what has arrived."""
-        named = list(self._leaves(tip))
+        The blobs are read by one ``git cat-file --batch`` in its own process: unpacking a
+        million delta-compressed blobs then runs on another core, while the caller decodes what
+        has arrived."""
+        named = self.leaves(tip) if leaves is None else leaves
         blobs = stream_blobs(self.paths, [oid for _, oid in named])
         for (name, oid), blob in zip(named, blobs, strict=True):
             yield name, oid, blob
 
-    def _leaves(self, tip: str) -> Iterator[tuple[str, bytes]]:
-        """(name, blob oid) of every record in the tree at ``tip``; no blob is read."""
-        tree = self.commit(tip).tree
-        for shard in tree:
-            if _is_shard(shard):  # flat (ab/cdef….json) or split (ab/cd/ef….json)
-                for record_name, leaf in shard_records(shard).items():
-                    yield record_name, leaf.id.raw
+    def leaves(self, tip: str) -> list[tuple[str, bytes]]:
+        """(name, blob oid) of every record in the tree at ``tip``, flat or split shards; no
+        blob is read. ``git ls-tree -r`` lists a million entries in about 3 s less than
+        walking them with pygit2 in Python."""
+        self.commit(tip)  # a damaged ref is said as such, not as a failed listing
+        out = git.run_git(self.paths.root, ["ls-tree", "-r", "-z", "--full-tree", tip]).stdout
+        found = []
+        for entry in out.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            fields = meta.split()
+            if len(fields) != 3 or fields[1] != b"blob":
+                continue
+            name = record_id_of(path.decode("utf-8", "surrogateescape"))
+            if name is not None:
+                found.append((name, bytes.fromhex(fields[2].decode("ascii"))))
+        return found
 
     def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
         """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished."""
@@ -554,8 +566,12 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     import subprocess
     import threading
 
+    # Records are delta-compressed against each other in a pack: git's default 96 MB cache of
+    # delta bases is exhausted long before a million of them, and each blob then re-inflates
+    # its whole chain (100,000 records: 14 s with the default, 3.8 s with 512 MB, which git
+    # allocates only as it fills it).
     proc = subprocess.Popen(
-        ["git", "cat-file", "--batch"],
+        ["git", "-c", "core.deltaBaseCacheLimit=512m", "cat-file", "--batch"],
         cwd=paths.root,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
