@@ -31,4 +31,4 @@ echo "==> mypy" >&2
 .venv/bin/mypy lineage
 echo "==> pytest" >&2
 # loadgroup: the tests of one xdist_group (tests/team's server) run on one worker, the rest as usual.
-exec .venv/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider "$@"
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider --durations=25 "$@"
