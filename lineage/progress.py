@@ -33,6 +33,7 @@ from typing import Any
 Advance = Callable[..., None]  # advance(n=1, total=None): n more items done (of a new total)
 
 _enabled = False
+_active = False  # a bar is open: an inner one stays silent, so two never stack
 DELAY_S = 1.0  # LINEAGE_PROGRESS_DELAY overrides it (tests set 0 to see a bar on fast work)
 
 
@@ -124,11 +125,14 @@ def _ignore(n: int = 1, *, total: int | None = None) -> None:
 @contextlib.contextmanager
 def bar(desc: str, *, total: int | None = None, unit: str = "items") -> Iterator[Advance]:
     """A progress bar for the work inside the block; yields ``advance(n=1)``."""
-    if not _enabled:
-        yield _ignore
+    global _active
+    if not _enabled or _active:  # one bar at a time: work inside work (an index catch-up
+        yield _ignore  # during an import) counts toward the outer bar's line only
         return
     shown = _Bar(desc, total, unit)
+    _active = True
     try:
         yield shown.advance
     finally:
+        _active = False
         shown.close()
