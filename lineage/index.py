@@ -154,12 +154,14 @@ class _Rows:
 def _rows(records: Iterable[tuple[str, bytes, bytes]], mine: set[str]) -> _Rows:
     # Only catching up decodes records: a query on an index that is level with the store
     # never pays for json and the record check.
+    from lineage.index_fields import index_fields
     from lineage.records import decode
 
     out = _Rows()
     for name, oid, blob in records:
         try:
-            _add(out, name, oid, decode(name, blob, trusted=name in mine))
+            doc = index_fields(name, blob) if name in mine else None
+            _add(out, name, oid, decode(name, blob, trusted=name in mine) if doc is None else doc)
         except CorruptRecordError as exc:
             out.corrupt.append((name, exc.reason))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -220,6 +222,43 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
         out.reproductions.append(reproduction)
 
 
+class _Writer:
+    """Runs a cold build's inserts on a thread of its own, one batch at a time, at most two
+    batches behind the caller; the first error stops it and is raised to the caller."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        import queue
+        import threading
+
+        self.db = db
+        self.jobs: queue.Queue[list[tuple[str, list[tuple[Any, ...]]]] | None] = queue.Queue(2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="lineage-index-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is not None:
+                continue  # drain, so the caller never blocks on a full queue
+            try:
+                for sql, rows in job:
+                    self.db.executemany(sql, rows)
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                self.error = exc
+
+    def put(self, job: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.jobs.put(job)
+
+    def close(self) -> None:
+        """Wait for every batch put so far; no other thread touches the connection after."""
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 class IndexFullError(LineageError):
     """The disk (or file system quota) holding the index is full."""
 
@@ -245,6 +284,7 @@ class Index:
         self.corrupt: list[tuple[str, str]] = []
         self._nids: dict[str, int] = {}  # node key -> id, during one catch-up
         self._pids: dict[str, int] = {}  # data path -> id, likewise
+        self._rids = 0  # the last record id a rebuild handed out
         self._mine: set[str] | None = None  # the records this clone wrote (trusted)
 
     def _connect(self) -> sqlite3.Connection:
@@ -392,16 +432,21 @@ class Index:
     def _rebuild(self, tip: str) -> None:
         """Refill every table from the records at ``tip``, in batches (a million bodies do not
         fit in memory at once), with the secondary indexes built once at the end: cheaper than
-        keeping them sorted row by row."""
+        keeping them sorted row by row. A writer thread runs each batch's inserts while the next
+        batch is decoded: SQLite releases the GIL while it steps through them."""
         self._clear()
         for name in _SECONDARY:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
         leaves = self.store.leaves(tip)
         entries = self.store.entries(tip, leaves)
-        with progress.bar("indexing records", total=len(leaves), unit="records") as advance:
-            while batch := list(itertools.islice(entries, _BATCH)):
-                self._insert(batch, cold=True)
-                advance(len(batch))
+        writer = _Writer(self.db)
+        try:
+            with progress.bar("indexing records", total=len(leaves), unit="records") as advance:
+                while batch := list(itertools.islice(entries, _BATCH)):
+                    writer.put(self._statements(batch, cold=True))
+                    advance(len(batch))
+        finally:
+            writer.close()  # waits for the last batch, and says why the writer stopped
         execute_script(self.db, _SCHEMA)  # the indexes dropped above
         self._nids.clear()
         self._pids.clear()
@@ -411,50 +456,70 @@ class Index:
             self.db.execute(f"DELETE FROM {table}")
         self._nids.clear()
         self._pids.clear()
+        self._rids = 0
 
     def _insert(self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool) -> None:
         """Index some records; ``cold``: into emptied tables (nothing to look up or skip)."""
+        for sql, rows in self._statements(records, cold=cold):
+            self.db.executemany(sql, rows)
+
+    def _statements(
+        self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool
+    ) -> list[tuple[str, list[tuple[Any, ...]]]]:
+        """The inserts that index ``records``, as (SQL, rows). ``cold``: into tables this
+        rebuild emptied, whose ids it hands out itself (the writer thread may not have inserted
+        the previous batch yet); otherwise looked up in the tables as they are."""
         found = _rows(records, self._trusted([r[0] for r in records], cold=cold))
         db = self.db
-        db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt)
         # Records already indexed (a catch-up racing a rebuild) must not duplicate their edges.
         known = set() if cold else self._known([r[0] for r in found.records])
         fresh = [r for r in found.records if r[0] not in known]
-        first = db.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM records").fetchone()[0]
+        first = (
+            self._rids + 1
+            if cold
+            else db.execute("SELECT COALESCE(MAX(rid), 0) + 1 FROM records").fetchone()[0]
+        )
+        self._rids = first + len(fresh) - 1
         rids = {r[0]: first + n for n, r in enumerate(fresh)}
-        db.executemany(
-            "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
-            "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-            [(rids[r[0]], *r) for r in fresh],
-        )
-        nids = self._node_ids(found.nodes, cold=cold)
-        pids = self._path_ids({e[3] for e in found.edges if e[3] is not None}, cold=cold)
-        db.executemany(
-            "INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)",
-            [
-                (nids[src], rel, nids[dst], None if path is None else pids[path], rids[name])
-                for src, rel, dst, path, name in found.edges
-                if name in rids
-            ],
-        )
-        db.executemany(
-            "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
-            "created_at) VALUES(?,?,?,?,?,?)",
-            [r for r in found.reproductions if r[0] not in known],
-        )
-        db.executemany("INSERT OR IGNORE INTO reruns(run_key, original) VALUES(?, ?)", found.reruns)
-        db.executemany(
-            "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
-            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
-            "started_ms=excluded.started_ms WHERE (excluded.rank, "
-            "(SELECT id FROM records WHERE rid = excluded.rid)) > "
-            "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
-            [
-                (key, rids[name], rank, start)
-                for key, name, rank, start in found.runs
-                if name in rids
-            ],
-        )
+        nids, new_nodes = self._interned(self._nids, "nodes", "nid", "key", found.nodes, cold=cold)
+        paths = {e[3] for e in found.edges if e[3] is not None}
+        pids, new_paths = self._interned(self._pids, "paths", "pid", "path", paths, cold=cold)
+        return [
+            ("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt),
+            (
+                "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+                "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                [(rids[r[0]], *r) for r in fresh],
+            ),
+            ("INSERT INTO nodes(nid, key) VALUES(?, ?)", new_nodes),
+            ("INSERT INTO paths(pid, path) VALUES(?, ?)", new_paths),
+            (
+                "INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)",
+                [
+                    (nids[src], rel, nids[dst], None if path is None else pids[path], rids[name])
+                    for src, rel, dst, path, name in found.edges
+                    if name in rids
+                ],
+            ),
+            (
+                "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
+                "created_at) VALUES(?,?,?,?,?,?)",
+                [r for r in found.reproductions if r[0] not in known],
+            ),
+            ("INSERT OR IGNORE INTO reruns(run_key, original) VALUES(?, ?)", found.reruns),
+            (
+                "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
+                "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+                "started_ms=excluded.started_ms WHERE (excluded.rank, "
+                "(SELECT id FROM records WHERE rid = excluded.rid)) > "
+                "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
+                [
+                    (key, rids[name], rank, start)
+                    for key, name, rank, start in found.runs
+                    if name in rids
+                ],
+            ),
+        ]
 
     def _trusted(self, names: list[str], *, cold: bool) -> set[str]:
         """Of ``names``, those this clone wrote (its journal: see ``Store.written_names``).
@@ -470,14 +535,6 @@ class Index:
             return set()
         return {n.decode() for n in {name.encode() for name in names}.intersection(lines)}
 
-    def _node_ids(self, keys: set[str], *, cold: bool) -> dict[str, int]:
-        """Each node key's integer id, adding the keys not yet in ``nodes``."""
-        return self._interned(self._nids, "nodes", "nid", "key", keys, cold=cold)
-
-    def _path_ids(self, paths: set[str], *, cold: bool) -> dict[str, int]:
-        """Each data path's integer id, adding the paths not yet in ``paths``."""
-        return self._interned(self._pids, "paths", "pid", "path", paths, cold=cold)
-
     def _interned(
         self,
         ids: dict[str, int],
@@ -487,21 +544,25 @@ class Index:
         values: set[str],
         *,
         cold: bool,
-    ) -> dict[str, int]:
+    ) -> tuple[dict[str, int], list[tuple[int, str]]]:
+        """Each of ``values``' integer id in ``table`` (``ids`` caches them), and the rows to
+        insert for those not there yet. Cold, every id so far was handed out here: the next is
+        one past them."""
         missing = [v for v in values if v not in ids]
-        if not cold:
+        if cold:
+            first = len(ids) + 1
+        else:
             for n in range(0, len(missing), 500):
                 chunk = missing[n : n + 500]
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT {column}, {id_column} FROM {table} WHERE {column} IN ({marks})"
                 ids.update(self.db.execute(query, chunk))
             missing = [v for v in missing if v not in ids]
-        query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
-        first = self.db.execute(query).fetchone()[0]
+            query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
+            first = self.db.execute(query).fetchone()[0]
         new = [(first + n, value) for n, value in enumerate(sorted(missing))]
-        self.db.executemany(f"INSERT INTO {table}({id_column}, {column}) VALUES(?, ?)", new)
         ids.update((value, n) for n, value in new)
-        return ids
+        return ids, new
 
     def _known(self, ids: list[str]) -> set[str]:
         known: set[str] = set()

@@ -33,7 +33,9 @@ def open_shared(
     is asked again there, since another opener may have done it meanwhile.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+    # check_same_thread off: the index's cold build hands its connection to one writer thread
+    # while the caller decodes the next records (index._Writer); every use stays serialized.
+    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
         deadline = time.monotonic() + timeout
         _retry(lambda: _wal(db), deadline)

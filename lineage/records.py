@@ -395,6 +395,19 @@ def encode(
     return record_id(blob), blob
 
 
+def _loads(blob: bytes) -> Any:
+    """The JSON document in ``blob``: msgspec reads a record in less than half json's time
+    (~25 us against ~57), which a first index build of records pulled from elsewhere pays a
+    million times; what msgspec refuses (a lone surrogate escape, NaN, malformed bytes) is read
+    by json, which accepts the same documents lineage writes and words the error."""
+    import msgspec
+
+    try:
+        return msgspec.json.decode(blob)
+    except msgspec.DecodeError:
+        return json.loads(blob.decode("utf-8"))
+
+
 def decode(name: str, blob: bytes, *, trusted: bool = False) -> dict[str, Any]:
     """Parse and verify a stored record: the bytes must hash to their name, and the document
     must match the record schema, unless ``trusted`` (this clone wrote it: see
@@ -404,7 +417,7 @@ def decode(name: str, blob: bytes, *, trusted: bool = False) -> dict[str, Any]:
     if record_id(blob) != name:
         raise CorruptRecordError(name, "its content does not match its name")
     try:
-        document = json.loads(blob.decode("utf-8"))
+        document = _loads(blob)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorruptRecordError(name, printable(f"{INVALID}: not JSON: {exc}")) from None
     except RecursionError:
