@@ -339,3 +339,23 @@ def test_catch_up_between_two_split_stores_reads_only_what_was_added(
     assert (sorted(added), removed) == (sorted(eight[6:]), False)
     # A record gone from a split shard (a rewritten ref) is reported, so the index rebuilds.
     assert store.added_between(store.tip() or "", before) == ([], True)
+
+
+def test_a_large_read_asks_git_in_pack_order_and_loses_nothing(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From PACK_ORDER_FROM records, a full read follows the packs' order (each delta base is
+    then still in git's cache); every record still comes back once, with its own content,
+    packed or loose."""
+    store = Store(git.discover(git_repo))
+    packed = [blob(n) for n in range(40)]
+    store.append(packed)
+    sh("git", "gc", "-q", "--aggressive", cwd=git_repo)  # deltas against each other, as pulls give
+    loose = [blob(n, "later") for n in range(5)]
+    store.append(loose)  # not packed yet
+    tip = store.tip() or ""
+    by_name = [(name, content) for name, _, content in store.entries(tip)]
+    monkeypatch.setattr(store_module, "PACK_ORDER_FROM", 1)
+    in_packs = [(name, content) for name, _, content in store.entries(tip)]
+    assert sorted(in_packs) == sorted(by_name) == sorted(packed + loose)
+    assert in_packs != by_name  # the order did change: the check reads what it claims
