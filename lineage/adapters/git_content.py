@@ -242,6 +242,40 @@ class CommitTree:
         return None
 
 
+class ListedTree:
+    """The files of one commit, listed by ``git ls-tree`` and read by ``git cat-file``: for a
+    command that reads a handful of one commit's files (reproduce's plan), a few git processes
+    cost less than importing pygit2 (~0.1 s, and ~0.5 s of TLS setup under load)."""
+
+    def __init__(self, paths: RepoPaths, commit: str) -> None:
+        self.paths = paths
+        out = run_git(paths.root, ["ls-tree", "-r", "-z", "--full-tree", commit]).stdout
+        self._blobs: dict[str, str] = {}  # path -> blob id
+        for entry in out.split(b"\0"):
+            meta, _, path = entry.partition(b"\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[1] == b"blob":
+                self._blobs[path.decode("utf-8", "surrogateescape")] = fields[2].decode("ascii")
+        self._read: dict[str, bytes | None] = {}
+
+    def files(self) -> list[str]:
+        """Every file path in the tree, in git's order (as ``CommitTree.files``)."""
+        return list(self._blobs)
+
+    def is_file(self, path: str) -> bool:
+        return path in self._blobs
+
+    def text(self, path: str) -> str | None:
+        """A file's content as UTF-8 text; None when the tree has no such file."""
+        blob = self._blobs.get(path)
+        if blob is None:
+            return None
+        if blob not in self._read:
+            self._read.update(read_objects(self.paths, [blob]))
+        content = self._read[blob]
+        return None if content is None else content.decode("utf-8")
+
+
 def _pygit2() -> Any:
     import pygit2
 

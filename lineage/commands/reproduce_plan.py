@@ -158,7 +158,7 @@ def plan(
         summary = git_content.commit_summary(ctx.paths, record.code.commit)
         subject = summary[0] if summary else None
 
-    tree = git_content.CommitTrees(ctx.paths).at(checkout) if present and checkout else None
+    tree = git_content.ListedTree(ctx.paths, checkout) if present and checkout else None
     chain = _stage_chain(record, tree) if command is None else None
     wanted, from_pointers, unknown = _inputs_wanted(record, tree, chain, given_inputs, use_pointers)
     problems += [_unknown_input(path) for path in unknown]
@@ -262,7 +262,7 @@ def given_input(text: str) -> Data:
 
 
 def _stage_chain(
-    record: RunRecord, tree: git_content.CommitTree | None
+    record: RunRecord, tree: git_content.ListedTree | None
 ) -> dvc_pipeline.StageChain | None:
     """The DVC stages the recorded command is at the record's commit (None: it is no stage's)."""
     if tree is None or record.command is None or record.stages:
@@ -272,7 +272,7 @@ def _stage_chain(
 
 def _inputs_wanted(
     record: RunRecord,
-    tree: git_content.CommitTree | None,
+    tree: git_content.ListedTree | None,
     chain: dvc_pipeline.StageChain | None,
     given: Sequence[Data],
     use_pointers: bool,
@@ -297,7 +297,7 @@ def _inputs_wanted(
     )
 
 
-def _pointed_at(tree: git_content.CommitTree) -> dict[str, Data]:
+def _pointed_at(tree: git_content.ListedTree) -> dict[str, Data]:
     """Path -> the version the commit's .dvc files and dvc.lock outs name."""
     pointer_files = [
         f for f in tree.files() if f.endswith(".dvc") or f.rsplit("/", 1)[-1] == dvc.LOCK
@@ -437,7 +437,7 @@ def _project_rerun(
 def _environment_problem(
     project: MlflowProject,
     env_manager: str | None,
-    tree: git_content.CommitTree,
+    tree: git_content.ListedTree,
     environ: Mapping[str, str],
 ) -> str | None:
     """Why `mlflow run` cannot build the environment it would build, checked before it runs
@@ -466,7 +466,7 @@ def _environment_problem(
 
 
 def _declared_project(
-    tree: git_content.CommitTree, directory: str
+    tree: git_content.ListedTree, directory: str
 ) -> mlflow_project.Project | None:
     text = tree.text(posixpath.normpath(posixpath.join(directory, mlflow_project.MLPROJECT)))
     try:
