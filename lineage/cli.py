@@ -539,16 +539,18 @@ def _stop_after_plan(plan: reproduce_plan.Plan, as_json: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["svg", "png", "pdf", "dot", "mermaid", "json", "text"]),
+    type=click.Choice(["svg", "png", "pdf", "dot", "mermaid", "json", "text", "graphml", "gexf"]),
     help="Output format (default: from -o's suffix, else text). svg, png and pdf need "
-    "Graphviz's dot.",
+    "Graphviz's dot; graphml (yEd, Cytoscape, Gephi) and gexf (Gephi) carry each node's "
+    "kind and label as attributes.",
 )
 @click.option(
     "-o",
     "--output",
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="Write to FILE (.svg .png .pdf .dot .gv .mmd .json .txt) instead of stdout.",
+    help="Write to FILE (.svg .png .pdf .dot .gv .mmd .json .txt .graphml .gexf) instead of "
+    "stdout.",
 )
 @click.option(
     "--no-aliases",
@@ -818,6 +820,162 @@ def pull_cmd(obj: Context, remote: str | None) -> None:
     for warning in pulled.warnings:
         _warn(warning)
     click.echo(pulled.summary())
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Write the recorded lineage in a standard format: W3C PROV, or OpenLineage events for
+    Marquez, DataHub and other lineage servers (docs/exports.md)."""
+
+
+@export_group.command("prov")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "provn", "turtle"]),
+    default="json",
+    show_default=True,
+    help="PROV-JSON, PROV-N, or PROV-O as Turtle.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write to FILE instead of stdout.",
+)
+@click.pass_obj
+def export_prov_cmd(obj: Context, fmt: str, output: str | None) -> None:
+    """Every recorded run as a W3C PROV document.
+
+    \b
+    Data, model versions and commits are entities, runs are activities, the people who
+    recorded runs and lineage itself are agents; relations: used, wasGeneratedBy,
+    wasAssociatedWith, wasDerivedFrom, wasInformedBy (nested runs, reproductions).
+    Example: lineage export prov --format turtle -o lineage.ttl
+    """
+    from lineage.commands import export
+
+    _check_output(obj, output, "-o")
+    done = export.export_prov(obj, fmt=fmt)
+    if output is None:
+        click.echo(done.text.decode(), nl=False)
+        return
+    _write(obj, output, done.text)
+    click.echo(
+        f"lineage: wrote {done.runs} runs ({done.entities} entities, {done.activities} "
+        f"activities, {done.agents} agents) to {output} (prov {fmt})",
+        err=True,
+    )
+
+
+@export_group.command("openlineage")
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Send the events to this lineage server (its base URL, e.g. http://localhost:5000 "
+    "for Marquez) with OpenLineage's HTTP transport.",
+)
+@click.option(
+    "--endpoint",
+    default="api/v1/lineage",
+    show_default=True,
+    metavar="PATH",
+    help="The server's OpenLineage endpoint under --url (DataHub: "
+    "openapi/openlineage/api/v1/lineage).",
+)
+@click.option(
+    "--api-key-env",
+    metavar="NAME",
+    help="Send the API key held in this environment variable as a bearer token (default: "
+    "OPENLINEAGE_API_KEY when it is set). Keys are never taken from the command line.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the server, per event.",
+)
+@click.option(
+    "--file",
+    "file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the events to FILE as JSON lines (appended with --since-last).",
+)
+@click.option("--console", is_flag=True, help="Print the events to stdout, one JSON a line.")
+@click.option(
+    "--since-last",
+    is_flag=True,
+    help="Only the runs that records added since the last export to the same target touch.",
+)
+@click.option(
+    "--namespace",
+    metavar="NAME",
+    help="The jobs' OpenLineage namespace (default: the repository's name).",
+)
+@click.pass_obj
+def export_openlineage_cmd(
+    obj: Context,
+    url: str | None,
+    endpoint: str,
+    api_key_env: str | None,
+    timeout: float,
+    file: str | None,
+    console: bool,
+    since_last: bool,
+    namespace: str | None,
+) -> None:
+    """Send every recorded run to a lineage server as OpenLineage run events.
+
+    \b
+    A run is an OpenLineage run (START, then COMPLETE, FAIL or ABORT); its command or DVC
+    stages are the job; data are datasets named by repository path with the DVC md5 as
+    version; model versions are output datasets in an `mlflow:` namespace. Give one of
+    --url, --file and --console. Run ids are derived from the records, so exporting twice
+    sends the same events. See docs/exports.md for Marquez and DataHub settings.
+    Examples: lineage export openlineage --url http://localhost:5000
+              lineage export openlineage --file events.jsonl --since-last
+    """
+    from lineage.commands import export_openlineage as ol
+
+    given = [name for name, on in (("--url", url), ("--file", file), ("--console", console)) if on]
+    if len(given) != 1:
+        raise click.UsageError(
+            "give one of --url, --file and --console"
+            + (f", not {' and '.join(given)}" if given else "")
+        )
+    if url is not None and (problem := ol.check_url(url)):
+        raise click.UsageError(problem)
+    _check_output(obj, file, "--file")
+    variable = api_key_env or ol.DEFAULT_KEY_VARIABLE
+    api_key = obj.environ.get(variable) or None
+    if api_key_env and api_key is None:
+        raise click.UsageError(
+            f"--api-key-env {api_key_env}: that environment variable is not set; export it "
+            "with the server's API key first"
+        )
+    target = ol.Target(
+        url=url,
+        endpoint=endpoint,
+        file=obj.cwd / file if file else None,  # -C's directory, as --file's check had it
+        console=console,
+        api_key=api_key,
+        timeout=timeout,
+    )
+    done = ol.export_openlineage(obj, target=target, since_last=since_last, namespace=namespace)
+    if console:
+        for text in done.events:
+            click.echo(text)
+    what = "sent" if url else "wrote"
+    since = f" (new since records tip {done.since[:10]})" if done.since else ""
+    click.echo(
+        f"lineage: {what} {len(done.events)} OpenLineage events for {done.runs} runs{since} "
+        f"to {target.shown}",
+        err=True,
+    )
 
 
 @cli.group("hooks")

@@ -1,5 +1,6 @@
 """`lineage graph REF`: the provenance (upstream) or impact (downstream) subgraph of a node,
-drawn as SVG/PNG/PDF (through Graphviz), DOT, Mermaid, JSON or a terminal tree."""
+drawn as SVG/PNG/PDF (through Graphviz), DOT, Mermaid, JSON, a terminal tree, or GraphML/GEXF
+(through networkx) for graph tools."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from lineage.index import Index
 from lineage.resolve import path_note, resolve
 from lineage.subgraph import build, edges_at
 
-FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "json", "text")
+FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "json", "text", "graphml", "gexf")
 SUFFIXES = {
     ".svg": "svg",
     ".png": "png",
@@ -36,6 +37,8 @@ SUFFIXES = {
     ".mermaid": "mermaid",
     ".json": "json",
     ".txt": "text",
+    ".graphml": "graphml",
+    ".gexf": "gexf",
 }
 BINARY = ("png", "pdf")
 
@@ -131,7 +134,8 @@ def recorded_before(ctx: Context, as_of: str) -> str:
 
 
 def draw(graph: Subgraph, fmt: str) -> bytes:
-    """The graph in ``fmt``; svg, png and pdf go through Graphviz's ``dot``."""
+    """The graph in ``fmt``; svg, png and pdf go through Graphviz's ``dot``, graphml and gexf
+    through networkx."""
     if fmt in ("svg", "png", "pdf"):
         from lineage.adapters import graphviz
 
@@ -145,4 +149,8 @@ def draw(graph: Subgraph, fmt: str) -> bytes:
         return (json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
     if fmt == "text":
         return render.to_text(graph).encode()
+    if fmt in ("graphml", "gexf"):
+        from lineage import graph_files
+
+        return graph_files.write(graph, fmt)
     raise ValueError(f"unknown format {fmt!r}")

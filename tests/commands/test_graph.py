@@ -147,6 +147,34 @@ def test_svg_and_png_files_come_from_dot_and_binary_needs_o(
     )
 
 
+def test_graphml_and_gexf_files_read_back_in_networkx_with_kinds_labels_and_edges(
+    trained: Trained, tmp_path: Path
+) -> None:
+    import networkx
+
+    doc = graph_json(trained, "churn/4", "--no-aliases")
+    nodes = {n["id"]: n for n in doc["nodes"]}
+    edges = {(e["source"], e["target"]): e for e in doc["edges"]}
+    for fmt, read in (("graphml", networkx.read_graphml), ("gexf", networkx.read_gexf)):
+        path = tmp_path / f"churn.{fmt}"
+        proc = lineage(trained.repo, "graph", "churn/4", "-o", str(path), "--no-aliases")
+        assert proc.stderr == f"lineage: wrote 7 nodes and 7 edges to {path} ({fmt})\n"
+        back = read(path)
+        assert back.is_directed() and set(back.nodes) == set(nodes), fmt
+        for key, node in back.nodes(data=True):
+            assert node["kind"] == nodes[key]["kind"], (fmt, key)
+            assert node["label"] == "\n".join(nodes[key]["label"]), (fmt, key)
+        assert {(s, d): (e["rel"], e["evidence"]) for s, d, e in back.edges(data=True)} == {
+            pair: (e["rel"], e["evidence"]) for pair, e in edges.items()
+        }
+        run = back.nodes[f"run:{trained.runs['R4']}"]
+        assert run["run"] == trained.runs["R4"] and run["status"] == "FINISHED"
+        assert back.nodes[f"data:{trained.raw['v2']}"]["md5"] == trained.raw["v2"]
+        assert back.nodes["model:churn/4"]["version"] in (4, "4")
+    stdout = lineage(trained.repo, "graph", "churn/4", "--format", "graphml", "--no-aliases")
+    assert stdout.stdout == (tmp_path / "churn.graphml").read_text()
+
+
 def test_without_dot_pictures_fail_in_one_line_and_other_formats_work(
     trained: Trained, tmp_path: Path
 ) -> None:
@@ -178,6 +206,7 @@ def test_help_and_answers_without_aliases_import_no_heavy_module(trained: Traine
         (["graph", "--help"], "lineage.cli"),
         (["impact", "--help"], "lineage.cli"),
         (["graph", trained.runs["R1"], "--format", "dot"], "lineage.render"),  # no model
+        (["graph", trained.runs["R1"], "--format", "json"], "lineage.render"),
         (["impact", trained.raw["v1"], "--no-aliases"], "lineage.commands.impact"),
     ):
         mods = imported_modules(trained.repo, *args)

@@ -1,0 +1,237 @@
+"""`lineage export prov` and `lineage export openlineage` on a real trained project
+(tests/scenarios.py), checked against the records as git holds them, and the paths that must
+never import the exporters' libraries."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import sh
+from tests.exports import prov_relations, read_prov, relations_in, spec_problems, stored_records
+from tests.helpers import lineage
+from tests.scenarios import Trained
+from tests.test_cli import imported_modules
+
+EXPORTERS = {"prov", "openlineage", "rdflib", "networkx"}
+
+# -- PROV -------------------------------------------------------------------------------------
+
+
+def test_prov_in_every_format_holds_every_relation_the_records_imply(
+    trained: Trained, tmp_path: Path
+) -> None:
+    records = stored_records(trained.repo)
+    expected = prov_relations(records)
+    runs = trained.runs
+    assert ("wasGeneratedBy", f"data:{trained.prepared}", f"run:{runs['R3']}") in expected
+    assert ("used", f"run:{runs['R4']}", f"data:{trained.prepared}") in expected
+
+    proc = lineage(trained.repo, "export", "prov", env=trained.env)
+    assert proc.stderr == ""
+    assert relations_in(read_prov(proc.stdout, "json")) == expected
+
+    out = tmp_path / "lineage.ttl"
+    proc = lineage(
+        trained.repo, "export", "prov", "--format", "turtle", "-o", str(out), env=trained.env
+    )
+    back = read_prov(out.read_text(), "turtle")
+    assert relations_in(back) == expected
+    entities = sum(
+        1 for r in back.get_records() if r.is_element() and r.get_type().localpart == "Entity"
+    )
+    assert proc.stderr == (
+        f"lineage: wrote 5 runs ({entities} entities, 5 activities, 2 agents) to {out} "
+        "(prov turtle)\n"
+    )
+
+    provn = lineage(trained.repo, "export", "prov", "--format", "provn", env=trained.env).stdout
+    assert provn.startswith("document\n") and provn.endswith("endDocument\n")
+    assert f"  used(run:{runs['R4']}, data:{trained.prepared}, " in provn
+    assert (
+        "  agent(agent:ada@example.com, [prov:type='prov:Person', prov:label=\"Ada Lovelace\"])"
+        in provn
+    )
+
+
+def test_export_to_an_unwritable_file_is_refused_before_any_work(trained: Trained) -> None:
+    proc = lineage(
+        trained.repo, "export", "prov", "-o", "train.py/x.json", check=False, env=trained.env
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.endswith(
+        "Error: Invalid value for -o: cannot write train.py/x.json: train.py is not a "
+        "directory; choose another path (nothing was done)\n"
+    )
+
+
+# -- what never imports the exporters -----------------------------------------------------------
+
+
+def test_help_log_and_show_never_import_the_exporters_libraries(trained: Trained) -> None:
+    run = trained.runs["R4"]
+    for args in (
+        ["--help"],
+        ["export", "--help"],
+        ["export", "prov", "--help"],
+        ["export", "openlineage", "--help"],
+        ["log"],
+        ["show", run],
+        ["show", "churn/4"],
+        ["graph", run, "--format", "json", "--no-aliases"],
+    ):
+        mods = imported_modules(trained.repo, *args, env=trained.env)
+        assert "lineage" in mods and not mods & EXPORTERS, (args, mods & EXPORTERS)
+
+
+def test_the_hooks_modules_import_none_of_the_exporters_libraries(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "import lineage.hooks.dispatch, lineage.hooks.pre_commit, lineage.hooks.post_commit\n"
+        "import lineage.hooks.install, lineage.commands.sync\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(EXPORTERS)!r})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert out.stdout == "[]\n"
+
+
+# -- OpenLineage -----------------------------------------------------------------------------
+
+
+class Receiver:
+    """A lineage server's edge: an HTTP server on 127.0.0.1 that keeps what it is sent and
+    answers ``status``."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received = self.received = []  # type: list[tuple[str, dict[str, str], dict]]
+        self.status = 201
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if owner.status < 300:
+                    received.append((self.path, dict(self.headers), json.loads(body)))
+                self.send_response(owner.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_openlineage_over_http_valid_deduplicated_and_since_last(
+    trained: Trained, tmp_path: Path
+) -> None:
+    repo = Path(shutil.copytree(trained.repo, tmp_path / "repo", symlinks=True))  # the cursor
+    sh(
+        "git",
+        "remote",
+        "add",
+        "origin",
+        "https://ada:s3cret@git.example.com/team/churn.git",
+        cwd=repo,
+    )
+    env = {**trained.env, "OPENLINEAGE_API_KEY": "key-123"}
+    receiver = Receiver()
+    try:
+        proc = lineage(repo, "export", "openlineage", "--url", receiver.url, env=env)
+        assert proc.stderr == (
+            f"lineage: sent 10 OpenLineage events for 5 runs to {receiver.url}/api/v1/lineage\n"
+        )
+        sent = [body for _, _, body in receiver.received]
+        assert {path for path, _, _ in receiver.received} == {"/api/v1/lineage"}
+        assert {h["Authorization"] for _, h, _ in receiver.received} == {"Bearer key-123"}
+        for event in sent:
+            assert spec_problems(event) == [], event
+        assert "s3cret" not in json.dumps(sent)
+        code = sent[0]["job"]["facets"]["sourceCodeLocation"]
+        assert code["url"] == "https://git.example.com/team/churn.git"
+        assert {e["job"]["namespace"] for e in sent} == {"churn"}
+        r3 = [e for e in sent if e["run"]["facets"]["lineage"]["runKey"] == trained.runs["R3"]]
+        assert r3[0]["job"]["name"] == "dvc:prepare+train"
+        assert [
+            (d["name"], d["facets"]["version"]["datasetVersion"]) for d in r3[1]["outputs"]
+        ] == [
+            ("data/prepared", trained.prepared),
+            ("model.txt", r3[1]["outputs"][1]["facets"]["version"]["datasetVersion"]),
+            ("churn", "3"),
+        ]
+
+        # the same records give the same events; --since-last sends only what is new
+        out = tmp_path / "events.jsonl"
+        lineage(repo, "export", "openlineage", "--file", str(out), env=env)
+        assert [json.loads(line) for line in out.read_text().splitlines()] == sent
+        proc = lineage(
+            repo, "export", "openlineage", "--url", receiver.url, "--since-last", env=env
+        )
+        assert proc.stderr.startswith("lineage: sent 0 OpenLineage events for 0 runs (new since")
+        lineage(repo, "run", "--", "true", env=env)
+        receiver.status = 400  # a refusal: nothing counts as sent, the cursor stays
+        proc = lineage(
+            repo,
+            "export",
+            "openlineage",
+            "--url",
+            receiver.url,
+            "--since-last",
+            check=False,
+            env=env,
+        )
+        assert proc.returncode == 1
+        assert proc.stderr == (
+            f"lineage: error: could not send OpenLineage events to {receiver.url}/api/v1/lineage "
+            "(HTTP 400 Bad Request); 0 of 2 were sent and the cursor was not moved: check the "
+            "server, --url and --endpoint, then run the same command again\n"
+        )
+        receiver.status, before = 201, len(receiver.received)
+        lineage(repo, "export", "openlineage", "--url", receiver.url, "--since-last", env=env)
+        new = [body for _, _, body in receiver.received[before:]]
+        assert [(e["eventType"], e["job"]["name"]) for e in new] == [
+            ("START", "true"),
+            ("COMPLETE", "true"),
+        ]
+        assert "key-123" not in (repo / ".git" / "lineage" / "openlineage-cursors.json").read_text()
+    finally:
+        receiver.close()
+
+
+def test_openlineage_refuses_a_missing_target_and_credentials_in_the_url(
+    trained: Trained,
+) -> None:
+    for args, says in (
+        ([], "Error: give one of --url, --file and --console\n"),
+        (
+            ["--console", "--file", "x.jsonl"],
+            "Error: give one of --url, --file and --console, not --file and --console\n",
+        ),
+        (
+            ["--url", "https://u:pw@lineage.example.com"],
+            "Error: --url must not hold credentials (they would land in shell history and "
+            "process lists); put the API key in the environment variable --api-key-env names\n",
+        ),
+        (
+            ["--url", "http://127.0.0.1:9", "--api-key-env", "NO_SUCH_KEY"],
+            "Error: --api-key-env NO_SUCH_KEY: that environment variable is not set; export it "
+            "with the server's API key first\n",
+        ),
+    ):
+        proc = lineage(trained.repo, "export", "openlineage", *args, check=False, env=trained.env)
+        assert proc.returncode == 2 and proc.stderr.endswith(says), (args, proc.stderr)
