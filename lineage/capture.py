@@ -3,7 +3,8 @@
 The budget is ~150 ms, so nothing here imports mlflow or dvc: the tracking store can be reached
 (a cheap check), the executable exists, the code (HEAD, and a snapshot commit of a dirty tree
 that holds exactly what will run), and every DVC-tracked input in the workspace checked against
-its pointer through the stat cache (an unchanged file is never hashed again).
+its pointer through the stat cache (an unchanged file is never hashed again), and so is every
+Git LFS file (``adapters/git_lfs.py``: pointers read from the index, sha256 in the same cache).
 
 The stores of MLflow, DVC and W&B (``adapters/tool_stores.py``: ``mlflow.db`` and the SQLite
 file the tracking or registry URI names, ``mlruns/``, ``wandb/``, ...) are not code: they never
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lineage import child
-from lineage.adapters import dvc, dvc_pipeline, git, untracked
+from lineage.adapters import dvc, dvc_pipeline, git, git_lfs, untracked
 from lineage.adapters.dvc_hash import StatCache, check_workspace
 from lineage.adapters.mlflow_uri import check_reachable
 from lineage.adapters.tool_stores import ToolStores
@@ -29,7 +30,7 @@ from lineage.adapters.untracked import LeftOut
 from lineage.config import DEFAULT_MAX_FILE_MB, Config
 from lineage.context import Context
 from lineage.errors import LineageError, TrackingUnreachableError
-from lineage.formatting import listed
+from lineage.formatting import listed, short_hash
 from lineage.records import STATE_MATCH, STATE_MODIFIED, Code, Data
 from lineage.session import Session
 
@@ -41,7 +42,7 @@ class Before:
     argv: tuple[str, ...]
     executable: str  # argv[0] as found on PATH
     code: Code
-    inputs: tuple[Data, ...]  # the workspace's DVC data, each checked against its pointer
+    inputs: tuple[Data, ...]  # the workspace's DVC and LFS data, each checked against its pointer
     lock: str | None  # the root dvc.lock as it was
     session: Session  # one id for every MLflow run the command starts
 
@@ -147,10 +148,12 @@ def say_when_dirty(notify: Callable[[str], None]) -> Callable[[CapturedCode], No
 
 
 def data_notes(inputs: Sequence[Data]) -> list[str]:
-    """What the user should know about DVC data that differs from its pointers."""
+    """What the user should know about DVC or Git LFS data that differs from its pointers."""
     notes = []
     for data in inputs:
-        if data.state == STATE_MODIFIED:
+        if git_lfs.is_lfs_hash(data.md5):
+            notes.extend(_lfs_note(data))
+        elif data.state == STATE_MODIFIED:
             notes.append(
                 f"{data.path} is modified compared with {data.pointer}; recording the hash "
                 f"actually present ({data.md5[:10]}); run `dvc add`/`dvc commit` to update it"
@@ -161,6 +164,20 @@ def data_notes(inputs: Sequence[Data]) -> list[str]:
                 "run `dvc pull` or `dvc checkout`"
             )
     return notes
+
+
+def _lfs_note(data: Data) -> list[str]:
+    if data.state == STATE_MODIFIED:
+        return [
+            f"{data.path} is modified compared with its Git LFS pointer; recording the hash "
+            f"actually present ({short_hash(data.md5)}); `git add` it to update the pointer"
+        ]
+    if data.state != STATE_MATCH:
+        return [
+            f"{data.path} is a Git LFS file the workspace does not hold (only its pointer); "
+            "run `git lfs pull`"
+        ]
+    return []
 
 
 def _capture_code(paths: git.RepoPaths, stores: ToolStores, config: Config) -> CapturedCode:
@@ -192,6 +209,15 @@ def _capture_code(paths: git.RepoPaths, stores: ToolStores, config: Config) -> C
 
 
 def _capture_data(ctx: Context, argv: Sequence[str]) -> list[Data]:
+    lfs = git_lfs.pointers(ctx.paths)
+    dvc_data = _capture_dvc_data(ctx, argv)
+    if not lfs:
+        return dvc_data
+    with StatCache(ctx.statcache_path, ctx.warn) as cache:
+        return dvc_data + git_lfs.check_workspace(ctx.paths.root, lfs, cache)
+
+
+def _capture_dvc_data(ctx: Context, argv: Sequence[str]) -> list[Data]:
     root = ctx.paths.root
     if not dvc.is_dvc_repo(root):
         return []

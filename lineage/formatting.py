@@ -17,6 +17,13 @@ def human_size(size: int | None) -> str:
     return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
 
 
+def short_hash(value: str, width: int = 10) -> str:
+    """A data hash cut to ``width`` hex digits, keeping a Git LFS oid's ``sha256:`` prefix
+    (``sha256:3f2a0b9c1d``), so a short LFS hash is never mistaken for a DVC md5."""
+    kind, colon, digits = value.rpartition(":")
+    return f"{kind}{colon}{digits[:width]}"
+
+
 def value_text(value: object) -> str:
     """A param or metric at full precision (a float's repr is the shortest text that reads
     back to the same bits, and exactness is what a comparison is about); "-" for none."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage import child, cleanup, environment, session_runs
-from lineage.adapters import dvc, dvc_pipeline, git, mlflow_project
+from lineage.adapters import dvc, dvc_pipeline, git, git_lfs, mlflow_project
 from lineage.adapters import mlflow as mlflow_adapter
 from lineage.capture import Before
 from lineage.clock import iso, utc_now
@@ -390,7 +390,9 @@ def _pipeline_data(
         return _Pipeline(list(before.inputs), [], [], set())
     tracked = git.tracked_files(ctx.paths)
     inputs, outputs = dvc_pipeline.stage_data(executed, tracked)
-    return _Pipeline(inputs, outputs, executed, tracked)
+    # Stages' deps tracked by Git are code to DVC; Git LFS files are data all the same.
+    lfs = [d for d in before.inputs if git_lfs.is_lfs_hash(d.md5)]
+    return _Pipeline(inputs + lfs, outputs, executed, tracked)
 
 
 def _relative_cwd(ctx: Context) -> str:

@@ -5,7 +5,8 @@ turns the values into graph nodes.
     name/3              model version            models:/name/3       the same, as MLflow writes it
     name@alias          model alias (live)       models:/name@alias   the same, as MLflow writes it
     path@md5-prefix     data at a recorded path  3f2a...              a run id, data md5, commit or
-    data/raw.csv        a recorded data path                          record id (4+ hex digits)
+    path@oid-prefix     (an md5 or a Git LFS oid)                     record id (4+ hex digits)
+    data/raw.csv        a recorded data path     sha256:3f2a...       a Git LFS oid (or its prefix)
                         (its latest version)     local-3f2a...        a run without MLflow
     HEAD, main, v1~2    a git revision (for `audit`, a bare model name)
 
@@ -31,11 +32,12 @@ from lineage.errors import BadReferenceError
 
 MIN_PREFIX = 4  # hex digits a prefix needs before it is looked up (as git's --abbrev minimum)
 FORMS = (
-    "name/3, name@alias, models:/name/3, a run id, a commit, a data md5, a recorded data path "
-    "or path@md5"
+    "name/3, name@alias, models:/name/3, a run id, a commit, a data md5 or sha256:OID, "
+    "a recorded data path or path@md5"
 )
 URI_PREFIX = "models:/"
-_HEX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}(\.dir)?")
+_HEX = re.compile(rf"[0-9a-f]{{{MIN_PREFIX},64}}(\.dir)?|sha256:[0-9a-f]{{{MIN_PREFIX},64}}")
+LFS_PREFIX = "sha256:"  # a Git LFS oid, as records spell it (adapters/git_lfs.py)
 _LOCAL_PREFIX = re.compile(rf"local-[0-9a-f]{{{MIN_PREFIX},32}}")
 _ALIAS = re.compile(r"[\w-]{1,255}")  # mlflow/utils/validation.py _REGISTERED_MODEL_ALIAS_REGEX
 
@@ -87,7 +89,8 @@ class AtRef(NamedTuple):
 
 
 class HexRef(NamedTuple):
-    """A prefix (or the whole) of a run id, data md5, commit sha or record id; lower case."""
+    """A prefix (or the whole) of a run id, data md5, commit sha or record id, or of a Git LFS
+    oid written ``sha256:…``; lower case."""
 
     prefix: str
 

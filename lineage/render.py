@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from lineage.formatting import human_size
+from lineage.formatting import human_size, short_hash
 from lineage.graph import (
     BOTH,
     DOWNSTREAM,
@@ -94,7 +94,7 @@ def label(node: GraphNode, *, grouped: bool = False) -> list[str]:
             return [f"{node.sha[:10]} snapshot", clip(f"changed: {changed or '?'}", 44)]
         return [node.sha[:10], *([clip(node.subject, 44)] if node.subject else [])]
     if isinstance(node, DataNode):
-        facts = [node.md5[:10]]
+        facts = [short_hash(node.md5)]
         if node.nfiles is not None:
             facts.append(f"{node.nfiles} file{'' if node.nfiles == 1 else 's'}")
         if node.size is not None:

@@ -23,6 +23,7 @@ from lineage.context import Context
 from lineage.documents import run_key_of
 from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
+from lineage.formatting import short_hash
 from lineage.index import Index
 
 if TYPE_CHECKING:  # a run or commit REF never builds one (its dataclass costs ~1 ms to create)
@@ -98,12 +99,13 @@ def path_note(node: Node, *, as_of: str | None = None) -> str | None:
         return None
     recorded = "recorded" + (f" as of {as_of}" if as_of else "")
     if len(node.versions) == 1:
-        return f"{node.path}: the only version {recorded}, {node.ident[:10]}"
-    older = [md5[:10] for md5 in reversed(node.versions[:-1])]
+        return f"{node.path}: the only version {recorded}, {short_hash(node.ident)}"
+    older = [short_hash(md5) for md5 in reversed(node.versions[:-1])]
+    hash_word = "OID" if node.ident.startswith(refs.LFS_PREFIX) else "MD5"
     listed = ", ".join(older[:5]) + (f" and {len(older) - 5} more" if len(older) > 5 else "")
     return (
         f"{node.path}: the latest of the {len(node.versions)} versions {recorded}, "
-        f"{node.ident[:10]}; name another as {node.path}@MD5 (older: {listed})"
+        f"{short_hash(node.ident)}; name another as {node.path}@{hash_word} (older: {listed})"
     )
 
 
@@ -208,10 +210,15 @@ def _unrecorded_path(ctx: Context, text: str, path: str) -> BadReferenceError:
 def _hex(ctx: Context, prefix: str) -> Node:
     index = ctx.index
     candidates: dict[str, Node] = {}
-    for kind in ("run", "data", "commit"):
-        for key in index.nodes_with_prefix(kind, prefix):
+    if prefix.startswith(refs.LFS_PREFIX):  # sha256:…: a Git LFS oid and nothing else
+        searches = [("data", prefix)]
+    else:  # bare hex may also start an LFS oid
+        searches = [("run", prefix), ("data", prefix), ("data", refs.LFS_PREFIX + prefix)]
+        searches.append(("commit", prefix))
+    for kind, start in searches:
+        for key in index.nodes_with_prefix(kind, start):
             candidates[key] = Node(kind, key.partition(":")[2])
-    if not prefix.endswith(".dir"):
+    if not prefix.endswith(".dir") and not prefix.startswith(refs.LFS_PREFIX):
         for rid in index.record_ids_with_prefix(prefix):
             doc = index.record(rid)
             if doc and doc.get("kind") == "run":
@@ -227,6 +234,12 @@ def _hex(ctx: Context, prefix: str) -> Node:
                 candidates[node_key("commit", sha)] = Node("commit", sha)
     if len(candidates) == 1:
         return next(iter(candidates.values()))
+    if not candidates and prefix.startswith(refs.LFS_PREFIX):
+        raise BadReferenceError(
+            prefix,
+            f"no recorded Git LFS data has an oid starting {prefix!r}; `git lfs ls-files -l` "
+            "lists the oids in this tree",
+        )
     if not candidates:
         raise BadReferenceError(
             prefix,
@@ -262,10 +275,11 @@ def _local_run(ctx: Context, ref: refs.LocalRunRef) -> Node:
 
 
 def _data_at(path: str, prefix: str, md5s: list[str]) -> Node:
-    matches = [m for m in md5s if m.startswith(prefix)]
+    """``path@prefix``: an md5 prefix, or a Git LFS oid's with or without ``sha256:``."""
+    matches = [m for m in md5s if m.startswith((prefix, refs.LFS_PREFIX + prefix))]
     if len(matches) == 1:
         return Node("data", matches[0], path=path)
-    versions = ", ".join(m[:10] for m in md5s)
+    versions = ", ".join(short_hash(m) for m in md5s)
     if not matches:
         raise BadReferenceError(
             f"{path}@{prefix}",

@@ -19,6 +19,19 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v in
     exit 1
   fi
 fi
+# The Git LFS tests (tests/adapters/test_git_lfs.py, ...) run the real git-lfs.
+if ! git lfs version >/dev/null 2>&1; then
+  say "installing git-lfs from the system packages (for the Git LFS tests)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git-lfs >/dev/null
+  else
+    echo "the Git LFS tests need git-lfs and no apt-get was found; install it with your" \
+      "package manager (dnf install git-lfs, brew install git-lfs) and run this again" >&2
+    exit 1
+  fi
+fi
 if ! .venv/bin/python -c 'import psycopg2' 2>/dev/null; then
   say "installing psycopg2-binary into .venv (for tests/team)"
   .venv/bin/python -m pip install --quiet 'psycopg2-binary>=2.9' 2>&1 | grep -v '^WARNING: Location' >&2 || true

@@ -64,6 +64,11 @@ def same(a: Ref, b: Ref) -> bool:
         ("5ff7", HexRef("5ff7")),
         (f"{MD5}.dir", HexRef(f"{MD5}.dir")),
         ("a" * 64, HexRef("a" * 64)),
+        # a Git LFS oid, as records spell it, or a prefix of one
+        (f"sha256:{'b' * 64}", HexRef(f"sha256:{'b' * 64}")),
+        ("SHA256:5FF7", HexRef("sha256:5ff7")),
+        ("sha256:5ff", RevisionRef("sha256:5ff")),  # too short to be looked up
+        ("data/train.parquet@sha256:5ff7", AtRef("data/train.parquet", "sha256:5ff7")),
         # runs without MLflow, as `lineage log` prints them
         ("local-e118b89ad46c", LocalRunRef("local-e118b89ad46c")),
         ("LOCAL-E118", LocalRunRef("LOCAL-E118")),

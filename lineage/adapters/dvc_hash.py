@@ -35,6 +35,7 @@ CHUNK = 1 << 20
 # (coarse file system clocks: ext4 ticks in jiffies, FAT in 2 s), so its hash is not cached.
 # Git handles the same "racy" case: https://git-scm.com/docs/racy-git
 RACY_NS = 2_000_000_000
+SHA256 = "sha256"  # the hash name under which the cache keeps Git LFS oids
 _TEXT_CHARS = bytes(range(32, 127)) + b"\n\r\t\f\b"
 
 
@@ -207,7 +208,10 @@ class StatCache:
     def _hash(self, path: str, before: os.stat_result, hash_name: str) -> tuple[str, bool]:
         """The file's md5, and whether it may be cached (stable, and not racily new)."""
         started = time.time_ns()
-        md5 = _file_md5(path, dos2unix=hash_name == MD5_DOS2UNIX)
+        if hash_name == SHA256:  # Git LFS objects (adapters/git_lfs.py) share the cache
+            md5 = _file_sha256(path)
+        else:
+            md5 = _file_md5(path, dos2unix=hash_name == MD5_DOS2UNIX)
         self.hashed_files += 1
         self.hashed_bytes += before.st_size
         stable = _key(os.stat(path)) == _key(before)
@@ -245,6 +249,14 @@ def _file_md5(path: str, *, dos2unix: bool = False) -> str:
         while chunk := fobj.read(CHUNK):
             if dos2unix and _is_text(chunk[:512]):  # per chunk, as dvc_data's Dos2Unix stream
                 chunk = chunk.replace(b"\r\n", b"\n")
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _file_sha256(path: str) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb", buffering=0) as fobj:
+        while chunk := fobj.read(CHUNK):
             hasher.update(chunk)
     return hasher.hexdigest()
 

@@ -419,7 +419,10 @@ _NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 def worktree_add(paths: RepoPaths, dest: Path, commit: str) -> None:
     """A detached worktree of ``commit`` at ``dest``; no branch, index or tree of the user's
     is touched (git keeps the new worktree's HEAD and index under .git/worktrees/)."""
-    run_git(paths.root, [*_NO_HOOKS, "worktree", "add", "--detach", str(dest), commit])
+    # Git LFS files stay pointers: reproduce puts the recorded objects there itself, and a
+    # smudge that cannot download would fail the checkout (adapters/git_lfs.py restore).
+    env = {**os.environ, "GIT_LFS_SKIP_SMUDGE": "1"}
+    run_git(paths.root, [*_NO_HOOKS, "worktree", "add", "--detach", str(dest), commit], env=env)
 
 
 def worktree_remove(paths: RepoPaths, dest: Path) -> None:

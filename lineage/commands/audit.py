@@ -27,14 +27,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lineage import config, progress
-from lineage.adapters import dvc, dvc_config, dvc_store, git, git_remote, mlflow_bulk
+from lineage.adapters import dvc, dvc_config, dvc_store, git, git_lfs, git_remote, mlflow_bulk
 from lineage.compare import REPRODUCED_VERDICTS
 from lineage.context import Context
 from lineage.edges import node_key
 from lineage.errors import LineageError
+from lineage.formatting import short_hash
 from lineage.index import Index
 from lineage.model_version import ModelVersion
 from lineage.records import BIT_IDENTICAL, UNVERIFIED, WITHIN_TOLERANCE
@@ -141,10 +142,11 @@ def audit(
     with progress.bar("auditing model versions", total=len(rows), unit="versions") as advance:
         live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
         missing = _missing_data(ctx.paths.root, rows)
+        lfs = _LfsCheck(ctx.config.audit_remote, _missing_lfs(ctx, rows))
         refs_of = _Containment(ctx.paths)
         for row in rows:
             advance()
-            row.checks = _checks(ctx, row, refs_of, live, missing, moment)
+            row.checks = _checks(ctx, row, refs_of, live, (missing, lfs), moment)
     return Audit(rows, scope, strict)
 
 
@@ -153,14 +155,14 @@ def _checks(
     row: Row,
     refs_of: _Containment,
     live: Mapping[str, mlflow_bulk.HistoricRun],
-    missing: dict[str, tuple[str, ...]] | None,
+    missing: tuple[dict[str, tuple[str, ...]] | None, _LfsCheck],
     now: datetime,
 ) -> list[Check]:
     index = ctx.index
     return [
         _lineage(row),
         _code(row, ctx.paths, index, refs_of, ctx.config, live),
-        _data(row, missing),
+        _data(row, *missing),
         _run(row, live),
         _reproduction(row, index, now),
     ]
@@ -224,7 +226,13 @@ def _live_runs(uri: str, run_ids: Sequence[str]) -> dict[str, mlflow_bulk.Histor
 def _missing_data(root: Path, rows: Sequence[Row]) -> dict[str, tuple[str, ...]] | None:
     """md5 -> missing members, for inputs the DVC remote lacks; None without a DVC remote."""
     md5s = sorted(
-        {d["md5"] for r in rows if r.record for d in r.record.get("inputs") or () if d.get("md5")}
+        {
+            d["md5"]
+            for r in rows
+            if r.record
+            for d in r.record.get("inputs") or ()
+            if d.get("md5") and not git_lfs.is_lfs_hash(d["md5"])
+        }
     )
     if not md5s or not dvc.is_dvc_repo(root):
         return {}
@@ -338,10 +346,59 @@ def _attached_commit(index: Index, run_key: str, snapshot: str | None) -> str | 
     return None
 
 
-def _data(row: Row, missing: dict[str, tuple[str, ...]] | None) -> Check:
+class _LfsCheck(NamedTuple):
+    remote: str  # the Git remote whose LFS store is checked (audit's remote)
+    missing: set[str] | None  # oids it lacks; None: it cannot be checked (not on disk)
+
+
+def _missing_lfs(ctx: Context, rows: Sequence[Row]) -> set[str] | None:
+    """The Git LFS oids the audit remote's LFS store lacks, of every input recorded."""
+    oids = sorted(
+        {
+            git_lfs.oid_of(d["md5"])
+            for r in rows
+            if r.record
+            for d in r.record.get("inputs") or ()
+            if git_lfs.is_lfs_hash(d.get("md5") or "")
+        }
+    )
+    if not oids:
+        return set()
+    try:
+        return set(git_lfs.missing_on_remote(ctx.paths, ctx.config.audit_remote, oids))
+    except git_lfs.UncheckableRemoteError:
+        return None
+
+
+def _lfs_data(row: Row, lfs: _LfsCheck) -> tuple[Check | None, int]:
+    """A failing or warning check for the run's Git LFS inputs, and how many it has."""
+    inputs = [
+        d for d in (row.record or {}).get("inputs") or () if git_lfs.is_lfs_hash(d.get("md5") or "")
+    ]
+    store = f"the LFS store of {lfs.remote!r}"
+    if inputs and lfs.missing is None:
+        return Check("data", WARN, f"{store} is not on disk: LFS inputs cannot be checked"), 0
+    gone = [d for d in inputs if lfs.missing and git_lfs.oid_of(d["md5"]) in lfs.missing]
+    if gone:
+        listed = ", ".join(f"{d['path']} {short_hash(d['md5'])}" for d in gone[:3])
+        more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        return Check(
+            "data", FAIL, f"not in {store}: {listed}{more} (`git lfs push --object-id` them)"
+        ), 0
+    return None, len(inputs)
+
+
+def _data(row: Row, missing: dict[str, tuple[str, ...]] | None, lfs: _LfsCheck) -> Check:
     if row.record is None:
         return Check("data", FAIL, "no record")
-    inputs = [d for d in row.record.get("inputs") or () if d.get("md5")]
+    lfs_check, lfs_count = _lfs_data(row, lfs)
+    if lfs_check is not None and lfs_check.result == FAIL:
+        return lfs_check
+    inputs = [
+        d
+        for d in row.record.get("inputs") or ()
+        if d.get("md5") and not git_lfs.is_lfs_hash(d["md5"])
+    ]
     unknown = list(row.record.get("unknown_inputs") or ())
     if missing is None and inputs:
         return Check("data", WARN, "no DVC remote configured: inputs cannot be checked")
@@ -354,9 +411,13 @@ def _data(row: Row, missing: dict[str, tuple[str, ...]] | None) -> Check:
         reasons = row.record.get("unknown_reasons") or {}
         why = [f"{p} ({reasons[p]})" if p in reasons else p for p in unknown]
         return Check("data", WARN, f"unknown input(s): {', '.join(why)}")
+    if lfs_check is not None:
+        return lfs_check
+    in_lfs = f"{lfs_count} Git LFS input(s) in the LFS store of {lfs.remote!r}"
     if not inputs:
-        return Check("data", PASS, "no DVC inputs recorded")
-    return Check("data", PASS, f"{len(inputs)} input(s) in the DVC remote")
+        return Check("data", PASS, in_lfs if lfs_count else "no DVC inputs recorded")
+    in_dvc = f"{len(inputs)} input(s) in the DVC remote"
+    return Check("data", PASS, f"{in_dvc}; {in_lfs}" if lfs_count else in_dvc)
 
 
 def _run(row: Row, live: Mapping[str, mlflow_bulk.HistoricRun]) -> Check:

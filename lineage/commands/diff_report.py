@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from lineage.commands.diff import DataDiff, Diff, Side, ValueDiff
-from lineage.formatting import value_text
+from lineage.formatting import short_hash, value_text
 
 
 def _short(md5: str | None) -> str:
     if md5 is None:
         return "-"
-    return md5[:12] + (".dir" if md5.endswith(".dir") else "")
+    return short_hash(md5, 12) + (".dir" if md5.endswith(".dir") else "")
 
 
 def _label(side: Side) -> str:

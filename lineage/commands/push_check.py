@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lineage.adapters import dvc, git_content
 from lineage.adapters.dvc_config import CacheConfig, cache_config
 from lineage.adapters.git import RepoPaths
+from lineage.adapters.git_lfs import is_lfs_hash
 from lineage.errors import LineageError
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def needed(
             for d in run.record.get("outputs") or ()
             if run.produced_model or read.get(d["md5"], set()) - {run.run_key}
         ]
+    used = [(ran, d) for ran, d in used if not is_lfs_hash(d["md5"])]  # push_check_lfs.py's
     texts = _declarations(paths, used)
     found: dict[tuple[str, str], Needed] = {}
     for ran, data in used:

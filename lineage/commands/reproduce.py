@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lineage import capture, cleanup, progress, recording, session_runs
-from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git
+from lineage.adapters import dvc, dvc_config, dvc_link, dvc_store, git, git_lfs
 from lineage.adapters.dvc_hash import StatCache
 from lineage.commands import reproduce_plots
 from lineage.commands.reproduce_plan import InputPlan, Plan, ReproductionBlocked
@@ -211,10 +211,18 @@ def _rerun(
 def _restore(
     ctx: Context, prepared: Plan, worktree: Path, notify: Notify
 ) -> list[tuple[Data, str]]:
-    """Put every input into the worktree by its recorded md5, and verify it."""
+    """Put every input into the worktree by its recorded md5 (or Git LFS oid), and verify it."""
+    lfs = [i for i in prepared.inputs if i.where in ("lfs-cache", "lfs-remote")]
+    if lfs:
+        assert prepared.checkout is not None
+        wanted = [(git_lfs.oid_of(i.data.md5), i.data.path) for i in lfs]
+        if any(i.where == "lfs-remote" for i in lfs):
+            notify(f"fetching Git LFS objects from {lfs[0].remote}")
+        git_lfs.restore(ctx.paths, worktree, wanted, prepared.checkout)
+        notify(f"restored and verified {len(lfs)} Git LFS input(s) (copies)")
     todo = [i for i in prepared.inputs if i.where in ("cache", "remote")]
     if not todo:
-        return []
+        return [(i.data, "copy") for i in lfs]
     root = ctx.paths.root
     cache = dvc_config.cache_config(root)
     remote = [i for i in todo if i.where == "remote"]
@@ -239,7 +247,7 @@ def _restore(
                 )
             restored.append((data, used))
     notify(f"restored and verified {len(restored)} input(s) ({_summary_links(restored)})")
-    return restored
+    return [(i.data, "copy") for i in lfs] + restored
 
 
 def _fetch(root: Path, items: Sequence[InputPlan], notify: Notify) -> None:

@@ -27,8 +27,10 @@ from lineage.adapters import (
     dvc_store,
     git,
     git_content,
+    git_lfs,
     mlflow_project,
 )
+from lineage.adapters.git_lfs import is_lfs_hash, oid_of
 from lineage.context import Context
 from lineage.errors import LineageError, UnsafePathError
 from lineage.index import Index
@@ -56,7 +58,7 @@ class ReproductionBlocked(LineageError):
 @dataclass(frozen=True)
 class InputPlan:
     data: Data
-    where: str  # cache, remote, missing, skipped
+    where: str  # cache, remote, missing, skipped; Git LFS: lfs-cache, lfs-remote
     remote: str | None = None
     missing: tuple[str, ...] = ()
 
@@ -340,12 +342,18 @@ def _warnings(ctx: Context, run_key: str, record: RunRecord) -> list[str]:
 
 
 def _plan_inputs(ctx: Context, inputs: Sequence[Data]) -> list[InputPlan]:
-    wanted = [d for d in inputs if d.state != STATE_MISSING]
+    wanted = [d for d in inputs if d.state != STATE_MISSING and not is_lfs_hash(d.md5)]
     found = dvc_store.locate(ctx.paths.root, sorted({d.md5 for d in wanted})) if wanted else {}
+    lfs = sorted({oid_of(d.md5) for d in inputs if d.state != STATE_MISSING and is_lfs_hash(d.md5)})
+    in_lfs = git_lfs.locate(ctx.paths, lfs) if lfs else {}
     plans = []
     for data in inputs:
         if data.state == STATE_MISSING:
             plans.append(InputPlan(data, "skipped"))
+            continue
+        if is_lfs_hash(data.md5):
+            remote = git_lfs.default_remote(ctx.paths)
+            plans.append(InputPlan(data, in_lfs[oid_of(data.md5)], remote))
             continue
         where = found[data.md5]
         plans.append(InputPlan(data, where.where, where.remote, where.missing))
@@ -353,6 +361,12 @@ def _plan_inputs(ctx: Context, inputs: Sequence[Data]) -> list[InputPlan]:
 
 
 def _missing_input(item: InputPlan) -> str:
+    if is_lfs_hash(item.data.md5):
+        return (
+            f"data: {item.data.path} {item.data.md5} is in neither .git/lfs/objects nor the "
+            f"LFS store of '{item.remote}'; push it from the clone that made it (`git lfs push "
+            f"--object-id {item.remote} {oid_of(item.data.md5)}`)"
+        )
     detail = ""
     if item.data.md5.endswith(".dir") and item.missing:
         shown = ", ".join(m[:10] for m in item.missing[:3])

@@ -12,7 +12,7 @@ from typing import Any
 from lineage.commands.reproduce import Result
 from lineage.commands.reproduce_plan import EnvironmentDiff, InputPlan, Plan, remote_phrase
 from lineage.compare import values_of
-from lineage.formatting import human_size
+from lineage.formatting import human_size, short_hash
 from lineage.formatting import value_text as fmt
 from lineage.records import (
     DIFFERS,
@@ -30,6 +30,12 @@ def _where(item: InputPlan) -> str:
         return f'DVC remote "{item.remote}" (will be fetched)'
     if item.where == "skipped":
         return "skipped: it was missing when the run was recorded"
+    if item.where == "lfs-cache":
+        return "Git LFS objects (.git/lfs/objects)"
+    if item.where == "lfs-remote":
+        return f'Git LFS store of "{item.remote}" (will be fetched)'
+    if item.data.md5.startswith("sha256:"):
+        return f'MISSING: not in .git/lfs/objects or the LFS store of "{item.remote}"'
     return "MISSING: " + ("not in the cache or " + remote_phrase(item.remote))
 
 
@@ -99,7 +105,7 @@ def _plan_data(inputs: Sequence[InputPlan]) -> list[str]:
         extra = f"{d.nfiles} files, " if d.nfiles else ""
         label = "  data      " if n == 0 else "            "
         lines.append(
-            f"{label}{d.path.ljust(width)}  {d.md5[:12]}"
+            f"{label}{d.path.ljust(width)}  {short_hash(d.md5, 12)}"
             f"{'.dir' if d.md5.endswith('.dir') else ''}"
             f"  {extra}{human_size(d.size)}  {_where(item)}".rstrip()
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 from lineage.context import Context
 from lineage.edges import node_key
-from lineage.formatting import human_size
+from lineage.formatting import human_size, short_hash
 from lineage.index import Index, Reproduction
 from lineage.resolve import Node, path_note, resolve
 from lineage.run_values import run_values
@@ -224,9 +224,9 @@ def _data_lines(
         if d.get("size") is not None:
             extra.append(human_size(d["size"]))
         if d.get("state") not in (None, "match"):
+            pointer = d.get("pointer_md5")
             extra.append(
-                f"[{d['state']}"
-                + (f"; pointer says {d['pointer_md5'][:10]}]" if d.get("pointer_md5") else "]")
+                f"[{d['state']}" + (f"; pointer says {short_hash(pointer)}]" if pointer else "]")
             )
         if made_by and d["md5"] in made_by:
             extra.append(f"(made by run {made_by[d['md5']][:12]})")

@@ -244,7 +244,7 @@ def pre_push(
     named = remote if remote in git_remote.remotes(paths) else None
     known = [u[3] for u in published if not _zero(u[3])]
     commits = git_remote.new_commits(paths, [u[1] for u in published], known, named)
-    if commits and _refuse(ctx, commits, say):
+    if commits and _refuse(ctx, commits, remote, say):
         return 1
     if not remote or any(u[2] == REF for u in updates):
         return 0  # no remote named, or the user is pushing the records themselves
@@ -272,14 +272,17 @@ def _zero(sha: str) -> bool:
     return set(sha) == {"0"}
 
 
-def _refuse(ctx: Context, commits: Sequence[str], say: Callable[[str], None]) -> bool:
-    """Refuse when a DVC remote lacks data a teammate needs to rebuild the commits' runs."""
+def _refuse(ctx: Context, commits: Sequence[str], remote: str, say: Callable[[str], None]) -> bool:
+    """Refuse when a DVC remote, or the Git LFS store of ``remote``, lacks data a teammate
+    needs to rebuild the commits' runs."""
     runs = ctx.index.pushed_runs(commits)
     if not runs:
         ctx.close()
         return False
-    from lineage.commands import push_check
+    from lineage.commands import push_check, push_check_lfs
 
     wanted = push_check.needed(ctx.paths, runs, ctx.index.readers)
     ctx.close()  # the index is not needed again: do not hold it through network calls
-    return push_check.refuse(ctx.paths, wanted, say)
+    if push_check.refuse(ctx.paths, wanted, say):
+        return True
+    return push_check_lfs.refuse(ctx.paths, remote, push_check_lfs.needed(runs), say)

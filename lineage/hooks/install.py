@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lineage.adapters import git, git_content
+from lineage.adapters import git, git_content, git_lfs
+from lineage.adapters.git_lfs import is_lfs_hook
 from lineage.errors import LineageError
 from lineage.hooks import HOOK_TYPES
 
@@ -164,6 +165,10 @@ def install(
                     f"{target.name} is a directory, not a hook; move it away and install again",
                 )
             )
+        elif _lfs_overwrote(target, previous, hook):
+            # `git lfs update --force` replaced the shim with the hook already chained.
+            _write(target, shim_text(hook, python))
+            changes.append(HookChange(hook, "chained", f"git-lfs's hook is {previous.name}"))
         elif os.path.lexists(target):
             if os.path.lexists(previous):
                 changes.append(
@@ -181,7 +186,47 @@ def install(
         else:
             _write(target, shim_text(hook, python))
             changes.append(HookChange(hook, "installed"))
+    changes += _chain_git_lfs(paths, directory)
     return HooksResult(directory, configured, tuple(changes))
+
+
+def _lfs_overwrote(target: Path, previous: Path, hook: str) -> bool:
+    return (
+        is_lfs_hook(target, hook)
+        and is_lfs_hook(previous, hook)
+        and target.read_bytes() == previous.read_bytes()
+    )
+
+
+def _chain_git_lfs(paths: git.RepoPaths, directory: Path) -> list[HookChange]:
+    """In a repository that uses Git LFS, make sure git-lfs's four hooks run: beside a shim as
+    ``<hook>.pre-lineage``, else in their own place. `git lfs install` refuses to touch a hook
+    it did not write, and git-lfs's quiet install on first use skips existing hooks, so a
+    repository whose shims came first would otherwise push pointers without their objects."""
+    if not git_lfs.uses_lfs(paths) and not any(
+        is_lfs_hook(directory / f"{hook}{PREVIOUS}", hook) for hook in git_lfs.HOOKS
+    ):
+        return []
+    if not git_lfs.installed():
+        return [
+            HookChange(
+                "git-lfs",
+                "skipped",
+                "this repository uses Git LFS but git-lfs is not installed; install it and run "
+                "`lineage hooks install` again",
+            )
+        ]
+    texts = git_lfs.hook_texts(paths)
+    changes = []
+    for hook, text in texts.items():
+        target, previous = directory / hook, directory / f"{hook}{PREVIOUS}"
+        if is_shim(target) and not os.path.lexists(previous):
+            _write(previous, text)
+            changes.append(HookChange(hook, "chained", f"git-lfs's hook is now {previous.name}"))
+        elif not os.path.lexists(target):
+            _write(target, text)
+            changes.append(HookChange(hook, "installed", "git-lfs's own hook"))
+    return changes
 
 
 def uninstall(paths: git.RepoPaths, hooks: Sequence[str] = HOOK_TYPES) -> HooksResult:
