@@ -23,7 +23,8 @@ from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
 from lineage.writable import check_lineage_dir, shown
 
-SCHEMA_VERSION = 6  # 6: no record bodies (blob oids instead), node keys and paths interned
+SCHEMA_VERSION = 7  # 6: no record bodies (blob oids instead), node keys and paths interned
+# 7: the unique indexes on record ids, node keys and paths are built after a rebuild's inserts
 _TABLES = (
     "meta",
     "records",
@@ -36,7 +37,18 @@ _TABLES = (
     "reruns",
 )
 _VIEWS = ("edges",)
-_SECONDARY = ("records_run", "links_src", "links_dst", "links_path", "runs_started")
+# Dropped before a rebuild and made once after it: sorting a million keys once costs far less
+# than inserting them one by one into B-trees larger than SQLite's page cache.
+_SECONDARY = (
+    "records_id",
+    "nodes_key",
+    "paths_path",
+    "records_run",
+    "links_src",
+    "links_dst",
+    "links_path",
+    "runs_started",
+)
 _BATCH = 20_000  # records decoded and inserted at a time
 
 # Sized for a million records (~0.5 KB each): a record keeps its blob's oid, not its body (read
@@ -46,12 +58,15 @@ _BATCH = 20_000  # records decoded and inserted at a time
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records(
-    rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, oid BLOB NOT NULL, kind TEXT NOT NULL,
+    rid INTEGER PRIMARY KEY, id TEXT NOT NULL, oid BLOB NOT NULL, kind TEXT NOT NULL,
     evidence TEXT, created_at TEXT, run_key TEXT, session TEXT, rerun_record TEXT,
     reproduces TEXT, unbased INTEGER);
+CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records(id);
 CREATE INDEX IF NOT EXISTS records_run ON records(run_key) WHERE run_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS nodes(nid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS nodes(nid INTEGER PRIMARY KEY, key TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS nodes_key ON nodes(key);
+CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, path TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS paths_path ON paths(path);
 CREATE TABLE IF NOT EXISTS links(
     src INTEGER NOT NULL, rel TEXT NOT NULL, dst INTEGER NOT NULL, path INTEGER,
     rid INTEGER NOT NULL);
@@ -437,6 +452,9 @@ class Index:
         self._clear()
         for name in _SECONDARY:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
+        # Building the indexes sorts a million keys at a time: in memory when it fits (SQLite
+        # takes pages as it needs them, up to 256 MB, for this connection only).
+        self.db.execute("PRAGMA cache_size=-262144")
         leaves = self.store.leaves(tip)
         entries = self.store.entries(tip, leaves)
         writer = _Writer(self.db)
