@@ -17,11 +17,11 @@ snapshot and of the dirt, and the user is told which.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from lineage import child
+from lineage import child, session_wandb
 from lineage.adapters import dvc, dvc_pipeline, git, git_lfs, untracked
 from lineage.adapters.dvc_hash import StatCache, check_workspace
 from lineage.adapters.mlflow_uri import check_reachable
@@ -45,6 +45,8 @@ class Before:
     inputs: tuple[Data, ...]  # the workspace's DVC and LFS data, each checked against its pointer
     lock: str | None  # the root dvc.lock as it was
     session: Session  # one id for every MLflow run the command starts
+    # W&B run directories that existed before, with their run files' mtimes (session_wandb).
+    wandb: Mapping[Path, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ def capture(
         inputs=tuple(inputs),
         lock=lock.read_text(encoding="utf-8") if lock.exists() else None,
         session=Session.new(ctx.paths.lineage_dir),
+        wandb=session_wandb.listing(ctx),
     )
 
 

@@ -725,6 +725,27 @@ def import_mlflow_cmd(
         click.echo(result.summary())
 
 
+@import_group.command("wandb")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@_json_option
+@click.pass_obj
+def import_wandb_cmd(obj: Context, path: Path | None, as_json: bool) -> None:
+    """Write inferred records for W&B runs lineage did not observe, from their local run
+    directories (PATH: a run directory, or the wandb directory holding them; default: wandb/
+    here, at the repository root and under $WANDB_DIR): run path, config, summary, artifacts,
+    the commit W&B read when this repository has it. No W&B server is asked. Safe to run
+    again."""
+    from lineage.commands.import_wandb import import_wandb
+
+    result = import_wandb(obj, path=path)
+    for note in result.notes:
+        _warn(note)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        click.echo(result.summary())
+
+
 @cli.command("audit")
 @click.argument("refs", nargs=-1, metavar="[MODEL_OR_ALIAS]...")
 @click.option("--alias", metavar="NAME", help="Audit the versions holding this alias.")

@@ -39,6 +39,7 @@ from lineage.records import (
     Check,
     MlflowRun,
     RunRecord,
+    WandbRun,
     to_dict,
 )
 from lineage.run_values import RunValues, run_values
@@ -84,9 +85,14 @@ def compare_values(
     return checks
 
 
-def counterpart(original: MlflowRun | None, reruns: Sequence[RunRecord]) -> RunRecord | None:
+def counterpart(
+    original: MlflowRun | None, reruns: Sequence[RunRecord], *, wandb: WandbRun | None = None
+) -> RunRecord | None:
     """The rerun's counterpart of the original run: the only one, else the one with the same
-    params (a grid search reruns every combination), else the same run name."""
+    params (a grid search reruns every combination), else the same run name. A W&B run's
+    counterpart is a W&B run of the rerun, chosen the same way."""
+    if wandb is not None:
+        return _wandb_counterpart(wandb, reruns)
     with_runs = [r for r in reruns if r.run is not None]
     if not with_runs:
         return None if original is not None else (reruns[0] if reruns else None)
@@ -99,6 +105,14 @@ def counterpart(original: MlflowRun | None, reruns: Sequence[RunRecord]) -> RunR
     pool = same_parent or pool
     named = [r for r in pool if r.run and r.run.name == original.name]
     return (named or pool)[0]
+
+
+def _wandb_counterpart(original: WandbRun, reruns: Sequence[RunRecord]) -> RunRecord | None:
+    pool = [r for r in reruns if r.wandb is not None]
+    if len(pool) > 1:
+        pool = [r for r in pool if r.wandb and r.wandb.params == original.params] or pool
+        pool = [r for r in pool if r.wandb and r.wandb.name == original.name] or pool
+    return pool[0] if pool else None
 
 
 def values_of(record: RunRecord) -> RunValues:
@@ -248,7 +262,34 @@ def judge_outputs(
             notes += [note] if note else []
         else:
             checks.append(Check(d.path, d.md5, after[d.path], "differs"))
-    return checks, left_out, notes
+    return checks + _artifact_checks(original, rerun), left_out, notes
+
+
+def _artifact_checks(original: RunRecord, rerun: RunRecord) -> list[Check]:
+    """Each file of the artifacts a W&B run logged, by its digest (the md5 of its bytes),
+    named as its edge is (``wandb:<artifact>/<file>``)."""
+    from lineage.edges import artifact_path
+
+    def files(record: RunRecord) -> dict[str, str]:
+        if record.wandb is None:
+            return {}
+        return {
+            artifact_path(a.name, f.path): f.md5
+            for a in record.wandb.artifacts
+            if not a.used
+            for f in a.files
+        }
+
+    before, after = files(original), files(rerun)
+    return [
+        Check(
+            name,
+            md5,
+            after.get(name),
+            "missing" if name not in after else ("exact" if after[name] == md5 else "differs"),
+        )
+        for name, md5 in sorted(before.items())
+    ]
 
 
 def _plot_status(

@@ -6,11 +6,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+WANDB_PREFIX = "wandb:"  # in front of a W&B run's key: ``wandb:<project>/<runid>``
+
 
 def run_key_of(doc: Mapping[str, Any]) -> str:
-    """The run node's identity: the MLflow run id, or ``local-<session>`` without one."""
+    """The run node's identity: the MLflow run id, ``wandb:<project>/<runid>`` for a W&B run
+    (records.WandbRun.key), or ``local-<session>`` without either."""
     run = doc.get("run")
-    return str(run["run_id"]) if run else f"local-{doc['session']}"
+    if run:
+        return str(run["run_id"])
+    wandb = doc.get("wandb")
+    if wandb:
+        return f"{WANDB_PREFIX}{wandb['project']}/{wandb['run_id']}"
+    return f"local-{doc['session']}"
+
+
+def short_run(run_key: str) -> str:
+    """A run key as lines print it: an MLflow run id's first 12 digits, ``local-`` and 12 of
+    the session's, a W&B key whole (it is short, and its run id is at the end)."""
+    if run_key.startswith(WANDB_PREFIX):
+        return run_key
+    return run_key[:18] if run_key.startswith("local-") else run_key[:12]
+
+
+def wandb_status(wandb: dict[str, Any]) -> str:
+    """A W&B run's end in MLflow's words: its exit record's code, or RUNNING without one (the
+    run is going on, or its process died before W&B wrote the end)."""
+    code = wandb.get("exit_code")
+    if code is None:
+        return "RUNNING"
+    return "FINISHED" if code == 0 else "FAILED"
+
+
+def run_label(run_key: str) -> str:
+    """A run key in a list of runs: a W&B key whole, any other its first 12 characters."""
+    return run_key if run_key.startswith(WANDB_PREFIX) else run_key[:12]
 
 
 def run_rank(doc: Mapping[str, Any], record_id: str) -> str:
@@ -26,7 +56,7 @@ def created_at(doc: Mapping[str, Any]) -> str:
 
 def started_ms(doc: Mapping[str, Any]) -> int | None:
     """When the run started: MLflow's start time, else the command's."""
-    run = doc.get("run") or {}
+    run = doc.get("run") or doc.get("wandb") or {}
     if run.get("start_ms") is not None:
         return int(run["start_ms"])
     command = doc.get("command") or {}

@@ -67,7 +67,36 @@ def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, s
         out.append((run, "output", node_key("data", data["md5"]), data["path"]))
     for model in doc.get("models") or ():
         out.append((run, "produced", model_key(model["name"], model["version"]), None))
+    read = {data["md5"] for data in doc.get("inputs") or ()}
+    out += _artifact_edges(run, doc.get("wandb") or {}, read)
     parent = (doc.get("run") or {}).get("parent_run_id")
     if parent:
         out.append((node_key("run", parent), "parent", run, None))
+    return out
+
+
+ARTIFACT_PATH_PREFIX = "wandb:"
+
+
+def artifact_path(artifact: str, path: str) -> str:
+    """The path on a W&B artifact file's edge: ``wandb:<artifact>/<path in it>``, so it never
+    reads as a path in the repository."""
+    return f"{ARTIFACT_PATH_PREFIX}{artifact}/{path}"
+
+
+def _artifact_edges(
+    run: str, wandb: dict[str, Any], read: set[str]
+) -> list[tuple[str, str, str, str | None]]:
+    """A W&B run's artifact files as data: a file's md5 is DVC's md5 of the same bytes, so a
+    file W&B logged and a file DVC tracks are one data node when their bytes are the same. A
+    logged file the run also read (``read``: md5s) is not an output: the graph has no loops."""
+    out: list[tuple[str, str, str, str | None]] = []
+    for artifact in wandb.get("artifacts") or ():
+        for entry in artifact.get("files") or ():
+            data = node_key("data", entry["md5"])
+            path = artifact_path(artifact["name"], entry["path"])
+            if artifact.get("used"):
+                out.append((data, "input", run, path))
+            elif entry["md5"] not in read:
+                out.append((run, "output", data, path))
     return out

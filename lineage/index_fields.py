@@ -37,6 +37,24 @@ class _Run(Struct):  # a run record's MLflow run (a registration's `run` is its 
     start_ms: Any = UNSET
 
 
+class _WandbFile(Struct):
+    md5: Any = UNSET
+    path: Any = UNSET
+
+
+class _WandbArtifact(Struct):
+    name: Any = UNSET
+    used: Any = UNSET
+    files: list[_WandbFile] | UnsetType | None = UNSET
+
+
+class _Wandb(Struct):  # a W&B run (its key, start and artifact files: edges.edges_of)
+    project: Any = UNSET
+    run_id: Any = UNSET
+    start_ms: Any = UNSET
+    artifacts: list[_WandbArtifact] | UnsetType | None = UNSET
+
+
 class _Command(Struct):
     started: Any = UNSET
 
@@ -63,6 +81,7 @@ class _Fields(Struct):
     outputs: list[_Data] | UnsetType | None = UNSET
     models: list[_Model] | UnsetType | None = UNSET
     model: _Model | UnsetType | None = UNSET
+    wandb: _Wandb | UnsetType | None = UNSET
     commit: Any = UNSET
     original_run: Any = UNSET
     rerun_run: Any = UNSET

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lineage import child, cleanup, environment, session_runs
+from lineage import child, cleanup, environment, session_runs, session_wandb
 from lineage.adapters import dvc, dvc_pipeline, git, git_lfs, mlflow_project
 from lineage.adapters import mlflow as mlflow_adapter
 from lineage.capture import Before
@@ -46,6 +46,7 @@ from lineage.records import (
     ModelVersion,
     RunRecord,
     Stage,
+    WandbRun,
     encode,
     split_environment,
 )
@@ -110,6 +111,7 @@ class After:
     warnings: tuple[str, ...] = ()
     # Run id -> its stage's share, for each run started inside an executed DVC stage.
     shares: Mapping[str, StageShare] = field(default_factory=dict)
+    wandb: tuple[WandbRun, ...] = ()  # the W&B runs the command started or resumed
     # Run id -> the project entry point it ran, for the steps a multi-step runner started with
     # `mlflow.projects.run` (an entry point other than the command's own `mlflow run`).
     steps: Mapping[str, MlflowProject] = field(default_factory=dict)
@@ -152,6 +154,7 @@ def child_environment(
         "LINEAGE_COMMIT": before.code.commit or "",
         "LINEAGE_SNAPSHOT": before.code.snapshot or "",
         "LINEAGE_DIRTY": "true" if before.code.dirty else "false",
+        **session_wandb.tag_variables(ctx.environ, before.session.id),
     }
     if ctx.environ.get("MLFLOW_REGISTRY_URI"):
         env["MLFLOW_REGISTRY_URI"] = ctx.mlflow.registry  # absolute, like the tracking store
@@ -236,6 +239,7 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
                 ended_ms=int(ran.ended.timestamp() * 1000),
             )
             env = probe.result()
+        wandb = session_wandb.find(ctx, before.wandb)
     finally:
         before.session.close()
     from lineage.adapters.dvc_plan import address_in_repo
@@ -253,10 +257,23 @@ def collect(ctx: Context, before: Before, ran: Ran) -> After:
         versions=found.versions,
         environment=env,
         project=project,
-        warnings=(*warnings, *found.warnings),
+        warnings=(*warnings, *found.warnings, *wandb.warnings, *_commit_notes(before, wandb.runs)),
         shares=pipeline.shares(run_stages),
+        wandb=wandb.runs,
         steps=_steps(ctx, found.steps, found.runs, project),
     )
+
+
+def _commit_notes(before: Before, runs: Sequence[WandbRun]) -> list[str]:
+    """W&B reads HEAD at init, as lineage does before the child: a difference means the
+    command moved HEAD (a checkout in the script), worth a word."""
+    commit = before.code.commit
+    return [
+        f"W&B run {run.path} names commit {run.git_commit[:10]}, but the command started at "
+        f"{(commit or 'no commit')[:10]}; the record keeps both"
+        for run in runs
+        if run.git_commit and commit and run.git_commit != commit
+    ]
 
 
 def _steps(
@@ -472,7 +489,7 @@ def record(
             project=after.steps.get(r.run_id, after.project),
         )
         for r in runs
-    ] or [base]
+    ] + [replace(base, wandb=w) for w in after.wandb] or [base]
     encoded = [encode(r) for r in records]
     ran_code = before.code.ran
     ctx.store.append(

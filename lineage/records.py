@@ -15,6 +15,7 @@ import posixpath
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from lineage.documents import WANDB_PREFIX
 from lineage.errors import CorruptRecordError, UnsafePathError
 from lineage.model_version import ModelVersion as ModelVersion  # stored as {name, version}
 from lineage.redact import Redaction as Redaction  # stored as {at, name, variable}
@@ -116,6 +117,71 @@ class MlflowRun:
     parent_run_id: str | None = None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float | str] = field(default_factory=dict)  # non-finite as "NaN" etc.
+
+
+@dataclass(frozen=True)
+class WandbFile:
+    """One file of a W&B artifact: its path inside the artifact and its md5 (hex), which is
+    DVC's md5 of the same bytes (W&B writes it as base64)."""
+
+    path: str
+    md5: str
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class WandbArtifact:
+    """An artifact a W&B run logged (an output) or used (an input)."""
+
+    name: str
+    type: str
+    digest: str | None  # W&B's digest of the whole manifest; None for a used artifact
+    aliases: tuple[str, ...] = ()
+    files: tuple[WandbFile, ...] = ()
+    used: bool = False
+
+
+@dataclass(frozen=True)
+class WandbRun:
+    """A Weights & Biases run as its local run directory records it (``wandb/run-*``,
+    ``wandb/offline-run-*``): read without a W&B server (lineage/adapters/wandb_runs.py)."""
+
+    run_id: str
+    project: str
+    entity: str | None
+    name: str | None
+    group: str | None
+    job_type: str | None
+    tags: tuple[str, ...]
+    sweep_id: str | None
+    offline: bool
+    directory: str  # the run directory, repository-relative (its name alone when outside)
+    git_commit: str | None  # the commit W&B read at init
+    start_ms: int | None
+    exit_code: int | None  # None: the run never finished (killed, or still running)
+    runtime_s: float | None = None
+    params: dict[str, str] = field(default_factory=dict)  # config, flattened as W&B shows it
+    metrics: dict[str, float | str] = field(default_factory=dict)  # the final summary
+    artifacts: tuple[WandbArtifact, ...] = ()
+    program: str | None = None  # the script as W&B saw it, relative to where it ran
+    args: tuple[str, ...] = ()  # its arguments, as W&B saved them
+
+    @property
+    def path(self) -> str:
+        """The run path as W&B spells it: ``entity/project/runid`` (``project/runid`` offline,
+        where the entity is not known)."""
+        head = f"{self.entity}/" if self.entity else ""
+        return f"{head}{self.project}/{self.run_id}"
+
+    @property
+    def key(self) -> str:
+        """The run node's identity: ``wandb:<project>/<runid>`` (a run id is unique within a
+        project; the entity is left out because an offline run does not know it)."""
+        return wandb_key(self.project, self.run_id)
+
+
+def wandb_key(project: str, run_id: str) -> str:
+    return f"{WANDB_PREFIX}{project}/{run_id}"
 
 
 @dataclass(frozen=True)
@@ -234,13 +300,17 @@ class RunRecord:
     # A rerun made by `lineage reproduce`: the run key of the run it reproduces. Reruns are
     # shown under that run and kept out of upstream joins and impact counts.
     reproduces: str | None = None
+    wandb: WandbRun | None = None  # a W&B run (then ``run`` is None: one record per run)
     kind: str = "run"
     schema: int = SCHEMA
 
     @property
     def run_key(self) -> str:
-        """The run node's identity: the MLflow run id, or ``local-<session>`` without one."""
-        return self.run.run_id if self.run else f"local-{self.session}"
+        """The run node's identity: the MLflow run id, ``wandb:<project>/<runid>`` for a W&B
+        run, or ``local-<session>`` without either."""
+        if self.run:
+            return self.run.run_id
+        return self.wandb.key if self.wandb else f"local-{self.session}"
 
 
 # Verdicts of a reproduction.
@@ -337,6 +407,7 @@ _OMITTED_WHEN_DEFAULT: dict[str, Any] = {
     "from_pointers": [],
     "reproduces": None,
     "redacted": [],
+    "wandb": None,
 }
 
 
@@ -484,6 +555,28 @@ def run_record_from_dict(d: dict[str, Any]) -> RunRecord:
         unknown_reasons={repo_path(p): str(w) for p, w in d.get("unknown_reasons", {}).items()},
         project=MlflowProject(**_known(MlflowProject, project)) if project else None,
         reproduces=d.get("reproduces"),
+        wandb=_wandb(d["wandb"]) if d.get("wandb") else None,
         kind=d.get("kind", "run"),
         schema=d.get("schema", SCHEMA),
+    )
+
+
+def _wandb(d: dict[str, Any]) -> WandbRun:
+    artifacts = tuple(
+        WandbArtifact(
+            **{
+                **_known(WandbArtifact, a),
+                "aliases": tuple(a.get("aliases", ())),
+                "files": tuple(WandbFile(**_known(WandbFile, f)) for f in a.get("files", ())),
+            }
+        )
+        for a in d.get("artifacts", ())
+    )
+    return WandbRun(
+        **{
+            **_known(WandbRun, d),
+            "tags": tuple(d.get("tags", ())),
+            "args": tuple(d.get("args", ())),
+            "artifacts": artifacts,
+        }
     )

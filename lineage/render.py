@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from lineage.documents import short_run
 from lineage.formatting import human_size, short_hash
 from lineage.graph import (
     BOTH,
@@ -104,7 +105,7 @@ def label(node: GraphNode, *, grouped: bool = False) -> list[str]:
         more = f" (+{len(node.paths) - 1} paths)" if len(node.paths) > 1 else ""
         return [clip(node.paths[0], 44) + more, " · ".join(facts)]
     if isinstance(node, RunNode):
-        short = node.run_key[:18] if node.run_key.startswith("local-") else node.run_key[:12]
+        short = short_run(node.run_key)
         facts = [] if node.name is None else [short]
         if node.metric is not None:
             facts.append(metric_text(node.metric))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from lineage import refs
 from lineage.context import Context
-from lineage.documents import run_key_of
+from lineage.documents import WANDB_PREFIX, run_key_of
 from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
 from lineage.formatting import short_hash
@@ -87,6 +87,9 @@ def resolve(ctx: Context, ref: str, *, recorded_before: str | None = None) -> No
         return model_node(ctx, parsed)
     if isinstance(parsed, refs.LocalRunRef):
         return _local_run(ctx, parsed)
+    wandb = _wandb_run(ctx, ref)
+    if wandb is not None:
+        return wandb
     if isinstance(parsed, refs.HexRef):
         return _hex(ctx, parsed.prefix)
     return _revision(ctx, ref)
@@ -205,6 +208,39 @@ def _unrecorded_path(ctx: Context, text: str, path: str) -> BadReferenceError:
     return BadReferenceError(
         text, f"no recorded run read or wrote {path!r}, and it names no commit or model; {choice}"
     )
+
+
+def _wandb_run(ctx: Context, text: str) -> Node | None:
+    """A recorded W&B run named by its key (``wandb:project/runid``), its run path
+    (``entity/project/runid``, ``project/runid``) or its bare run id; None when ``text`` names
+    none. A bare id two projects share is ambiguous."""
+    wanted = text.removeprefix(WANDB_PREFIX)
+    parts = wanted.split("/")
+    if len(parts) > 3 or not all(parts) or any(c in text for c in "@ "):
+        return None
+    if len(parts) > 1:
+        key = f"{WANDB_PREFIX}{parts[-2]}/{parts[-1]}"
+        return Node("run", key) if ctx.index.has_node(node_key("run", key)) else None
+    low = node_key("run", WANDB_PREFIX)
+    found = [  # the key range keeps the scan to W&B runs (the nodes' primary key is the key)
+        row[0].partition(":")[2]
+        for row in ctx.index.db.execute(
+            "SELECT key FROM nodes WHERE key >= ? AND key < ? AND key LIKE ? ESCAPE '\\' "
+            "ORDER BY key LIMIT 7",
+            (low, low + "\uffff", low + "%/" + _like_escaped(wanted)),
+        )
+    ]
+    if len(found) > 1:
+        raise BadReferenceError(
+            text,
+            f"W&B run id {text!r} is ambiguous: it matches {', '.join(found[:6])}; give the run "
+            "path (project/runid)",
+        )
+    return Node("run", found[0]) if found else None
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _hex(ctx: Context, prefix: str) -> Node:

@@ -31,8 +31,9 @@ class RunValues(NamedTuple):
 
 
 def run_values(doc: Mapping[str, Any]) -> RunValues:
-    """The params and metrics of a run record document, from MLflow and its DVC stages."""
-    run = doc.get("run") or {}
+    """The params and metrics of a run record document, from MLflow (or W&B: its config and
+    final summary) and its DVC stages."""
+    run = doc.get("run") or doc.get("wandb") or {}
     params: dict[str, Any] = {}
     metrics: dict[str, Any] = {}
     for stage in doc.get("stages") or ():

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.documents import created_at
+from lineage.documents import created_at, wandb_status
 from lineage.documents import main_metric as pick_metric
 from lineage.edges import model_of_key
 from lineage.graph import (
@@ -225,6 +225,15 @@ def _run_node(
     if doc is None:
         return RunNode(run_key, reproductions=verdicts)  # e.g. a parent run nobody recorded
     run = doc.get("run")
+    if not run and doc.get("wandb"):  # a W&B run: its name, its end, its summary
+        wandb = doc["wandb"]
+        return RunNode(
+            run_key,
+            name=wandb.get("name"),
+            status=wandb_status(wandb),
+            metric=pick_metric(wandb.get("metrics") or {}, main_metric),
+            reproductions=verdicts,
+        )
     if not run:
         status = str((doc.get("command") or {}).get("status", "?")).upper()
         return RunNode(run_key, status=status, reproductions=verdicts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from lineage.documents import run_key_of, started_ms
+from lineage.documents import run_key_of, short_run, started_ms, wandb_status
 from lineage.model_version import ModelVersion
 from lineage.run_values import run_values
 
@@ -52,7 +52,11 @@ def status_of(doc: dict[str, Any]) -> str:
     lineage's own word, whatever MLflow's end-of-run handling managed to write)."""
     run = doc.get("run")
     command = doc.get("command") or {}
-    if command.get("status") == "interrupted" or not run:
+    if command.get("status") == "interrupted":
+        return "INTERRUPTED"
+    if not run and doc.get("wandb"):
+        return wandb_status(doc["wandb"])
+    if not run:
         return str(command.get("status", "?")).upper()
     return str(run["status"])
 
@@ -115,7 +119,7 @@ def render_line(entry: LogEntry) -> str:
         if entry.metric and isinstance(entry.metric[1], float)
         else (f"{entry.metric[0]}={entry.metric[1]}" if entry.metric else "-")
     )
-    run = entry.run_key[:12] if not entry.run_key.startswith("local-") else entry.run_key[:18]
+    run = short_run(entry.run_key)
     inferred = "  (inferred)" if entry.evidence != "observed" else ""
     rerun = f"  (rerun of {_short(entry.reproduces)})" if entry.reproduces else ""
     return (

@@ -38,6 +38,12 @@ if ! .venv/bin/python -c 'import psycopg2' 2>/dev/null; then
   .venv/bin/python -c 'import psycopg2' || { echo "installing psycopg2-binary failed; see above" >&2; exit 1; }
 fi
 
+if ! .venv/bin/python -c 'import wandb' 2>/dev/null; then
+  say "installing wandb into .venv (tests of W&B runs, offline)"
+  .venv/bin/python -m pip install --quiet 'wandb>=0.31' 2>&1 | grep -v '^WARNING: Location' >&2 || true
+  .venv/bin/python -c 'import wandb' || { echo "installing wandb failed; see above" >&2; exit 1; }
+fi
+
 echo "==> ruff" >&2
 .venv/bin/ruff check lineage tests bench
 echo "==> mypy" >&2

@@ -14,7 +14,8 @@ from tests.conftest import sh
 from tests.helpers import lineage
 from tests.scenarios import Recorded
 
-HEAVY = ("mlflow", "dvc", "networkx", "tqdm")  # tqdm: only once a progress bar shows
+# tqdm: only once a progress bar shows; wandb (and its protobuf, google): only to read W&B runs
+HEAVY = ("mlflow", "dvc", "networkx", "tqdm", "wandb", "google")
 
 
 def imported_modules(cwd: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
@@ -102,7 +103,8 @@ def test_run_path_imports_no_heavy_module_before_the_child_starts(tmp_path: Path
     # mlflow is imported in a thread only once the child is running.
     code = (
         "import sys, lineage.cli, lineage.commands.run, lineage.adapters.dvc\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mlflow', 'dvc', 'networkx'}))"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'mlflow', 'dvc', 'networkx', 'wandb', 'google'}))"
     )
     out = sh(sys.executable, "-c", code, cwd=tmp_path).stdout
     assert out == "[]\n"

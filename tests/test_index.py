@@ -318,7 +318,15 @@ def _tables(repo: Path) -> dict[str, list[tuple[object, ...]]]:
 
 def _every_kind() -> list[tuple[str, bytes]]:
     """Records of every kind, with every field the index reads set somewhere."""
-    from lineage.records import Attachment, Data, Registration, ReproductionRecord
+    from lineage.records import (
+        Attachment,
+        Data,
+        Registration,
+        ReproductionRecord,
+        WandbArtifact,
+        WandbFile,
+        WandbRun,
+    )
 
     at = Provenance(at="2026-01-02T00:00:00.000Z", name="A", email="a@x", tool="t")
     base = RunRecord(
@@ -342,10 +350,38 @@ def _every_kind() -> list[tuple[str, bytes]]:
     local = RunRecord(
         evidence="observed", session="s-local", code=Code("d" * 40, False), created=at
     )
+    files = (WandbFile("raw.csv", "4" * 32), WandbFile("a.csv", "1" * 32))  # a.csv also read
+    wandb = RunRecord(
+        evidence="observed",
+        session="s-wandb",
+        code=Code("d" * 40, False),
+        created=at,
+        inputs=(Data("data/train.csv", "1" * 32),),
+        wandb=WandbRun(
+            run_id="p7cj45nh",
+            project="churn",
+            entity="acme",
+            name="depth-5",
+            group=None,
+            job_type="train",
+            tags=("lineage:s-wandb",),
+            sweep_id=None,
+            offline=True,
+            directory="wandb/offline-run-20260102_000000-p7cj45nh",
+            git_commit="d" * 40,
+            start_ms=7,
+            exit_code=0,
+            artifacts=(
+                WandbArtifact("raw", "dataset", None, files=files),
+                WandbArtifact("in", "dataset", None, (), (WandbFile("b.csv", "5" * 32),), True),
+            ),
+        ),
+    )
     return [
         encode(base),
         encode(child),
         encode(local),
+        encode(wandb),
         run_record(7),
         encode(
             ReproductionRecord(
@@ -402,4 +438,6 @@ def test_records_this_clone_wrote_index_the_same_from_their_indexed_fields_alone
         "parent",
         "reproduced",
     }
-    assert trusted["reproductions"] and trusted["reruns"] and len(trusted["runs"]) == 4
+    assert trusted["reproductions"] and trusted["reruns"] and len(trusted["runs"]) == 5
+    keys = {row[1] for row in trusted["nodes"]}
+    assert {"run:wandb:churn/p7cj45nh", f"data:{'4' * 32}", f"data:{'5' * 32}"} <= keys

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lineage.commands.diff import DataDiff, Diff, Side, ValueDiff
+from lineage.documents import run_label
 from lineage.formatting import short_hash, value_text
 
 
@@ -17,7 +18,7 @@ def _short(md5: str | None) -> str:
 def _label(side: Side) -> str:
     model = f"{side.model}  " if side.model and str(side.model) != side.ref else ""
     run = side.run.get("name") or ""
-    return f"{side.ref}  {model}run {side.run_key[:12]} {run}".rstrip()
+    return f"{side.ref}  {model}run {run_label(side.run_key)} {run}".rstrip()
 
 
 def render_text(d: Diff) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lineage.context import Context
+from lineage.documents import run_label
 from lineage.edges import model_key, node_key
 from lineage.graph import DOWNSTREAM, ModelNode, RunNode
 from lineage.resolve import Node, resolve
@@ -127,7 +128,7 @@ def render_text(found: Impact) -> str:
         width = max(len(f"{m.name}/{m.version}") for m in found.models)
         alias_width = max(len(_aliases(m)) for m in found.models)
         for m in found.models:
-            runs = ", ".join(r[:12] for r in m.runs)
+            runs = ", ".join(run_label(r) for r in m.runs)
             lines.append(
                 f"  {m.name + '/' + str(m.version):<{width}}  {_aliases(m):<{alias_width}}  "
                 f"run {runs}".rstrip()

@@ -11,6 +11,7 @@ touched: everything happens in the worktree, the shared DVC cache and the lineag
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import tempfile
@@ -27,6 +28,7 @@ from lineage.commands import reproduce_plots
 from lineage.commands.reproduce_plan import InputPlan, Plan, ReproductionBlocked
 from lineage.compare import EXACT, Policy, counterpart, judge
 from lineage.context import Context
+from lineage.documents import WANDB_PREFIX
 from lineage.errors import EXIT_RERUN_FAILED, InterruptedByUser, LineageError
 from lineage.records import (
     FAILED,
@@ -84,9 +86,9 @@ def reproduce(
     if prepared.problems:
         raise ReproductionBlocked(prepared.blocked_message())
     assert prepared.checkout is not None
-    worktree = workdir or ctx.paths.lineage_dir / "worktrees" / (
-        f"{prepared.run_key[:12]}-{uuid.uuid4().hex[:6]}"
-    )
+    # A W&B run key holds ':' and '/', which a directory name must not.
+    name = re.sub(r"[^\w.-]", "-", prepared.run_key.removeprefix(WANDB_PREFIX))[:24]
+    worktree = workdir or ctx.paths.lineage_dir / "worktrees" / f"{name}-{uuid.uuid4().hex[:6]}"
     if worktree.exists() and any(worktree.iterdir()):
         raise LineageError(f"{worktree} is not empty; give --workdir a new or empty directory")
     scratch = Path(tempfile.mkdtemp(prefix="lineage-reproduce-"))
@@ -141,7 +143,7 @@ def _compare(
     original = result.plan.record
     result.rerun_exit = outcome.exit_code
     result.notes.extend(outcome.warnings)
-    result.rerun = counterpart(original.run, outcome.records)
+    result.rerun = counterpart(original.run, outcome.records, wandb=original.wandb)
     if result.rerun is not None:
         result.rerun_record = outcome.record_ids[outcome.records.index(result.rerun)]
     plot_paths, plot_values = reproduce_plots.read(
@@ -183,6 +185,10 @@ def _rerun(
         # The training script may register its model: keep that out of the real registry,
         # where a new "latest" version could be picked up by a deployment.
         extra["MLFLOW_REGISTRY_URI"] = f"sqlite:///{scratch / 'registry.db'}"
+        # W&B runs and artifacts of the rerun stay in its local directory: offline, they are
+        # never sent to the user's online project (where a new artifact version would become
+        # "latest").
+        extra["WANDB_MODE"] = "offline"
         # Said before the child runs, so MLflow's own "Created version '1' of model ..."
         # lines, which the rerun prints as it would anywhere, read as what they are. They are
         # not filtered out: the child's output passes through as it is.

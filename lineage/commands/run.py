@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from lineage import capture, recording
 from lineage.context import Context
+from lineage.documents import run_label
 from lineage.recording import RunOutcome
 
 Notify = Callable[[str], None]
@@ -46,6 +47,6 @@ def summary(outcome: RunOutcome) -> str:
     where = (code.commit or "no commit")[:10]
     if code.snapshot:
         where += f" + snapshot {code.snapshot[:10]}"
-    runs = ", ".join(k[:12] for k in outcome.run_keys)
+    runs = ", ".join(run_label(k) for k in outcome.run_keys)
     models = f"; models {', '.join(map(str, outcome.models))}" if outcome.models else ""
     return f"recorded {len(outcome.record_ids)} run(s) [{runs}] at {where}{models}"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lineage.context import Context
+from lineage.documents import run_label, wandb_status
 from lineage.edges import node_key
 from lineage.formatting import human_size, short_hash
 from lineage.index import Index, Reproduction
@@ -229,7 +230,7 @@ def _data_lines(
                 f"[{d['state']}" + (f"; pointer says {short_hash(pointer)}]" if pointer else "]")
             )
         if made_by and d["md5"] in made_by:
-            extra.append(f"(made by run {made_by[d['md5']][:12]})")
+            extra.append(f"(made by run {run_label(made_by[d['md5']])})")
         head = label if n == 0 else ""
         lines.append(f"{head:<10}{d['path']:<{width}}  {d['md5']}  {'  '.join(extra)}".rstrip())
     return lines
@@ -329,6 +330,8 @@ def _exit_unknown(command: dict[str, Any]) -> str:
 
 def _run_lines(record: dict[str, Any]) -> list[str]:
     run = record.get("run")
+    if not run and record.get("wandb"):
+        return wandb_lines(record["wandb"], record.get("code") or {})
     if not run and (record.get("command") or {}).get("status") == "lost":
         return [
             f"{'run':<10}local-{record['session']}  LOST: lineage was killed while the "
@@ -346,6 +349,43 @@ def _run_lines(record: dict[str, Any]) -> list[str]:
     if run.get("parent_run_id"):
         lines.append(f"{'':<10}nested in run {run['parent_run_id']}")
     return lines
+
+
+def wandb_lines(wandb: dict[str, Any], code: dict[str, Any]) -> list[str]:
+    """A W&B run: its path, name, group, job type, sweep, tags, where its directory is, the
+    commit W&B read (when it differs from lineage's), and its artifacts with their files."""
+    entity = wandb.get("entity")
+    head = f"{entity}/{wandb['project']}" if entity else str(wandb["project"])
+    facts = [
+        f"{'run':<10}W&B {head}/{wandb['run_id']}  {wandb.get('name') or ''}  "
+        f"{wandb_status(wandb)}  {'offline' if wandb.get('offline') else 'online'}"
+    ]
+    about = [
+        f"{label} {wandb[key]}"
+        for label, key in (("group", "group"), ("job type", "job_type"), ("sweep", "sweep_id"))
+        if wandb.get(key)
+    ]
+    if wandb.get("tags"):
+        about.append(f"tags {', '.join(wandb['tags'])}")
+    if about:
+        facts.append(f"{'':<10}{'; '.join(about)}")
+    facts.append(f"{'':<10}directory {wandb['directory']}")
+    commit = wandb.get("git_commit")
+    if commit and commit not in (code.get("commit"), code.get("snapshot")):
+        facts.append(f"{'':<10}W&B read commit {commit}")
+    for artifact in wandb.get("artifacts") or ():
+        way = "used" if artifact.get("used") else "logged"
+        aliases = f" ({', '.join(artifact['aliases'])})" if artifact.get("aliases") else ""
+        facts.append(
+            f"{'artifact':<10}{way} {artifact['name']}{aliases}  type {artifact['type']}"
+            + (f"  digest {artifact['digest']}" if artifact.get("digest") else "")
+        )
+        facts += [
+            f"{'':<12}{f['path']}  {f['md5']}"
+            + (f"  {human_size(f['size'])}" if f.get("size") is not None else "")
+            for f in artifact.get("files") or ()
+        ]
+    return facts
 
 
 def _code_lines(code: dict[str, Any], attached: Sequence[Attached] = ()) -> list[str]:

@@ -376,7 +376,7 @@ def test_pre_commit_hook_imports_nothing_heavy_once_warm(pipeline: Path) -> None
         os.utime(pipeline / name, (1_700_000_000, 1_700_000_000))
     code = (
         "import sys\nfrom lineage.hooks.dispatch import main\nrc = main(['pre-commit'])\n"
-        "heavy = ('mlflow', 'dvc', 'networkx', 'tqdm', 'click', 'pygit2', 'yaml',\n"
+        "heavy = ('mlflow', 'dvc', 'networkx', 'tqdm', 'click', 'pygit2', 'yaml', 'wandb',\n"
         "         'lineage.records')\n"
         "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in heavy or m in heavy))\n"
     )
@@ -391,7 +391,7 @@ def test_post_commit_hook_never_imports_mlflow_dvc_or_networkx(hooked: Path) -> 
     lineage(hooked, "run", "--", "true")  # a record, so the hook opens the index
     code = (
         "import sys\nfrom lineage.hooks.dispatch import main\nrc = main(['post-commit'])\n"
-        "heavy = ('mlflow', 'dvc', 'networkx', 'tqdm')\n"
+        "heavy = ('mlflow', 'dvc', 'networkx', 'tqdm', 'wandb')\n"
         "print(rc, sorted(m for m in sys.modules if m.split('.')[0] in heavy), "
         "'lineage.index' in sys.modules)\n"
     )
