@@ -20,7 +20,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,19 +221,31 @@ def is_lfs_hook(path: Path, hook: str) -> bool:
 
 
 class UncheckableRemoteError(Exception):
-    """The LFS remote is not on this disk, so which objects it holds cannot be read yet."""
+    """The LFS remote is reached over SSH (``git-lfs-authenticate``), which lineage does not
+    speak, so which objects it holds cannot be read from here."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         super().__init__(url)
 
 
-def remote_objects_dir(paths: RepoPaths, remote: str) -> Path:
-    """Where ``remote``'s LFS objects are, for a remote on disk (git-lfs's standalone file
-    transfer: ``<bare repo>/lfs/objects``, ``<work tree>/.git/lfs/objects``); raises
-    :class:`UncheckableRemoteError` for any other (an HTTP LFS server)."""
-    url = _config(paths, f"remote.{remote}.lfsurl") or _config(paths, "lfs.url")
-    url = url or _config(paths, f"remote.{remote}.url") or remote
+def lfs_url(paths: RepoPaths, remote: str) -> str:
+    """The LFS store of ``remote`` as git-lfs finds it: ``lfs.url``, ``remote.<name>.lfsurl``,
+    else derived from the remote's URL (``<url>.git/info/lfs`` for HTTP(S)), else the URL or
+    path itself (a store on disk)."""
+    configured = _config(paths, "lfs.url") or _config(paths, f"remote.{remote}.lfsurl")
+    if configured:
+        return configured
+    url = _config(paths, f"remote.{remote}.url") or remote
+    from lineage.adapters import git_lfs_http
+
+    return git_lfs_http.endpoint_of(url) if git_lfs_http.is_http(url) else url
+
+
+def remote_objects_dir(paths: RepoPaths, url: str) -> Path:
+    """Where an LFS store on disk keeps its objects (git-lfs's standalone file transfer:
+    ``<bare repo>/lfs/objects``, ``<work tree>/.git/lfs/objects``); raises
+    :class:`UncheckableRemoteError` for an SSH remote."""
     local = url.removeprefix("file://")
     if "://" in local or (":" in local.split("/", 1)[0] and not Path(local).exists()):
         raise UncheckableRemoteError(url)
@@ -243,9 +255,19 @@ def remote_objects_dir(paths: RepoPaths, remote: str) -> Path:
     return base / "lfs" / "objects"
 
 
-def missing_on_remote(paths: RepoPaths, remote: str, oids: Sequence[str]) -> list[str]:
-    """The oids (bare hex) that ``remote``'s LFS store lacks."""
-    objects = remote_objects_dir(paths, remote)
+def missing_on_remote(
+    paths: RepoPaths, remote: str, oids: Sequence[str], sizes: Mapping[str, int] | None = None
+) -> list[str]:
+    """The oids (bare hex) that ``remote``'s LFS store lacks: read on disk, or asked of an
+    HTTP(S) server (``sizes`` oid -> bytes, which the Batch API wants; 0 when unknown).
+    Raises :class:`UncheckableRemoteError` (SSH) or ``git_lfs_http.LfsServerError``."""
+    url = lfs_url(paths, remote)
+    from lineage.adapters import git_lfs_http
+
+    if git_lfs_http.is_http(url):
+        sized = [(oid, (sizes or {}).get(oid, 0)) for oid in oids]
+        return git_lfs_http.missing(paths.root, url, sized)
+    objects = remote_objects_dir(paths, url)
     return [oid for oid in oids if not (objects / oid[:2] / oid[2:4] / oid).is_file()]
 
 
@@ -265,9 +287,11 @@ def locate(paths: RepoPaths, oids: Sequence[str]) -> dict[str, str]:
     tell) or ``missing``."""
     where = {o: "lfs-cache" for o in oids if object_path(paths.common_dir, o).is_file()}
     rest = [o for o in oids if o not in where]
+    from lineage.adapters.git_lfs_http import LfsServerError
+
     try:
         lacking = set(missing_on_remote(paths, default_remote(paths), rest)) if rest else set()
-    except UncheckableRemoteError:
+    except (UncheckableRemoteError, LfsServerError):
         lacking = set()
     where.update({o: "missing" if o in lacking else "lfs-remote" for o in rest})
     return where

@@ -142,7 +142,7 @@ def audit(
     with progress.bar("auditing model versions", total=len(rows), unit="versions") as advance:
         live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
         missing = _missing_data(ctx.paths.root, rows)
-        lfs = _LfsCheck(ctx.config.audit_remote, _missing_lfs(ctx, rows))
+        lfs = _missing_lfs(ctx, rows)
         refs_of = _Containment(ctx.paths)
         for row in rows:
             advance()
@@ -348,26 +348,36 @@ def _attached_commit(index: Index, run_key: str, snapshot: str | None) -> str | 
 
 class _LfsCheck(NamedTuple):
     remote: str  # the Git remote whose LFS store is checked (audit's remote)
-    missing: set[str] | None  # oids it lacks; None: it cannot be checked (not on disk)
+    missing: set[str] | None  # oids it lacks; None: it could not be checked, ``why`` says
+    why: str = ""
 
 
-def _missing_lfs(ctx: Context, rows: Sequence[Row]) -> set[str] | None:
+def _missing_lfs(ctx: Context, rows: Sequence[Row]) -> _LfsCheck:
     """The Git LFS oids the audit remote's LFS store lacks, of every input recorded."""
-    oids = sorted(
-        {
-            git_lfs.oid_of(d["md5"])
-            for r in rows
-            if r.record
-            for d in r.record.get("inputs") or ()
-            if git_lfs.is_lfs_hash(d.get("md5") or "")
-        }
-    )
-    if not oids:
-        return set()
+    from lineage.adapters.git_lfs_http import LfsServerError
+
+    remote = ctx.config.audit_remote
+    sizes = {
+        git_lfs.oid_of(d["md5"]): d.get("size") or 0
+        for r in rows
+        if r.record
+        for d in r.record.get("inputs") or ()
+        if git_lfs.is_lfs_hash(d.get("md5") or "")
+    }
+    if not sizes:
+        return _LfsCheck(remote, set())
     try:
-        return set(git_lfs.missing_on_remote(ctx.paths, ctx.config.audit_remote, oids))
+        return _LfsCheck(
+            remote, set(git_lfs.missing_on_remote(ctx.paths, remote, sorted(sizes), sizes))
+        )
     except git_lfs.UncheckableRemoteError:
-        return None
+        why = (
+            f"the LFS store of {remote!r} is reached over SSH, which lineage does not check: "
+            f"LFS inputs not checked (`git lfs push --object-id {remote} OID` sends any missing)"
+        )
+        return _LfsCheck(remote, None, why)
+    except LfsServerError as exc:
+        return _LfsCheck(remote, None, f"{exc.problem}: LFS inputs not checked; {exc.step}")
 
 
 def _lfs_data(row: Row, lfs: _LfsCheck) -> tuple[Check | None, int]:
@@ -377,7 +387,7 @@ def _lfs_data(row: Row, lfs: _LfsCheck) -> tuple[Check | None, int]:
     ]
     store = f"the LFS store of {lfs.remote!r}"
     if inputs and lfs.missing is None:
-        return Check("data", WARN, f"{store} is not on disk: LFS inputs cannot be checked"), 0
+        return Check("data", WARN, lfs.why), 0
     gone = [d for d in inputs if lfs.missing and git_lfs.oid_of(d["md5"]) in lfs.missing]
     if gone:
         listed = ", ".join(f"{d['path']} {short_hash(d['md5'])}" for d in gone[:3])

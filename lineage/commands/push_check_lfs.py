@@ -28,12 +28,13 @@ class LfsNeeded(NamedTuple):
 
     path: str
     oid: str  # bare hex
+    size: int  # bytes (the Batch API asks for it)
 
 
 def needed(runs: Sequence[PushedRun]) -> list[LfsNeeded]:
     """The LFS objects the runs read (every observed run's LFS inputs)."""
     found = {
-        LfsNeeded(d["path"], git_lfs.oid_of(d["md5"]))
+        LfsNeeded(d["path"], git_lfs.oid_of(d["md5"]), d.get("size") or 0)
         for run in runs
         for d in run.record.get("inputs") or ()
         if git_lfs.is_lfs_hash(d["md5"]) and d.get("state") != "missing"
@@ -47,16 +48,24 @@ def refuse(
     """Say what the LFS remote lacks and the command that sends it; True refuses the push."""
     if not wanted:
         return False
-    try:
-        missing = set(git_lfs.missing_on_remote(paths, remote, sorted({w.oid for w in wanted})))
-    except git_lfs.UncheckableRemoteError as exc:
-        from lineage.redact import redact_uri
+    from lineage.adapters.git_lfs_http import LfsServerError
 
+    oids = sorted({w.oid for w in wanted})
+    try:
+        missing = set(
+            git_lfs.missing_on_remote(paths, remote, oids, {w.oid: w.size for w in wanted})
+        )
+    except git_lfs.UncheckableRemoteError:
+        command = shlex.join(["git", "lfs", "push", "--object-id", remote, *oids])
         say(
-            f"warning: runs on these commits used Git LFS data, but lineage cannot yet check "
-            f"an LFS server ({redact_uri(exc.url)}); only LFS remotes on disk are checked"
+            f"warning: runs on these commits used Git LFS data, and lineage does not check an "
+            f"LFS store over SSH ('{remote}'); to make sure it has them, run `{command}`"
         )
         return False
+    except LfsServerError as exc:
+        # Like git-lfs's own pre-push, which fails the push when it cannot reach the server.
+        say(f"refusing to push: {exc.problem}; {exc.step}, then push again, {SKIP}")
+        return True
     lacking = [w for w in wanted if w.oid in missing]
     if not lacking:
         return False

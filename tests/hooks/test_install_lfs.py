@@ -1,5 +1,6 @@
 """`lineage hooks install` and git-lfs's hooks live together, in both orders, proved with real
-`git commit` and `git push` to a bare repository that is also the LFS remote."""
+`git commit` and `git push` to a bare repository that is also the LFS remote, or whose LFS
+store is an LFS server over HTTP (tests/lfs_server.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from tests.conftest import sh
 from tests.helpers import commit_all, lineage
 from tests.layouts import hf_dataset
+from tests.lfs_server import serve
 
 SHIM_MARK = "# lineage-hook-shim"
 
@@ -116,3 +118,32 @@ def test_push_is_refused_while_the_lfs_store_lacks_a_run_input_then_allowed(
     allowed = sh("git", "push", "origin", "main", cwd=repo)
     assert allowed.stderr.startswith("lineage: publishing 1 snapshot commit")
     assert oid in _lfs_objects(remote)
+
+
+def test_push_is_refused_while_the_lfs_server_lacks_a_run_input_then_allowed(
+    tmp_path: Path,
+) -> None:
+    remote = tmp_path / "remote.git"
+    repo = hf_dataset.build(tmp_path / "repo", remote)
+    lineage(repo, "hooks", "install")
+    shard = repo / hf_dataset.TEST_SHARD
+    shard.write_bytes(shard.read_bytes() + b"test,new,row\n")  # trained on, never committed
+    lineage(repo, "run", "--", "python", "train.py")
+    oid = hashlib.sha256(shard.read_bytes()).hexdigest()
+    sh("git", "checkout", "-q", "--", hf_dataset.TEST_SHARD, cwd=repo)
+    with serve() as server:
+        sh("git", "config", "lfs.url", server.url, cwd=repo)
+        refused = sh("git", "push", "origin", "main", cwd=repo, check=False)
+        assert refused.returncode == 1
+        assert refused.stderr.endswith(
+            "lineage: refusing to push: runs on these commits used 1 Git LFS object(s) that the "
+            f"LFS store of 'origin' does not have; run `git lfs push --object-id origin {oid}`:\n"
+            f"lineage:   {hf_dataset.TEST_SHARD} sha256:{oid}\n"
+            "lineage: then push again, or `git push --no-verify` to skip this check\n"
+            "error: failed to push some refs to '" + str(remote) + "'\n"
+        )
+        assert oid not in server.held and len(server.held) == 2  # git-lfs sent the commit's
+        sh("git", "lfs", "push", "--object-id", "origin", oid, cwd=repo)
+        allowed = sh("git", "push", "origin", "main", cwd=repo)
+        assert allowed.stderr.startswith("lineage: publishing 1 snapshot commit")
+        assert oid in server.held
