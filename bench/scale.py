@@ -282,7 +282,9 @@ def _catch_up(measured: list[Measured]) -> Section:
         f"With the index up to date, {ARRIVING:,} new run records (and the environment record "
         f"they name) are added to the store untimed, in one commit on `refs/lineage/records`, "
         "as a `lineage pull` that fast-forwards brings them (not in this clone's journal, so "
-        "each is decoded whole and checked against the record schema); then "
+        "each is decoded whole and checked against the record schema; but as loose objects, "
+        "as `Store.append` writes them, where a real fetch brings one pack: pessimistic for "
+        "the tree diff and the blob reads); then "
         "`lineage log -n 1` is timed: "
         "it finds the tip moved, diffs the two trees, reads and indexes the new records, and "
         f"answers. A new batch before every sample. Goal: ≤ {ms(CATCH_UP_BUDGET_S)} ms.",
