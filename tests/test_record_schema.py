@@ -218,7 +218,7 @@ OLD = {
         "created": {"at": "2026-01-01T00:00:00.000Z", "name": "x", "email": "x", "tool": "t"},
         "inputs": [{"path": "data/raw.csv", "md5": "0" * 32}],
     },
-    "a field a newer lineage added": {**to_dict(full_run()), "wandb": {"path": "e/p/r"}},
+    "a field a newer lineage added": {**to_dict(full_run()), "comet": {"path": "e/p/r"}},
 }
 
 
