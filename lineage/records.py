@@ -454,6 +454,14 @@ def canonical_bytes(document: dict[str, Any]) -> bytes:
     ).encode("utf-8", "backslashreplace")
 
 
+def same_fact(doc: dict[str, Any], record: RunRecord) -> bool:
+    """``doc`` is ``record`` but for when it was written: an import has nothing new to say."""
+    mine = to_dict(record)
+    return {k: v for k, v in doc.items() if k != "created"} == {
+        k: v for k, v in mine.items() if k != "created"
+    }
+
+
 def record_id(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()
 

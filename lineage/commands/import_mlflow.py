@@ -46,7 +46,7 @@ from lineage.records import (
     Provenance,
     RunRecord,
     encode,
-    to_dict,
+    same_fact,
 )
 from lineage.redact import redact_value
 
@@ -139,7 +139,7 @@ def import_mlflow(
                 result.registrations += len(later)
                 continue
             record = inferrer.record(item, produced, created)
-            if any(_same_fact(doc, record) for _, doc in existing):
+            if any(same_fact(doc, record) for _, doc in existing):
                 result.unchanged += 1
                 continue
             pending.append(encode(record))
@@ -169,14 +169,6 @@ def _registered_from(
         if v.run_id:
             made.setdefault(v.run_id, []).append(v.version)
     return made, {v.version: v.created_ms for v in versions}
-
-
-def _same_fact(doc: dict[str, Any], record: RunRecord) -> bool:
-    """The same record but for when it was written: nothing new to say."""
-    mine = to_dict(record)
-    return {k: v for k, v in doc.items() if k != "created"} == {
-        k: v for k, v in mine.items() if k != "created"
-    }
 
 
 class _Inferrer:

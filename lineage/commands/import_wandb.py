@@ -25,7 +25,7 @@ from lineage.adapters import git, wandb_runs
 from lineage.clock import iso_from_ms
 from lineage.context import Context
 from lineage.errors import LineageError
-from lineage.records import INFERRED, Code, Command, RunRecord, WandbRun, encode, to_dict
+from lineage.records import INFERRED, Code, Command, RunRecord, WandbRun, encode, same_fact
 from lineage.redact import redact_command
 
 SESSION = "wandb-import"
@@ -82,7 +82,7 @@ def import_wandb(ctx: Context, *, path: Path | None = None) -> WandbImport:
                 result.observed += 1
                 continue
             record = _record(ctx, read.run, created, commits)
-            if any(_same_fact(doc, record) for _, doc in existing):
+            if any(same_fact(doc, record) for _, doc in existing):
                 result.unchanged += 1
                 continue
             pending.append(encode(record))
@@ -171,11 +171,3 @@ def _status(exit_code: int | None) -> str:
     if exit_code is None:  # W&B wrote no end: the process died, or the run is still going
         return "killed"
     return "succeeded" if exit_code == 0 else "failed"
-
-
-def _same_fact(doc: dict[str, Any], record: RunRecord) -> bool:
-    """The same record but for when it was written: nothing new to say."""
-    mine = to_dict(record)
-    return {k: v for k, v in doc.items() if k != "created"} == {
-        k: v for k, v in mine.items() if k != "created"
-    }
