@@ -4,8 +4,10 @@ MLflow's default SQLite file (``mlflow.db``, with SQLite's journal files beside 
 store and server artifact directories (``mlruns/``, ``mlartifacts/``), and whatever SQLite file
 or directory the effective tracking or registry URI names inside the repository; DVC's cache
 and tmp (``.dvc/cache``, ``.dvc/tmp``: DVC's own ``.dvc/.gitignore`` usually covers them, but
-nothing guarantees it is there); W&B's run directory (``wandb/``). Each may sit in any directory,
-since MLflow, DVC and W&B write where they are started.
+nothing guarantees it is there); what W&B writes into its ``wandb/`` directory (run and sweep
+directories, ``latest-run``, ``debug*.log``), but not a ``wandb`` directory of code, such as
+YOLOv5's ``utils/loggers/wandb/`` package. Each may sit in any directory, since MLflow, DVC and
+W&B write where they are started.
 
 This module owns the list. Everything that decides what is code uses it: the dirty check and
 the snapshot (``lineage/capture.py`` with ``git.status``), the post-commit hook's comparison of
@@ -17,7 +19,7 @@ hot path of ``lineage run``); nothing here imports mlflow.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
     from lineage.adapters.mlflow_uri import MlflowStores
 
 STORE_FILES = frozenset({"mlflow.db"})  # file names, in any directory
-STORE_DIRECTORIES = frozenset({"mlruns", "mlartifacts", "wandb"})  # directory names, anywhere
+STORE_DIRECTORIES = frozenset({"mlruns", "mlartifacts"})  # directory names, anywhere
+# W&B's directory: only what W&B writes in it is a store (a package may be named wandb too).
+WANDB_DIRECTORY = "wandb"
+WANDB_RUN_PREFIXES = ("run-", "offline-run-", "sweep-")  # run and sweep directories
 DVC_DIRECTORY = ".dvc"
 DVC_STORES = frozenset({"cache", "tmp"})  # directories inside a .dvc directory
 # SQLite keeps these beside a database while writing (rollback journal, WAL and its index).
@@ -34,7 +39,17 @@ SQLITE_COMPANIONS = ("-journal", "-wal", "-shm")
 
 # What `lineage init` offers to add to the top-level .gitignore: the stores any run may create,
 # wherever it is started (an unanchored pattern matches in every directory).
-GITIGNORE_ENTRIES = ("mlflow.db", "mlruns/", "mlartifacts/", "wandb/")
+# W&B's are spelt entry by entry: a bare `wandb/` would also ignore a package of code named wandb.
+GITIGNORE_ENTRIES = (
+    "mlflow.db",
+    "mlruns/",
+    "mlartifacts/",
+    "**/wandb/run-*/",
+    "**/wandb/offline-run-*/",
+    "**/wandb/sweep-*/",
+    "**/wandb/latest-run",
+    "**/wandb/debug*.log",
+)
 DVC_GITIGNORE_ENTRIES = (".dvc/cache/", ".dvc/tmp/")
 
 
@@ -65,6 +80,8 @@ class ToolStores:
         for i, part in enumerate(parts):
             if part in STORE_DIRECTORIES:
                 return True
+            if part == WANDB_DIRECTORY and _wandb_store(parts[i + 1 : i + 2]):
+                return True
             if part == DVC_DIRECTORY and i + 1 < len(parts) and parts[i + 1] in DVC_STORES:
                 return True
         return bool(self.named) and self._named(path)
@@ -93,6 +110,10 @@ class ToolStores:
         ]
         specs = [f":(exclude,glob)**/{name}" for name in files]
         specs += [f":(exclude,glob)**/{name}/**" for name in sorted(STORE_DIRECTORIES)]
+        specs += [
+            f":(exclude,glob)**/{WANDB_DIRECTORY}/{prefix}*/**" for prefix in WANDB_RUN_PREFIXES
+        ]
+        specs += [f":(exclude,glob)**/{WANDB_DIRECTORY}/{name}" for name in _WANDB_FILE_GLOBS]
         specs += [f":(exclude,glob)**/{DVC_DIRECTORY}/{name}/**" for name in sorted(DVC_STORES)]
         for store in sorted(self.named):
             specs += [f":(exclude,literal){store}{suffix}" for suffix in ("", *SQLITE_COMPANIONS)]
@@ -108,6 +129,39 @@ class ToolStores:
         fixed = ToolStores()
         entries.extend(f"/{store}" for store in sorted(self.named) if not fixed.holds(store))
         return entries
+
+
+_WANDB_FILE_GLOBS = ("latest-run", "debug*.log")
+
+
+def _wandb_store(rest: list[str]) -> bool:
+    """Whether what follows a ``wandb`` directory in a path is W&B's: the directory itself
+    (``wandb/``, as git lists a wholly untracked one), a run or sweep directory, the
+    ``latest-run`` link or a ``debug*.log`` link. ``wandb/settings`` (W&B's project settings,
+    sometimes committed) and a package's modules are not."""
+    if not rest or not rest[0]:
+        return True
+    name = rest[0]
+    return (
+        name.startswith(WANDB_RUN_PREFIXES)
+        or name == "latest-run"
+        or (name.startswith("debug") and name.endswith(".log"))
+    )
+
+
+def shown_entries(entries: Sequence[str]) -> str:
+    """``.gitignore`` entries as a sentence names them: W&B's patterns as one item."""
+    wandb = [e for e in entries if e.startswith(f"**/{WANDB_DIRECTORY}/")]
+    shown = [e for e in entries if e not in wandb]
+    if wandb:
+        shown.append(f"W&B's run files under wandb/ ({len(wandb)} patterns)")
+    return ", ".join(shown)
+
+
+def gitignore_probe(entry: str) -> str:
+    """A path a ``.gitignore`` entry matches, to ask git whether a rule decides it already:
+    ``**/wandb/run-*/`` is probed as ``wandb/run-0/``."""
+    return entry.lstrip("/").removeprefix("**/").replace("*", "0")
 
 
 def _without_companion(name: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lineage import config
 from lineage.adapters import dvc, git
-from lineage.adapters.tool_stores import ToolStores
+from lineage.adapters.tool_stores import ToolStores, gitignore_probe, shown_entries
 from lineage.context import Context
 from lineage.errors import LineageError
 
@@ -43,12 +43,12 @@ class InitResult:
         ]
         if self.ignores_added:
             lines.append(
-                f"Added to {GITIGNORE}: {', '.join(self.ignores_added)} (the stores of MLflow, "
+                f"Added to {GITIGNORE}: {shown_entries(self.ignores_added)} (the stores of MLflow, "
                 "W&B and DVC: never code)."
             )
         elif self.ignores_missing:
             lines.append(
-                f"note: {', '.join(self.ignores_missing)} not in {GITIGNORE}: lineage never "
+                f"note: {shown_entries(self.ignores_missing)} not in {GITIGNORE}: lineage never "
                 "counts these tool stores as code, but `git add -A` would commit them; "
                 "`lineage init --gitignore` adds them."
             )
@@ -105,7 +105,7 @@ def stores_to_ignore(ctx: Context, *, dvc: bool) -> list[str]:
     already there, a broader pattern, the user's global excludes, or a ``!`` rule that keeps a
     store in on purpose each count as decided."""
     entries = ToolStores.of(ctx.paths.root, ctx.mlflow).gitignore_entries(dvc=dvc)
-    probes = {entry: entry.lstrip("/") for entry in entries}
+    probes = {entry: gitignore_probe(entry) for entry in entries}
     decided = git.ignore_rules(ctx.paths, list(probes.values()))
     return [entry for entry, probe in probes.items() if probe not in decided]
 

@@ -20,6 +20,11 @@ STORES = [
     "mlartifacts/1/abc/artifacts/model.pkl",
     "wandb/offline-run-20260101_000000-abc/files/output.log",
     "nested/wandb/debug.log",
+    "nested/wandb/debug-internal.log",
+    "wandb/latest-run",
+    "wandb/run-20260101_000000-abc/run-abc.wandb",
+    "src/wandb/sweep-sw33p/config-abc.yaml",
+    "wandb/",  # a wholly untracked wandb directory, as `git status` lists it
     ".dvc/cache/files/md5/ab/cdef",
     ".dvc/tmp/lock",
     "sub/.dvc/tmp/rwlock",  # `dvc init --subdir`
@@ -33,6 +38,10 @@ CODE = [
     ".dvc/.gitignore",
     "data/cache/x.csv",  # a `cache` that is not DVC's
     "tmp/notes.txt",
+    # YOLOv5's W&B logger is a package named wandb: code, not W&B's store.
+    "utils/loggers/wandb/wandb_utils.py",
+    "utils/loggers/wandb/__init__.py",
+    "src/wandb/settings",  # W&B's project settings, sometimes committed
 ]
 
 
@@ -71,7 +80,38 @@ def test_gitignore_entries_cover_what_applies() -> None:
         "mlflow.db",
         "mlruns/",
         "mlartifacts/",
-        "wandb/",
+        "**/wandb/run-*/",
+        "**/wandb/offline-run-*/",
+        "**/wandb/sweep-*/",
+        "**/wandb/latest-run",
+        "**/wandb/debug*.log",
         "/tracking/runs.db",  # src/mlflow.db is covered by `mlflow.db` already
     ]
     assert ToolStores().gitignore_entries(dvc=True)[-2:] == [".dvc/cache/", ".dvc/tmp/"]
+
+
+def test_wandb_s_gitignore_entries_leave_a_package_named_wandb_tracked(tmp_path: Path) -> None:
+    """The entries `lineage init` writes, asked of real git: W&B's files are ignored, a
+    package named wandb is not (a bare `wandb/` line would ignore it)."""
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("\n".join(ToolStores().gitignore_entries(dvc=False)) + "\n")
+    probes = [
+        "wandb/offline-run-20260101_000000-abc/files/output.log",
+        "src/wandb/run-20260101_000000-abc/run-abc.wandb",
+        "wandb/latest-run",
+        "wandb/debug-internal.log",
+        "utils/loggers/wandb/wandb_utils.py",
+        "wandb/settings",
+    ]
+    found = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin"],
+        cwd=repo,
+        input="\n".join(probes),
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert found == probes[:4]

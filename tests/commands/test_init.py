@@ -32,6 +32,15 @@ NOTE = (
 )
 
 
+# W&B's entries: what W&B writes in wandb/, never a bare `wandb/` (YOLOv5's
+# utils/loggers/wandb/ package would be ignored with it).
+WANDB_LINES = (
+    "**/wandb/run-*/\n**/wandb/offline-run-*/\n**/wandb/sweep-*/\n**/wandb/latest-run\n"
+    "**/wandb/debug*.log\n"
+)
+WANDB = "W&B's run files under wandb/ (5 patterns)"
+
+
 def test_init_adds_the_tool_stores_to_gitignore_once_and_says_so(tmp_path: Path) -> None:
     sh("git", "init", "-q", cwd=tmp_path)
     (tmp_path / ".gitignore").write_text("*.pyc\n# W&B\n/wandb/\n.venv")  # no final newline
@@ -54,7 +63,7 @@ def test_init_offers_but_never_writes_gitignore_unasked(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("*.db\n!keep/mlflow.db\n")  # a broader rule counts
     for flags in ((), ("--no-gitignore",)):  # no terminal here: the same as --no-gitignore
         out = lineage(tmp_path, "init", *flags).stdout.splitlines()
-        assert out[1] == NOTE.format("mlruns/, mlartifacts/, wandb/")
+        assert out[1] == NOTE.format(f"mlruns/, mlartifacts/, {WANDB}")
     assert (tmp_path / ".gitignore").read_text() == "*.db\n!keep/mlflow.db\n"
 
 
@@ -64,17 +73,17 @@ def test_init_respects_a_rule_that_keeps_a_store_in(tmp_path: Path) -> None:
     (tmp_path / ".git" / "info").mkdir(exist_ok=True)
     (tmp_path / ".git" / "info" / "exclude").write_text("mlruns/\n")
     lineage(tmp_path, "init", "--gitignore")
-    assert (tmp_path / ".gitignore").read_text() == "!mlflow.db\nmlartifacts/\nwandb/\n"
+    assert (tmp_path / ".gitignore").read_text() == "!mlflow.db\nmlartifacts/\n" + WANDB_LINES
 
 
 def test_init_adds_dvcs_stores_only_when_dvcs_own_gitignore_is_gone(dvc_repo: Path) -> None:
     out = lineage(dvc_repo, "init", "--gitignore").stdout.splitlines()
-    assert out[1].startswith("Added to .gitignore: wandb/ (")  # the fixture ignores MLflow's
+    assert out[1].startswith(f"Added to .gitignore: {WANDB} (")  # the fixture ignores MLflow's
     (dvc_repo / ".dvc" / ".gitignore").unlink()
     out = lineage(dvc_repo, "init", "--gitignore").stdout.splitlines()
     assert out[1].startswith("Added to .gitignore: .dvc/cache/, .dvc/tmp/ (")
     assert (dvc_repo / ".gitignore").read_text() == (
-        "mlflow.db\nmlruns/\nmlartifacts/\nwandb/\n.dvc/cache/\n.dvc/tmp/\n"
+        "mlflow.db\nmlruns/\nmlartifacts/\n" + WANDB_LINES + ".dvc/cache/\n.dvc/tmp/\n"
     )
 
 
@@ -101,8 +110,10 @@ def test_init_asks_on_a_terminal_default_yes(tmp_path: Path) -> None:
         os.close(follower)
     assert proc.returncode == 0
     assert out.startswith(
-        "Add mlflow.db, mlruns/, mlartifacts/, wandb/ to .gitignore (tool stores, never code)? "
-        "[Y/n]: "
+        f"Add mlflow.db, mlruns/, mlartifacts/, {WANDB} to .gitignore (tool stores, never "
+        "code)? [Y/n]: "
     )
-    assert "Added to .gitignore: mlflow.db, mlruns/, mlartifacts/, wandb/ (" in out
-    assert (tmp_path / ".gitignore").read_text() == "mlflow.db\nmlruns/\nmlartifacts/\nwandb/\n"
+    assert f"Added to .gitignore: mlflow.db, mlruns/, mlartifacts/, {WANDB} (" in out
+    assert (
+        tmp_path / ".gitignore"
+    ).read_text() == "mlflow.db\nmlruns/\nmlartifacts/\n" + WANDB_LINES
