@@ -156,7 +156,9 @@ def init(obj: Context, gitignore: bool | None) -> None:
             return gitignore
         if sys.stdin is None or not sys.stdin.isatty():
             return False
-        listed = ", ".join(entries)
+        from lineage.adapters.tool_stores import shown_entries
+
+        listed = shown_entries(entries)
         return click.confirm(f"Add {listed} to .gitignore (tool stores, never code)?", default=True)
 
     for line in init_repo(obj, add_to_gitignore=decide).messages():
@@ -261,6 +263,8 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
     unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
     data md5, path@md5-prefix, or a recorded data path (data/raw.csv: its latest version).
+    W&B: a run path (entity/project/runid, project/runid, or the bare run id) and a
+    logged model artifact (name:alias, project/name:alias, name:DIGEST-prefix).
     A recorded data path wins over any other reading of the same text.
     """
     from lineage.commands.show import render_text, show, to_json
@@ -407,7 +411,8 @@ def reproduce_cmd(
     worktree, and say whether the result matches.
 
     \b
-    REF: churn/3, churn@champion (resolved live), models:/churn@champion, or a run id.
+    REF: churn/3, churn@champion (resolved live), models:/churn@champion, a run id, a W&B
+    run path or a W&B model artifact (name:alias, name:DIGEST-prefix).
     Exit codes: 0 bit-identical (every compared value exact, every compared output
     byte-identical), 6 reproduced within the tolerances, 4 differs, 5 the rerun failed,
     7 unverified (the rerun succeeded but nothing could be compared; 0 with
@@ -576,6 +581,8 @@ def graph_cmd(
     REF is a model (churn/3, churn@champion, models:/churn@champion), a run id (or a
     unique prefix, as `lineage log` prints it), a commit (sha, prefix, HEAD, a branch), a
     data md5, path@md5-prefix, or a recorded data path (data/raw.csv: its latest version).
+    W&B: a run path (entity/project/runid, project/runid, or the bare run id) and a
+    logged model artifact (name:alias, project/name:alias, name:DIGEST-prefix).
     A recorded data path wins over any other reading of the same text.
     Examples: lineage graph churn@champion -o champion.svg
               lineage graph data/raw.csv@5ff7 --format mermaid
@@ -750,7 +757,9 @@ def import_wandb_cmd(obj: Context, path: Path | None, as_json: bool) -> None:
 @click.argument("refs", nargs=-1, metavar="[MODEL_OR_ALIAS]...")
 @click.option("--alias", metavar="NAME", help="Audit the versions holding this alias.")
 @click.option("--stage", metavar="NAME", help="Audit the versions in this (legacy) stage.")
-@click.option("--all", "everything", is_flag=True, help="Audit every registered version.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Audit every registered (and W&B model) version."
+)
 @click.option(
     "--strict", is_flag=True, help="Fail on warnings too, and when no model version matches."
 )
@@ -778,8 +787,11 @@ def audit_cmd(
     branch and the Git remote, data in the DVC remote, finished run, reproduction evidence.
 
     \b
-    Default scope: every version holding an alias (or the Production stage).
-    MODEL_OR_ALIAS: churn-model, churn-model/3, churn-model@champion.
+    Default scope: every version holding an alias (or the Production stage), and every
+    W&B model artifact version holding an alias other than latest (by lineage's records;
+    W&B's server is not asked). Without an MLflow store, the W&B models alone.
+    MODEL_OR_ALIAS: churn-model, churn-model/3, churn-model@champion; W&B's
+    name, name:alias, name:DIGEST-prefix.
     Exit codes: 0 nothing failed, 1 something failed (--strict: or warned, or nothing
     matched).
     """

@@ -191,7 +191,8 @@ def judge(
     if rerun_exit != 0:
         return Judgement(FAILED, EXIT_RERUN_FAILED, metrics, params, outputs, notes, left_out)
     if rerun is None:
-        note = "the rerun exited 0 but started no MLflow run, so there is nothing to compare"
+        tracker = "W&B" if original.wandb is not None else "MLflow"
+        note = f"the rerun exited 0 but started no {tracker} run, so there is nothing to compare"
         return Judgement(FAILED, EXIT_RERUN_FAILED, notes=[note])
     verdict = verdict_of(metrics, params, outputs)
     if verdict == UNVERIFIED:
@@ -267,14 +268,18 @@ def judge_outputs(
 
 def _artifact_checks(original: RunRecord, rerun: RunRecord) -> list[Check]:
     """Each file of the artifacts a W&B run logged, by its digest (the md5 of its bytes),
-    named as its edge is (``wandb:<artifact>/<file>``)."""
+    named as its edge is (``wandb:<artifact>/<file>``); of an artifact logged more than once
+    (a checkpoint per epoch), the last version. An artifact named after its run (YOLOv5's
+    ``run_<id>_model``, Lightning's and transformers' ``model-<id>``) is matched with the
+    rerun's of the same name, the run id in it written ``<run>``."""
     from lineage.edges import artifact_path
 
     def files(record: RunRecord) -> dict[str, str]:
         if record.wandb is None:
             return {}
+        run_id = record.wandb.run_id
         return {
-            artifact_path(a.name, f.path): f.md5
+            artifact_path(a.name.replace(run_id, "<run>") if run_id else a.name, f.path): f.md5
             for a in record.wandb.artifacts
             if not a.used
             for f in a.files
@@ -323,7 +328,8 @@ def _unverified_note(original: RunRecord, left_out: Sequence[tuple[str, str]]) -
             + ", ".join(path for path, _ in left_out)
             + "): the only evidence is that the command succeeded again"
         )
+    outputs = "DVC outputs or W&B artifact files" if original.wandb else "DVC outputs"
     return (
-        "the original run recorded no metrics and no DVC outputs: the only evidence is that "
+        f"the original run recorded no metrics and no {outputs}: the only evidence is that "
         "the command succeeded again"
     )

@@ -25,9 +25,31 @@ def model_key(name: str, version: int) -> str:
     return node_key("model", f"{name}/{int(version)}")
 
 
+WANDB_MODEL_PREFIX = "wandb:"  # a W&B model artifact's ident: ``wandb:<project>/<name>:<digest>``
+WANDB_MODEL_TYPE = "model"  # the artifact type W&B's model registry and ``log_model`` use
+
+
+def wandb_model_key(project: str, name: str, digest: str) -> str:
+    """The key of a W&B model artifact version. W&B numbers versions (``v3``) on its server;
+    the run directory knows the manifest digest, which is the version's identity there too
+    (W&B gives a logged artifact with an existing digest that version back)."""
+    return node_key("model", f"{WANDB_MODEL_PREFIX}{project}/{name}:{digest}")
+
+
+def wandb_model_of_key(key: str) -> tuple[str, str, str] | None:
+    """(project, name, digest) of a W&B model key; None for an MLflow model version's. Neither
+    a project nor an artifact name holds ``/`` or ``:``."""
+    ident = key.partition(":")[2]
+    if not ident.startswith(WANDB_MODEL_PREFIX):
+        return None
+    project, _, rest = ident[len(WANDB_MODEL_PREFIX) :].partition("/")
+    name, _, digest = rest.rpartition(":")
+    return project, name, digest
+
+
 def model_of_key(key: str) -> ModelVersion:
     """The model version a ``model:<name>/<version>`` key stands for (MLflow's model names
-    never hold a ``/``)."""
+    never hold a ``/``); never a W&B model's key (:func:`wandb_model_of_key`)."""
     from lineage.model_version import ModelVersion
 
     name, _, version = key.partition(":")[2].rpartition("/")
@@ -68,7 +90,9 @@ def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, s
     for model in doc.get("models") or ():
         out.append((run, "produced", model_key(model["name"], model["version"]), None))
     read = {data["md5"] for data in doc.get("inputs") or ()}
-    out += _artifact_edges(run, doc.get("wandb") or {}, read)
+    wandb = doc.get("wandb") or {}
+    out += _artifact_edges(run, wandb, read)
+    out += _wandb_model_edges(run, wandb)
     parent = (doc.get("run") or {}).get("parent_run_id")
     if parent:
         out.append((node_key("run", parent), "parent", run, None))
@@ -99,4 +123,21 @@ def _artifact_edges(
                 out.append((data, "input", run, path))
             elif entry["md5"] not in read:
                 out.append((run, "output", data, path))
+    return out
+
+
+def _wandb_model_edges(run: str, wandb: dict[str, Any]) -> list[tuple[str, str, str, None]]:
+    """A model artifact the run logged (type ``model``: ``log_model``, or one the registry
+    takes) is a model version it produced, beside MLflow's. One the run used has no digest in
+    the run directory (the server resolves it), so it makes no node."""
+    out: list[tuple[str, str, str, None]] = []
+    for artifact in wandb.get("artifacts") or ():
+        if artifact.get("used") or artifact.get("type") != WANDB_MODEL_TYPE:
+            continue
+        if not artifact.get("digest"):
+            continue
+        key = wandb_model_key(wandb["project"], artifact["name"], artifact["digest"])
+        edge = (run, "produced", key, None)
+        if edge not in out:  # logged twice (log_model, then link_model): one version
+            out.append(edge)
     return out

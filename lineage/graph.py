@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from lineage.edges import model_key, node_key
+from lineage.edges import model_key, node_key, wandb_model_key
 
 UPSTREAM = "upstream"
 DOWNSTREAM = "downstream"
@@ -72,7 +72,23 @@ class ModelNode:
         return model_key(self.name, self.version)
 
 
-GraphNode = CommitNode | DataNode | RunNode | ModelNode
+@dataclass(frozen=True)
+class WandbModelNode:
+    """A W&B model artifact version (lineage/wandb_models.py): named by its manifest digest,
+    since W&B numbers versions on its server."""
+
+    project: str
+    name: str
+    digest: str
+    aliases: tuple[str, ...] | None = None  # as lineage's records say; None: not looked up
+    kind: ClassVar[str] = "model"
+
+    @property
+    def key(self) -> str:
+        return wandb_model_key(self.project, self.name, self.digest)
+
+
+GraphNode = CommitNode | DataNode | RunNode | ModelNode | WandbModelNode
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
 from lineage.writable import check_lineage_dir, shown
 
-SCHEMA_VERSION = 7  # 6: no record bodies (blob oids instead), node keys and paths interned
+SCHEMA_VERSION = 8  # 6: no record bodies (blob oids instead), node keys and paths interned
 # 7: the unique indexes on record ids, node keys and paths are built after a rebuild's inserts
+# 8: W&B model artifacts are model nodes (``model:wandb:<project>/<name>:<digest>``)
 _TABLES = (
     "meta",
     "records",
@@ -659,6 +660,19 @@ class Index:
             )
         ]
 
+    def nodes_matching(
+        self, kind: str, prefix: str, like: str = "%", limit: int | None = None
+    ) -> list[str]:
+        """Node keys of ``kind`` that start with ``prefix`` and whose rest matches the LIKE
+        pattern ``like`` (escape with ``\\``); the key range keeps the scan to the prefix."""
+        lo = node_key(kind, prefix)
+        rows = self.db.execute(
+            "SELECT key FROM nodes WHERE key >= ? AND key < ? AND key LIKE ? ESCAPE '\\' "
+            "ORDER BY key LIMIT ?",
+            (lo, lo + "\uffff", like_escaped(lo) + like, -1 if limit is None else limit),
+        )
+        return [r[0] for r in rows]
+
     def has_node(self, key: str) -> bool:
         return self.db.execute("SELECT 1 FROM nodes WHERE key=?", (key,)).fetchone() is not None
 
@@ -900,6 +914,11 @@ class PushedRun(NamedTuple):
     run_key: str
     record: dict[str, Any]
     produced_model: bool
+
+
+def like_escaped(text: str) -> str:
+    """``text`` matched literally in a LIKE pattern that escapes with ``\\``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def open_index(store: Store) -> Index:

@@ -44,11 +44,13 @@ class _WandbFile(Struct):
 
 class _WandbArtifact(Struct):
     name: Any = UNSET
+    type: Any = UNSET
+    digest: Any = UNSET
     used: Any = UNSET
     files: list[_WandbFile] | UnsetType | None = UNSET
 
 
-class _Wandb(Struct):  # a W&B run (its key, start and artifact files: edges.edges_of)
+class _Wandb(Struct):  # a W&B run (key, start, artifact files and models: edges.edges_of)
     project: Any = UNSET
     run_id: Any = UNSET
     start_ms: Any = UNSET

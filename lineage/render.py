@@ -35,6 +35,7 @@ from lineage.graph import (
     ModelNode,
     RunNode,
     Subgraph,
+    WandbModelNode,
 )
 
 TEXT_WIDTH = 80
@@ -117,6 +118,9 @@ def label(node: GraphNode, *, grouped: bool = False) -> list[str]:
         if node.reproductions:
             lines.append(VERDICT_MARK.get(node.reproductions[-1], node.reproductions[-1]))
         return lines
+    if isinstance(node, WandbModelNode):  # W&B spells a version name:alias
+        held = " ".join(f":{a}" for a in node.aliases or ())
+        return [clip(f"{node.name}:{node.digest[:8]}", 40), clip(f"W&B {held}".rstrip(), 40)]
     aliases = " ".join(f"@{a}" for a in node.aliases or ())
     return [clip(f"{node.name} v{node.version}", 40), *([clip(aliases, 40)] if aliases else [])]
 
@@ -207,7 +211,7 @@ def to_dot(graph: Subgraph) -> str:
         for node in nodes:
             lines.append("    " + _dot_node(node, root=node.key in roots, grouped=True))
         lines.append("  }")
-    models = [n.key for n in graph.nodes if isinstance(n, ModelNode)]
+    models = [n.key for n in graph.nodes if isinstance(n, (ModelNode, WandbModelNode))]
     if len(models) > 1:  # model versions in one column, on the right
         lines.append(f"  {{rank=same; {' '.join(dot_id(k) + ';' for k in models)}}}")
     lines += ["  " + _dot_edge(edge) for edge in graph.edges]
@@ -362,6 +366,15 @@ def node_json(node: GraphNode) -> dict[str, Any]:
     elif isinstance(node, ModelNode):
         aliases = None if node.aliases is None else list(node.aliases)
         doc.update(name=node.name, version=node.version, aliases=aliases)
+    elif isinstance(node, WandbModelNode):
+        aliases = None if node.aliases is None else list(node.aliases)
+        doc.update(
+            tracker="wandb",
+            project=node.project,
+            name=node.name,
+            digest=node.digest,
+            aliases=aliases,
+        )
     return doc
 
 

@@ -24,7 +24,7 @@ from lineage.documents import WANDB_PREFIX, run_key_of
 from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
 from lineage.formatting import short_hash
-from lineage.index import Index
+from lineage.index import Index, like_escaped
 
 if TYPE_CHECKING:  # a run or commit REF never builds one (its dataclass costs ~1 ms to create)
     from lineage.model_version import ModelVersion
@@ -87,7 +87,7 @@ def resolve(ctx: Context, ref: str, *, recorded_before: str | None = None) -> No
         return model_node(ctx, parsed)
     if isinstance(parsed, refs.LocalRunRef):
         return _local_run(ctx, parsed)
-    wandb = _wandb_run(ctx, ref)
+    wandb = _wandb_model(ctx, ref) or _wandb_run(ctx, ref)
     if wandb is not None:
         return wandb
     if isinstance(parsed, refs.HexRef):
@@ -210,6 +210,19 @@ def _unrecorded_path(ctx: Context, text: str, path: str) -> BadReferenceError:
     )
 
 
+def _wandb_model(ctx: Context, text: str) -> Node | None:
+    """A recorded W&B model artifact version (``name:alias``, ``project/name:DIGEST``, ...:
+    lineage/wandb_models.py); None when ``text`` names none."""
+    if ":" not in text:
+        return None
+    from lineage import wandb_models
+
+    found = wandb_models.resolve(ctx.index, text)
+    if found is None:
+        return None
+    return Node("model", found.ident, resolved_from=text if text != found.ident else None)
+
+
 def _wandb_run(ctx: Context, text: str) -> Node | None:
     """A recorded W&B run named by its key (``wandb:project/runid``), its run path
     (``entity/project/runid``, ``project/runid``) or its bare run id; None when ``text`` names
@@ -221,14 +234,10 @@ def _wandb_run(ctx: Context, text: str) -> Node | None:
     if len(parts) > 1:
         key = f"{WANDB_PREFIX}{parts[-2]}/{parts[-1]}"
         return Node("run", key) if ctx.index.has_node(node_key("run", key)) else None
-    low = node_key("run", WANDB_PREFIX)
-    found = [  # the key range keeps the scan to W&B runs (the nodes' primary key is the key)
-        row[0].partition(":")[2]
-        for row in ctx.index.db.execute(
-            "SELECT key FROM nodes WHERE key >= ? AND key < ? AND key LIKE ? ESCAPE '\\' "
-            "ORDER BY key LIMIT 7",
-            (low, low + "\uffff", low + "%/" + _like_escaped(wanted)),
-        )
+    found = [  # LIKE ignores ASCII case: keep exact matches
+        key.partition(":")[2]
+        for key in ctx.index.nodes_matching("run", WANDB_PREFIX, "%/" + like_escaped(wanted), 7)
+        if key.endswith("/" + wanted)
     ]
     if len(found) > 1:
         raise BadReferenceError(
@@ -237,10 +246,6 @@ def _wandb_run(ctx: Context, text: str) -> Node | None:
             "path (project/runid)",
         )
     return Node("run", found[0]) if found else None
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _hex(ctx: Context, prefix: str) -> Node:
@@ -397,6 +402,14 @@ def run_of(ref: str, node: Node, index: Index, *, verb: str) -> tuple[str, Model
             f"{ref} is data ({named}); {verb} takes a model version (name/3, name@alias, "
             f"models:/...) or a run id: `lineage impact {shlex.quote(ref)}` lists the runs "
             "and model versions made from it"
+        )
+    if node.model is None and node.kind == "model":  # a W&B model artifact version
+        for run_key in index.producers(node.key):
+            if index.records_for_run(run_key):
+                return run_key, None
+        raise LineageError(
+            f"W&B model {ref} was logged by no run lineage has a record of; record training "
+            "with `lineage run -- ...`, or take it in with `lineage import wandb`"
         )
     if node.model is None:
         raise LineageError(

@@ -14,7 +14,7 @@ from typing import Any
 
 from lineage.documents import created_at, wandb_status
 from lineage.documents import main_metric as pick_metric
-from lineage.edges import model_of_key
+from lineage.edges import model_of_key, wandb_model_of_key
 from lineage.graph import (
     BOTH,
     DIRECTIONS,
@@ -28,8 +28,10 @@ from lineage.graph import (
     ModelNode,
     RunNode,
     Subgraph,
+    WandbModelNode,
 )
 from lineage.index import Edge, Index
+from lineage.wandb_models import is_wandb_model, model_of
 
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
@@ -75,6 +77,8 @@ def build(
             record = representatives.get(ident)
             verdict = verdicts.get(ident, ())
             nodes.append(_run_node(ident, record, index, recorded_before, main_metric, verdict))
+        elif kind == "model" and is_wandb_model(key):
+            nodes.append(_wandb_model_node(index, key))
         elif kind == "model":
             model = model_of_key(key)
             nodes.append(ModelNode(model.name, model.version))
@@ -87,6 +91,15 @@ def build(
         recorded_before=recorded_before,
         records=representatives,
     )
+
+
+def _wandb_model_node(index: Index, key: str) -> WandbModelNode:
+    """A W&B model version, with the aliases lineage's records say it holds."""
+    found = model_of(index, key)
+    if found is not None:
+        return WandbModelNode(found.project, found.name, found.digest, found.aliases)
+    project, name, digest = wandb_model_of_key(key) or ("?", "?", "?")
+    return WandbModelNode(project, name, digest)
 
 
 def _order(key: str) -> tuple[int, str]:

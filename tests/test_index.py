@@ -374,6 +374,7 @@ def _every_kind() -> list[tuple[str, bytes]]:
             artifacts=(
                 WandbArtifact("raw", "dataset", None, files=files),
                 WandbArtifact("in", "dataset", None, (), (WandbFile("b.csv", "5" * 32),), True),
+                WandbArtifact("churn-model", "model", "6" * 32, ("best",), files[:1]),
             ),
         ),
     )
@@ -441,3 +442,4 @@ def test_records_this_clone_wrote_index_the_same_from_their_indexed_fields_alone
     assert trusted["reproductions"] and trusted["reruns"] and len(trusted["runs"]) == 5
     keys = {row[1] for row in trusted["nodes"]}
     assert {"run:wandb:churn/p7cj45nh", f"data:{'4' * 32}", f"data:{'5' * 32}"} <= keys
+    assert f"model:wandb:churn/churn-model:{'6' * 32}" in keys  # a W&B model artifact

@@ -215,7 +215,7 @@ def _artifact(artifact: Any) -> WandbArtifact:
         name=artifact.name,
         type=artifact.type,
         digest=artifact.digest or None,
-        aliases=tuple(sorted(artifact.aliases)),
+        aliases=tuple(sorted(a for a in artifact.aliases if a)),  # YOLOv5 logs "" beside best
         files=files,
     )
 

@@ -2,7 +2,10 @@
 there?
 
 Scope (default): every registered model version that holds an alias now, or the legacy
-``Production`` stage. For each, five checks, each pass / warn / fail with a reason:
+``Production`` stage, and every W&B model artifact version (lineage/wandb_models.py) that
+holds an alias other than ``latest`` as lineage's records say. A project with no MLflow store
+and recorded W&B models is audited on those alone. For each, five checks, each pass / warn /
+fail with a reason:
 
 * lineage: a record of the run that made it exists, and was observed (inferred: warn);
 * code: the commit exists, the tree was clean (a dirty-tree run passes once a commit that holds
@@ -11,7 +14,8 @@ Scope (default): every registered model version that holds an alias now, or the 
 * data: every input md5 is in the DVC remote (only in the local cache is not enough), unknown
   inputs warn;
 * run: it still exists in the tracking store and FINISHED, with params, metrics (MLflow's, or
-  those of the DVC stages it ran) and environment;
+  those of the DVC stages it ran) and environment; a W&B run by its run file's exit record
+  (W&B's server is not asked);
 * reproduction: the newest `lineage reproduce` of it, its verdict and age: bit-identical,
   within tolerance (and ``reproduced``, written before those two) pass; unverified and none
   warn; differs and failed fail.
@@ -29,10 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from lineage import config, progress
+from lineage import config, progress, wandb_models
 from lineage.adapters import dvc, dvc_config, dvc_store, git, git_lfs, git_remote, mlflow_bulk
 from lineage.compare import REPRODUCED_VERDICTS
 from lineage.context import Context
+from lineage.documents import short_run, wandb_status
 from lineage.edges import node_key
 from lineage.errors import LineageError
 from lineage.formatting import short_hash
@@ -42,6 +47,7 @@ from lineage.records import BIT_IDENTICAL, UNVERIFIED, WITHIN_TOLERANCE
 from lineage.refs import parse_model
 from lineage.resolve import model_node
 from lineage.run_values import run_values
+from lineage.wandb_models import WandbModel, every_version
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's tag: HEAD when the run started
@@ -59,7 +65,7 @@ class Check:
 
 @dataclass
 class Row:
-    version: mlflow_bulk.RegisteredVersion
+    version: mlflow_bulk.RegisteredVersion | WandbModel
     run_key: str | None = None
     record_id: str | None = None
     record: dict[str, Any] | None = None
@@ -67,7 +73,35 @@ class Row:
 
     @property
     def model(self) -> str:
-        return str(self.version.version)
+        return str(self.version) if self.wandb else str(self.version.version)
+
+    @property
+    def wandb(self) -> bool:
+        """A W&B model artifact version (else an MLflow registered version)."""
+        return isinstance(self.version, WandbModel)
+
+    @property
+    def stage(self) -> str | None:
+        return None if isinstance(self.version, WandbModel) else self.version.stage
+
+    @property
+    def name(self) -> str:
+        v = self.version
+        return v.name if isinstance(v, WandbModel) else v.version.name
+
+    @property
+    def number(self) -> int | str:
+        """MLflow's version number; a W&B version's digest."""
+        v = self.version
+        return v.digest if isinstance(v, WandbModel) else v.version.version
+
+    @property
+    def registry(self) -> dict[str, Any]:
+        """Who last changed it in the registry, and when (W&B's are on its server)."""
+        v = self.version
+        if isinstance(v, WandbModel):
+            return {"tracker": "wandb", "project": v.project, "entity": v.entity}
+        return {"user": v.user, "updated_ms": v.updated_ms}
 
     @property
     def result(self) -> str:
@@ -108,11 +142,19 @@ class Audit:
         )
 
 
-def check_stores(ctx: Context) -> None:
-    """Raise unless the tracking store and registry exist and are MLflow's: auditing a store
-    that is not there would pass a typo in MLFLOW_TRACKING_URI as "nothing to audit"."""
+def check_stores(ctx: Context, *, mlflow_refs: bool = False) -> bool:
+    """True when the tracking store and registry exist and are MLflow's; False when they do
+    not but W&B models are recorded (and no REF names an MLflow model): those are audited
+    alone. Raise otherwise: auditing a store that is not there would pass a typo in
+    MLFLOW_TRACKING_URI as "nothing to audit"."""
     _ = ctx.paths  # outside a checkout that is what to say first, whatever the stores are
-    mlflow_bulk.require_stores(ctx.mlflow)
+    try:
+        mlflow_bulk.require_stores(ctx.mlflow)
+    except LineageError:
+        if mlflow_refs or not every_version(ctx.index):
+            raise
+        return False
+    return True
 
 
 def audit(
@@ -127,10 +169,16 @@ def audit(
 ) -> Audit:
     """Check the lineage of the model versions in scope: the ones REFS, ``alias``, ``stage``
     or ``everything`` name, else every version holding an alias or the Production stage."""
-    check_stores(ctx)
     index = ctx.index
-    versions, scope = _scope(ctx, refs, alias, stage, everything)
-    rows = [Row(v) for v in versions]
+    wandb_refs, mlflow_refs = _split_refs(index, refs)
+    wandb_versions = _wandb_scope(index, wandb_refs, alias, stage, everything, bool(refs))
+    versions: list[mlflow_bulk.RegisteredVersion] = []
+    scope = ""
+    if check_stores(ctx, mlflow_refs=bool(mlflow_refs)) and (mlflow_refs or not wandb_refs):
+        versions, scope = _scope(ctx, mlflow_refs, alias, stage, everything)
+    if wandb_versions or not versions:
+        scope = _joined(scope, _wandb_scope_text(wandb_refs, alias, stage, everything))
+    rows = [Row(v) for v in versions] + [Row(w) for w in wandb_versions]
     for row in rows:
         run_id = row.version.run_id
         found = index.records_for_run(run_id) if run_id else []
@@ -140,7 +188,9 @@ def audit(
     moment = now or datetime.now(UTC)
     # The bar's clock starts before the run and remote queries: its rate counts them too.
     with progress.bar("auditing model versions", total=len(rows), unit="versions") as advance:
-        live = _live_runs(ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key])
+        live = _live_runs(
+            ctx.mlflow.tracking, [r.run_key for r in rows if r.run_key and not r.wandb]
+        )
         missing = _missing_data(ctx.paths.root, rows)
         lfs = _missing_lfs(ctx, rows)
         refs_of = _Containment(ctx.paths)
@@ -213,6 +263,70 @@ def _unique(versions: list[mlflow_bulk.RegisteredVersion]) -> list[mlflow_bulk.R
     return sorted(seen.values(), key=lambda v: v.version.sort_key)
 
 
+def _split_refs(index: Index, refs: Sequence[str]) -> tuple[list[WandbModel | str], list[str]]:
+    """The REFs that name recorded W&B models (a version, or a bare name: its versions in
+    scope), and the rest, which name MLflow's."""
+    wandb: list[WandbModel | str] = []
+    mlflow: list[str] = []
+    for ref in refs:
+        found = wandb_models.resolve(index, ref) if ":" in ref else None
+        if found is not None:
+            wandb.append(found)
+        elif ":" not in ref and "/" not in ref and wandb_models.versions(index, ref):
+            wandb.append(ref)
+        else:
+            mlflow.append(ref)
+    return wandb, mlflow
+
+
+def _wandb_scope(
+    index: Index,
+    refs: Sequence[WandbModel | str],
+    alias: str | None,
+    stage: str | None,
+    everything: bool,
+    named: bool,
+) -> list[WandbModel]:
+    """The W&B model versions in scope: those REFs name (a bare name: its versions holding an
+    alias other than ``latest``), else by the same options as MLflow's; W&B has no stages."""
+    if named:
+        exact = [r for r in refs if isinstance(r, WandbModel)]
+        for name in (r for r in refs if isinstance(r, str)):
+            exact += [m for m in wandb_models.versions(index, name) if _wandb_held(m)]
+        return list({m.key: m for m in exact}.values())
+    if stage:
+        return []
+    found = every_version(index)
+    if everything:
+        return found
+    if alias:
+        return [m for m in found if alias in m.aliases]
+    return [m for m in found if _wandb_held(m)]
+
+
+def _wandb_held(m: WandbModel) -> bool:
+    """Held by a name a person gave (``best``, ``production``), not only W&B's ``latest``."""
+    return any(a != wandb_models.LATEST for a in m.aliases)
+
+
+def _wandb_scope_text(
+    refs: Sequence[WandbModel | str], alias: str | None, stage: str | None, everything: bool
+) -> str:
+    if refs:
+        return "W&B " + ", ".join(str(r) for r in refs)
+    if stage:
+        return ""
+    if everything:
+        return "every recorded W&B model version"
+    if alias:
+        return f"W&B model versions with alias :{alias}"
+    return "W&B model versions holding an alias other than latest"
+
+
+def _joined(first: str, second: str) -> str:
+    return "; ".join(part for part in (first, second) if part)
+
+
 # -- gathering -----------------------------------------------------------------------------
 
 
@@ -259,17 +373,20 @@ class _Containment:
 
 
 def _lineage(row: Row) -> Check:
+    tracker = "W&B" if row.wandb else "MLflow"
+    if row.version.run_id is None and row.wandb:
+        return Check("lineage", FAIL, "no record of the run that logged it: nothing to trace")
     if row.version.run_id is None:
         return Check("lineage", FAIL, "registered from a path, not from a run: nothing to trace")
     if row.record is None:
         return Check(
             "lineage",
             FAIL,
-            f"no record of run {row.version.run_id[:12]}; record training with `lineage run`, "
-            "or take in MLflow's history with `lineage import mlflow`",
+            f"no record of run {short_run(row.version.run_id)}; record training with `lineage "
+            f"run`, or take in {tracker}'s history with `lineage import {tracker.lower()}`",
         )
     if row.record.get("evidence") != "observed":
-        return Check("lineage", WARN, "only inferred (imported from MLflow), not observed")
+        return Check("lineage", WARN, f"only inferred (imported from {tracker}), not observed")
     return Check(
         "lineage", PASS, f"observed (record {row.record_id[:12] if row.record_id else ''})"
     )
@@ -332,6 +449,8 @@ def _no_commit(row: Row, run: mlflow_bulk.HistoricRun | None) -> str:
         )
     if row.record is not None and row.record.get("evidence") == "observed":
         return "no commit recorded: the run was made before the repository's first commit"
+    if row.wandb:
+        return "no commit recorded (W&B's run file names none this repository has)"
     return "no commit recorded (MLflow had no git commit tag)"
 
 
@@ -433,11 +552,16 @@ def _data(row: Row, missing: dict[str, tuple[str, ...]] | None, lfs: _LfsCheck) 
 def _run(row: Row, live: Mapping[str, mlflow_bulk.HistoricRun]) -> Check:
     if row.record is None or row.run_key is None:
         return Check("run", FAIL, "no record")
-    if row.run_key not in live:
+    where = ""
+    if row.wandb:  # its run file's exit record: W&B's server is not asked
+        status = wandb_status(row.record.get("wandb") or {})
+        where = " (by its W&B run file)"
+    elif row.run_key not in live:
         return Check("run", FAIL, f"run {row.run_key[:12]} is no longer in the tracking store")
-    status = live[row.run_key].run.status
+    else:
+        status = live[row.run_key].run.status
     if status != "FINISHED":
-        return Check("run", FAIL, f"run status is {status}, not FINISHED")
+        return Check("run", FAIL, f"run status is {status}{where}, not FINISHED")
     values = run_values(row.record)
     lacking = [
         what
@@ -449,8 +573,8 @@ def _run(row: Row, live: Mapping[str, mlflow_bulk.HistoricRun]) -> Check:
         if not present
     ]
     if lacking:
-        return Check("run", WARN, f"FINISHED, but no {', '.join(lacking)} recorded")
-    return Check("run", PASS, "FINISHED, with params, metrics and environment")
+        return Check("run", WARN, f"FINISHED{where}, but no {', '.join(lacking)} recorded")
+    return Check("run", PASS, f"FINISHED{where}, with params, metrics and environment")
 
 
 def _reproduction(row: Row, index: Index, now: datetime) -> Check:

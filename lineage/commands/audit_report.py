@@ -9,9 +9,10 @@ from lineage.commands.audit import CHECKS, FAIL, MARK, PASS, WARN, Audit, Row
 
 
 def _aliases(row: Row) -> str:
-    names = [f"@{a}" for a in row.version.aliases]
-    if row.version.stage:
-        names.append(row.version.stage)
+    mark = ":" if row.wandb else "@"  # W&B spells an alias name:alias
+    names = [f"{mark}{a}" for a in row.version.aliases]
+    if row.stage:
+        names.append(row.stage)
     return " ".join(names) or "-"
 
 
@@ -54,17 +55,17 @@ def to_json(a: Audit) -> dict[str, Any]:
         "versions": [
             {
                 "model": r.model,
-                "name": r.version.version.name,
-                "version": r.version.version.version,
+                "name": r.name,
+                "version": r.number,
                 "aliases": list(r.version.aliases),
-                "stage": r.version.stage,
+                "stage": r.stage,
                 "run": r.version.run_id,
                 "record": r.record_id,
                 "result": r.result,
                 "checks": [
                     {"name": c.name, "result": c.result, "reason": c.reason} for c in r.checks
                 ],
-                "registry": {"user": r.version.user, "updated_ms": r.version.updated_ms},
+                "registry": r.registry,
             }
             for r in a.rows
         ],
@@ -106,7 +107,7 @@ def render_junit(a: Audit) -> str:
         skipped="0",
     )
     for r in a.rows:
-        case = ET.SubElement(suite, "testcase", classname=r.version.version.name, name=r.model)
+        case = ET.SubElement(suite, "testcase", classname=r.name, name=r.model)
         bad = [c for c in r.checks if c.result == FAIL or (a.strict and c.result == WARN)]
         if id(r) in failed:
             failure = ET.SubElement(

@@ -9,8 +9,8 @@ from typing import Any
 
 from lineage.context import Context
 from lineage.documents import run_label
-from lineage.edges import model_key, node_key
-from lineage.graph import DOWNSTREAM, ModelNode, RunNode
+from lineage.edges import model_key, node_key, wandb_model_key
+from lineage.graph import DOWNSTREAM, ModelNode, RunNode, WandbModelNode
 from lineage.resolve import Node, resolve
 from lineage.subgraph import build
 from lineage.summary import LogEntry, log_entry, render_line, with_later_registrations
@@ -20,13 +20,29 @@ from lineage.summary import to_json as log_json
 @dataclass(frozen=True)
 class ImpactedModel:
     name: str
-    version: int
+    version: int | str  # MLflow's version number; a W&B model artifact's digest
     aliases: tuple[str, ...] | None  # None: the registry could not be read
     runs: tuple[str, ...]  # the run(s) that produced it
+    project: str | None = None  # a W&B model artifact's project
 
     @property
     def key(self) -> str:
-        return model_key(self.name, self.version)
+        if self.project is not None:
+            return wandb_model_key(self.project, self.name, str(self.version))
+        return model_key(self.name, int(self.version))
+
+    @property
+    def label(self) -> str:
+        """MLflow's ``name/3``; W&B's ``name:version``, the version a digest prefix."""
+        if self.project is not None:
+            return f"{self.name}:{str(self.version)[:8]}"
+        return f"{self.name}/{self.version}"
+
+    @property
+    def order(self) -> tuple[bool, str, int]:
+        """Aliased first, then by name, newest MLflow version first."""
+        newest = -self.version if isinstance(self.version, int) else 0
+        return (not self.aliases, self.name, newest)
 
 
 @dataclass(frozen=True)
@@ -77,7 +93,14 @@ def impact(ctx: Context, *, ref: str, aliases: bool = True) -> Impact:
         )
         for n in versions
     ]
-    models.sort(key=lambda m: (not m.aliases, m.name, -m.version))
+    models += [
+        ImpactedModel(
+            n.name, n.digest, n.aliases, tuple(sorted(produced.get(n.key, ()))), n.project
+        )
+        for n in sub.nodes
+        if isinstance(n, WandbModelNode) and n.key not in roots
+    ]
+    models.sort(key=lambda m: m.order)
     return Impact(ref, tuple(sources), tuple(models), tuple(entries), warnings)
 
 
@@ -105,6 +128,7 @@ def to_json(found: Impact) -> dict[str, Any]:
                 "version": m.version,
                 "aliases": None if m.aliases is None else list(m.aliases),
                 "runs": list(m.runs),
+                **({"tracker": "wandb", "project": m.project} if m.project else {}),
             }
             for m in found.models
         ],
@@ -125,14 +149,11 @@ def render_text(found: Impact) -> str:
     lines = [f"{what}: {' and '.join(counts)} depend on it"]
     if found.models:
         lines += ["", "model versions"]
-        width = max(len(f"{m.name}/{m.version}") for m in found.models)
+        width = max(len(m.label) for m in found.models)
         alias_width = max(len(_aliases(m)) for m in found.models)
         for m in found.models:
             runs = ", ".join(run_label(r) for r in m.runs)
-            lines.append(
-                f"  {m.name + '/' + str(m.version):<{width}}  {_aliases(m):<{alias_width}}  "
-                f"run {runs}".rstrip()
-            )
+            lines.append(f"  {m.label:<{width}}  {_aliases(m):<{alias_width}}  run {runs}".rstrip())
     if found.runs:
         lines += ["", "runs"]
         lines += [f"  {render_line(e)}" for e in found.runs]
@@ -142,4 +163,5 @@ def render_text(found: Impact) -> str:
 def _aliases(model: ImpactedModel) -> str:
     if model.aliases is None:
         return "(aliases unknown)"
-    return " ".join(f"@{a}" for a in model.aliases)
+    mark = ":" if model.project else "@"  # W&B spells an alias name:alias
+    return " ".join(f"{mark}{a}" for a in model.aliases)

@@ -12,6 +12,7 @@ from typing import Any
 from lineage.commands.reproduce import Result
 from lineage.commands.reproduce_plan import EnvironmentDiff, InputPlan, Plan, remote_phrase
 from lineage.compare import values_of
+from lineage.edges import ARTIFACT_PATH_PREFIX
 from lineage.formatting import human_size, short_hash
 from lineage.formatting import value_text as fmt
 from lineage.records import (
@@ -245,9 +246,14 @@ def _matched(r: Result) -> str:
         parts.append(_count(exact, "metric", "metrics") + " exact")
     if within:
         parts.append(f"{within} within tolerance")
-    identical = sum(1 for c in r.outputs if c.status == "exact")
-    if identical:
-        parts.append(_count(identical, "DVC output", "DVC outputs") + " byte-identical")
+    identical = [c for c in r.outputs if c.status == "exact"]
+    files = sum(1 for c in identical if c.name.startswith(ARTIFACT_PATH_PREFIX))
+    if len(identical) > files:
+        parts.append(
+            _count(len(identical) - files, "DVC output", "DVC outputs") + " byte-identical"
+        )
+    if files:
+        parts.append(_count(files, "W&B artifact file", "W&B artifact files") + " byte-identical")
     parts += [f"{c.name} within tolerance" for c in r.outputs if c.status == "within"]
     return ", ".join(parts)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.context import Context
 from lineage.documents import run_label, wandb_status
@@ -15,6 +15,9 @@ from lineage.formatting import human_size, short_hash
 from lineage.index import Index, Reproduction
 from lineage.resolve import Node, path_note, resolve
 from lineage.run_values import run_values
+
+if TYPE_CHECKING:
+    from lineage.wandb_models import WandbModel
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Shown:
     attached: list[Attached] = field(default_factory=list)  # a dirty-tree run's later commits
     reproduces: str | None = None  # a rerun by `lineage reproduce`: the run it reproduced
     reproductions: list[Reproduction] = field(default_factory=list)  # of this run, newest first
+    wandb_model: WandbModel | None = None  # a W&B model artifact version: what it holds now
 
 
 def show(ctx: Context, *, ref: str) -> Shown:
@@ -73,6 +77,11 @@ def show(ctx: Context, *, ref: str) -> Shown:
 
         summary = git_content.commit_summary(ctx.paths, node.ident)
         subject = summary[0] if summary else None
+    wandb_model = None
+    if node.kind == "model" and node.model is None:  # a W&B model artifact version
+        from lineage.wandb_models import model_of
+
+        wandb_model = model_of(index, node.key)
     environment = None
     if record and (record.get("environment") or {}).get("packages_record"):
         environment = index.record(record["environment"]["packages_record"])
@@ -89,6 +98,7 @@ def show(ctx: Context, *, ref: str) -> Shown:
         attached=_attached(ctx, run_key) if run_key and _on_a_dirty_tree(record) else [],
         reproduces=_reproduces(index, record, run_key) if node.kind == "run" else None,
         reproductions=index.reproductions(run_key) if node.kind == "run" and run_key else [],
+        wandb_model=wandb_model,
     )
 
 
@@ -178,6 +188,16 @@ def to_json(shown: Shown) -> dict[str, Any]:
         node["versions"] = list(shown.node.versions)
     if shown.commit_subject is not None:
         node["subject"] = shown.commit_subject
+    if shown.wandb_model is not None:
+        m = shown.wandb_model
+        node["wandb"] = {
+            "project": m.project,
+            "name": m.name,
+            "digest": m.digest,
+            "type": m.type,
+            "aliases": list(m.aliases),
+            "files": [{"path": p, "md5": md5} for p, md5 in m.files],
+        }
     return {
         "ref": shown.ref,
         "node": node,
@@ -414,7 +434,10 @@ def render_text(shown: Shown) -> str:
     if node.kind == "data" and node.path:
         head += f"   at {node.path}"
     note = path_note(node)
-    lines = [head, *([note] if note else []), ""]
+    lines = [head, *([note] if note else [])]
+    if shown.wandb_model is not None:
+        lines += _wandb_model_lines(shown.wandb_model)
+    lines.append("")
     if shown.record and shown.record_id:
         lines += record_lines(shown.record, shown.record_id, shown.made_by, shown.attached)
     elif node.kind == "model":
@@ -447,6 +470,16 @@ def render_text(shown: Shown) -> str:
                     _neighbour_line(r) for r in _distinct(shown.via_snapshots) if r.via == n.ident
                 ]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _wandb_model_lines(m: WandbModel) -> list[str]:
+    """A W&B model artifact version: W&B's name for it, and its aliases now as far as
+    lineage's records say (W&B's server, which lineage does not ask, may have moved them)."""
+    held = ", ".join(m.aliases) if m.aliases else "none"
+    return [
+        f"W&B model {m.path} (type {m.type}), digest {m.digest}",
+        f"aliases now: {held} (as the runs lineage recorded gave them; the W&B server may differ)",
+    ]
 
 
 def _rerun_lines(shown: Shown) -> list[str]:

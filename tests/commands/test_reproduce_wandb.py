@@ -30,7 +30,7 @@ def test_a_wandb_run_is_rerun_and_compared_by_summary_and_artifact_digests(
         "  wandb:raw/raw.csv  bbd304055be67c211495c95f4e697eb2  "
         "bbd304055be67c211495c95f4e697eb2  exact\n"
     ) in stdout
-    assert "Verdict: bit-identical" in stdout
+    assert "Verdict: bit-identical — 1 metric exact, 1 W&B artifact file byte-identical" in stdout
 
 
 def test_the_rerun_s_wandb_run_stays_offline(reproduced: tuple[Recorded, str, str]) -> None:
