@@ -176,7 +176,7 @@ def audit(
     scope = ""
     if check_stores(ctx, mlflow_refs=bool(mlflow_refs)) and (mlflow_refs or not wandb_refs):
         versions, scope = _scope(ctx, mlflow_refs, alias, stage, everything)
-    if wandb_versions or not versions:
+    if wandb_refs or (not mlflow_refs and every_version(index)):  # W&B models recorded
         scope = _joined(scope, _wandb_scope_text(wandb_refs, alias, stage, everything))
     rows = [Row(v) for v in versions] + [Row(w) for w in wandb_versions]
     for row in rows:

@@ -488,7 +488,8 @@ def test_a_run_is_attached_when_only_tool_stores_differ_from_its_snapshot(
     [attachment] = _attachments(hooked)
     assert attachment["set_aside"] == [".gitignore", "mlflow.db"]
     assert sh("git", "show", f"{sha}:.gitignore", cwd=hooked).stdout == (
-        "# nothing of MLflow's ignored\nmlflow.db\nmlruns/\nmlartifacts/\nwandb/\n"
+        "# nothing of MLflow's ignored\nmlflow.db\nmlruns/\nmlartifacts/\n**/wandb/run-*/\n"
+        "**/wandb/offline-run-*/\n**/wandb/sweep-*/\n**/wandb/latest-run\n**/wandb/debug*.log\n"
     )
 
 
