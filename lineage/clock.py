@@ -16,9 +16,21 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def from_ms(ms: float | None) -> datetime | None:
+    """Milliseconds since the epoch (MLflow's and W&B's times) as a UTC datetime; None for None
+    and for a time a datetime cannot hold (a record from elsewhere may say year 10579)."""
+    if ms is None:
+        return None
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def iso_from_ms(ms: int | None) -> str:
-    """Milliseconds since the epoch (MLflow's times) as records spell time; "" for None."""
-    return "" if ms is None else iso(datetime.fromtimestamp(ms / 1000, tz=UTC))
+    """Milliseconds since the epoch as records spell time; "" for None or out of range."""
+    moment = from_ms(ms)
+    return "" if moment is None else iso(moment)
 
 
 _DATE = r"^\d{4}-\d{2}-\d{2}"

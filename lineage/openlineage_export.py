@@ -23,6 +23,7 @@ from openlineage.client.generated.base import RunFacet
 from openlineage.client.uuid import generate_static_uuid
 
 from lineage import __version__
+from lineage.clock import from_ms
 from lineage.documents import run_key_of
 from lineage.export_source import Doc, Records, data_identity
 
@@ -109,14 +110,14 @@ def job_name(doc: Doc) -> str:
 def _start(doc: Doc) -> datetime | None:
     run, command = doc.get("run") or {}, doc.get("command") or {}
     if run.get("start_ms") is not None:
-        return datetime.fromtimestamp(run["start_ms"] / 1000, UTC)
+        return from_ms(run["start_ms"])
     return datetime.fromisoformat(command["started"]) if command.get("started") else None
 
 
 def _end(doc: Doc) -> datetime | None:
     run, command = doc.get("run") or {}, doc.get("command") or {}
     if run.get("end_ms") is not None:
-        return datetime.fromtimestamp(run["end_ms"] / 1000, UTC)
+        return from_ms(run["end_ms"])
     return datetime.fromisoformat(command["ended"]) if command.get("ended") else None
 
 

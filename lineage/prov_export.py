@@ -6,7 +6,7 @@ imported here only, and this module only by ``lineage export prov``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +14,7 @@ from prov.constants import PROV
 from prov.identifier import Namespace
 from prov.model import ProvDocument
 
+from lineage.clock import from_ms
 from lineage.documents import run_key_of
 from lineage.export_source import Doc, Records, data_identity
 
@@ -42,7 +43,7 @@ def person_id(created: dict[str, Any]) -> str:
 
 def _time(iso: str | None, ms: int | None) -> datetime | None:
     if ms is not None:
-        return datetime.fromtimestamp(ms / 1000, UTC)
+        return from_ms(ms)
     return datetime.fromisoformat(iso) if iso else None
 
 

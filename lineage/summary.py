@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, NamedTuple
 
+from lineage.clock import from_ms
 from lineage.documents import run_key_of, short_run, started_ms, wandb_status
 from lineage.model_version import ModelVersion
 from lineage.run_values import run_values
@@ -108,11 +108,8 @@ def to_json(entry: LogEntry) -> dict[str, Any]:
 
 
 def render_line(entry: LogEntry) -> str:
-    when = (
-        datetime.fromtimestamp(entry.started_ms / 1000).strftime("%Y-%m-%d %H:%M")
-        if entry.started_ms is not None
-        else "????-??-?? ??:??"
-    )
+    moment = from_ms(entry.started_ms)
+    when = moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "????-??-?? ??:??"
     commit = (entry.commit or "no-commit")[:10] + ("*" if entry.dirty else " ")
     metric = (
         f"{entry.metric[0]}={entry.metric[1]:.4g}"
