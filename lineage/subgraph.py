@@ -14,7 +14,7 @@ from typing import Any
 
 from lineage.documents import created_at, wandb_status
 from lineage.documents import main_metric as pick_metric
-from lineage.edges import model_of_key, wandb_model_of_key
+from lineage.edges import WANDB_MODEL_PREFIX, model_of_key, wandb_model_of_key
 from lineage.graph import (
     BOTH,
     DIRECTIONS,
@@ -31,7 +31,6 @@ from lineage.graph import (
     WandbModelNode,
 )
 from lineage.index import Edge, Index
-from lineage.wandb_models import is_wandb_model, model_of
 
 _CHUNK = 500  # SQLite's default limit on host parameters is 999 (older builds)
 
@@ -77,7 +76,7 @@ def build(
             record = representatives.get(ident)
             verdict = verdicts.get(ident, ())
             nodes.append(_run_node(ident, record, index, recorded_before, main_metric, verdict))
-        elif kind == "model" and is_wandb_model(key):
+        elif kind == "model" and ident.startswith(WANDB_MODEL_PREFIX):
             nodes.append(_wandb_model_node(index, key))
         elif kind == "model":
             model = model_of_key(key)
@@ -95,6 +94,8 @@ def build(
 
 def _wandb_model_node(index: Index, key: str) -> WandbModelNode:
     """A W&B model version, with the aliases lineage's records say it holds."""
+    from lineage.wandb_models import model_of  # only a graph with a W&B model needs it
+
     found = model_of(index, key)
     if found is not None:
         return WandbModelNode(found.project, found.name, found.digest, found.aliases)
