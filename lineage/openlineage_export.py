@@ -25,6 +25,7 @@ from openlineage.client.uuid import generate_static_uuid
 from lineage import __version__
 from lineage.clock import from_ms
 from lineage.documents import run_key_of
+from lineage.edges import WANDB_MODEL_TYPE
 from lineage.export_source import Doc, Records, data_identity
 
 PRODUCER = f"urn:lineage:{__version__}"
@@ -62,6 +63,7 @@ class LineageRunFacet(RunFacet):
     evidence: str
     status: str | None = None
     mlflow: dict[str, Any] | None = None
+    wandb: dict[str, Any] | None = None
     command: list[str] | None = None
     exitCode: int | None = None
     params: dict[str, str] = attr.field(factory=dict)
@@ -167,6 +169,76 @@ def _model(doc: Doc, model: Doc, tracking: str | None) -> OutputDataset:
     )
 
 
+def _wandb_namespace(wandb: Doc) -> str:
+    """A W&B project as a dataset namespace: ``wandb:<entity>/<project>`` (the entity left out
+    when the run named none)."""
+    entity = wandb.get("entity")
+    return f"wandb:{entity}/{wandb['project']}" if entity else f"wandb:{wandb['project']}"
+
+
+def _wandb_facts(wandb: Doc) -> dict[str, Any]:
+    head = f"{wandb['entity']}/{wandb['project']}" if wandb.get("entity") else wandb["project"]
+    return {
+        "runPath": f"{head}/{wandb['run_id']}",
+        "runName": wandb.get("name"),
+        "group": wandb.get("group"),
+        "jobType": wandb.get("job_type"),
+        "sweepId": wandb.get("sweep_id"),
+        "offline": bool(wandb.get("offline")),
+    }
+
+
+def _wandb_datasets(doc: Doc) -> tuple[list[InputDataset], list[OutputDataset]]:
+    """A W&B run's artifacts: each file of one it used is an input, each file of one it
+    logged an output (name ``<artifact>/<path>``, version the file's md5, which is DVC's md5
+    of the same bytes); a used artifact whose files the run directory does not hold is one
+    input named by the artifact; a logged ``model`` artifact is also an output of its own,
+    versioned by its digest, as MLflow's registered versions are."""
+    wandb = doc.get("wandb") or {}
+    if not wandb:
+        return [], []
+    namespace = _wandb_namespace(wandb)
+    inputs: list[InputDataset] = []
+    outputs: list[OutputDataset] = []
+
+    def version(text: str) -> dict[str, Any]:
+        return {
+            "version": dataset_version_dataset.DatasetVersionDatasetFacet(
+                datasetVersion=text, producer=PRODUCER
+            )
+        }
+
+    for artifact in wandb.get("artifacts") or ():
+        files = artifact.get("files") or ()
+        if artifact.get("used"):
+            if not files:
+                inputs.append(InputDataset(namespace=namespace, name=artifact["name"]))
+            inputs += [
+                InputDataset(
+                    namespace=namespace,
+                    name=f"{artifact['name']}/{f['path']}",
+                    facets=version(f["md5"]),
+                )
+                for f in files
+            ]
+            continue
+        outputs += [
+            OutputDataset(
+                namespace=namespace,
+                name=f"{artifact['name']}/{f['path']}",
+                facets=version(f["md5"]),
+            )
+            for f in files
+        ]
+        if artifact.get("type") == WANDB_MODEL_TYPE and artifact.get("digest"):
+            outputs.append(
+                OutputDataset(
+                    namespace=namespace, name=artifact["name"], facets=version(artifact["digest"])
+                )
+            )
+    return inputs, outputs
+
+
 def _facet(record_id: str, doc: Doc, reproductions: list[Doc]) -> LineageRunFacet:
     run, command, code = doc.get("run") or {}, doc.get("command") or {}, doc.get("code") or {}
     env = doc.get("environment")
@@ -179,16 +251,19 @@ def _facet(record_id: str, doc: Doc, reproductions: list[Doc]) -> LineageRunFace
             "experimentName": run.get("experiment_name"),
             "runName": run.get("name"),
         }
+    wandb = doc.get("wandb") or {}
+    tracked = run or wandb  # a W&B run's config and summary, as MLflow's params and metrics
     return LineageRunFacet(
         record=record_id,
         runKey=run_key_of(doc),
         evidence=doc["evidence"],
         status=_status(doc),
         mlflow=mlflow,
+        wandb=_wandb_facts(wandb) if wandb else None,
         command=list(command["argv"]) if command.get("argv") else None,
         exitCode=command.get("exit_code"),
-        params=dict(run.get("params") or {}),
-        metrics=dict(run.get("metrics") or {}),
+        params=dict(tracked.get("params") or {}),
+        metrics=dict(tracked.get("metrics") or {}),
         code={k: code.get(k) for k in ("commit", "snapshot", "dirty", "branch")},
         stages=[s["name"] for s in doc.get("stages") or ()],
         environment=(
@@ -232,6 +307,9 @@ def run_events(
     tracking = (doc.get("run") or {}).get("tracking_uri")
     outputs = [OutputDataset(**_dataset(names, d)) for d in doc.get("outputs") or ()]
     outputs += [_model(doc, m, tracking) for m in models]
+    used, logged = _wandb_datasets(doc)
+    inputs += used
+    outputs += logged
     start, end = _start(doc) or _EPOCH, _end(doc)
     events = [
         RunEvent(

@@ -84,6 +84,54 @@ RECORDS = {
 }
 RECORDS["r2"]["run"]["parent_run_id"] = "p1"
 
+# A W&B-only run: it used a dataset artifact (one file), read the DVC data too, and logged a
+# dataset file and a model artifact (type `model`, its digest its version).
+USED, LOGGED, WEIGHTS, MODEL_DIGEST = "3" * 32, "4" * 32, "5" * 32, "6" * 32
+WANDB_RUN = run(
+    None,
+    session="s-w",
+    inputs=[{"path": "data/raw.csv", "md5": RAW}],
+    wandb={
+        "run_id": "p7cj45nh",
+        "project": "churn",
+        "entity": "acme",
+        "name": "depth-5",
+        "group": "grid",
+        "job_type": "train",
+        "tags": [],
+        "sweep_id": None,
+        "offline": True,
+        "directory": "wandb/offline-run-20261101_000000-p7cj45nh",
+        "git_commit": BASE,
+        "start_ms": 1_700_000_000_000,
+        "exit_code": 0,
+        "params": {"lr": "0.1", "model.depth": "5"},
+        "metrics": {"acc": 0.9},
+        "artifacts": [
+            {
+                "name": "raw",
+                "type": "dataset",
+                "digest": None,
+                "used": True,
+                "files": [{"path": "raw.csv", "md5": USED}],
+            },
+            {
+                "name": "split",
+                "type": "dataset",
+                "digest": "7" * 32,
+                "files": [{"path": "train.csv", "md5": LOGGED}, {"path": "raw.csv", "md5": RAW}],
+            },
+            {
+                "name": "churn-model",
+                "type": "model",
+                "digest": MODEL_DIGEST,
+                "aliases": ["best", "latest"],
+                "files": [{"path": "model.pkl", "md5": WEIGHTS}],
+            },
+        ],
+    },
+)
+
 
 def stored_records(repo: Path) -> dict[str, dict[str, Any]]:
     """Every record on refs/lineage/records, by name, read with git alone."""

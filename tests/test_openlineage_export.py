@@ -14,7 +14,19 @@ from openlineage.client.facet_v2 import source_code_location_job
 
 from lineage import openlineage_export as ol
 from lineage.export_source import sort_records
-from tests.exports import BASE, PREP, RAW, RECORDS, SNAP, spec_problems
+from tests.exports import (
+    BASE,
+    LOGGED,
+    MODEL_DIGEST,
+    PREP,
+    RAW,
+    RECORDS,
+    SNAP,
+    USED,
+    WANDB_RUN,
+    WEIGHTS,
+    spec_problems,
+)
 
 NAMES = ol.Names(
     jobs="churn",
@@ -158,3 +170,40 @@ def test_a_remote_becomes_an_absolute_uri_without_credentials(remote: str, uri: 
     from lineage.commands.export_openlineage import code_location
 
     assert code_location(remote, Path("/work/repo")) == uri
+
+
+def test_a_wandb_run_s_artifacts_are_datasets_and_its_model_a_versioned_output() -> None:
+    records = sort_records("tip", {"w1": WANDB_RUN}.items())
+    start, done = [json.loads(ol.to_json(e)) for e in ol.to_events(records, NAMES)]
+    assert spec_problems(start) == [] and spec_problems(done) == []
+
+    def named(datasets: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+        return [
+            (
+                d["namespace"],
+                d["name"],
+                (d.get("facets") or {}).get("version", {}).get("datasetVersion"),
+            )
+            for d in datasets
+        ]
+
+    assert named(done["inputs"]) == [
+        (NAMES.data, "data/raw.csv", RAW),
+        ("wandb:acme/churn", "raw/raw.csv", USED),
+    ]
+    assert named(done["outputs"]) == [
+        ("wandb:acme/churn", "split/train.csv", LOGGED),
+        ("wandb:acme/churn", "split/raw.csv", RAW),
+        ("wandb:acme/churn", "churn-model/model.pkl", WEIGHTS),
+        ("wandb:acme/churn", "churn-model", MODEL_DIGEST),
+    ]
+    facet = done["run"]["facets"]["lineage"]
+    assert facet["runKey"] == "wandb:churn/p7cj45nh" and "mlflow" not in facet
+    assert facet["wandb"] == {
+        "runPath": "acme/churn/p7cj45nh",
+        "runName": "depth-5",
+        "group": "grid",
+        "jobType": "train",
+        "offline": True,  # no sweepId: OpenLineage's client leaves out what is None
+    }
+    assert facet["params"] == {"lr": "0.1", "model.depth": "5"} and facet["metrics"] == {"acc": 0.9}

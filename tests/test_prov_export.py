@@ -8,7 +8,20 @@ from prov.model import ProvDocument
 
 from lineage import prov_export
 from lineage.export_source import sort_records
-from tests.exports import PREP, RECORDS, SNAP, prov_relations, read_prov, relations_in
+from tests.exports import (
+    LOGGED,
+    MODEL_DIGEST,
+    PREP,
+    RAW,
+    RECORDS,
+    SNAP,
+    USED,
+    WANDB_RUN,
+    WEIGHTS,
+    prov_relations,
+    read_prov,
+    relations_in,
+)
 
 
 def document() -> ProvDocument:
@@ -48,3 +61,21 @@ def test_provn_is_the_w3c_notation() -> None:
     assert text.endswith("endDocument\n")
     assert "  wasInformedBy(run:c1, run:p1, [prov:type='lineage:Nested'])\n" in text
     assert "  agent(agent:bob@example.com, [prov:type='prov:Person', prov:label=\"Bob\"])\n" in text
+
+
+def test_a_wandb_run_uses_and_generates_its_artifact_files_and_model() -> None:
+    """Files of a used artifact are used; a logged file is generated unless the run also read
+    it (raw.csv: DVC's data, logged again); the model artifact is a model version."""
+    doc = prov_export.to_prov(sort_records("tip", {"w1": WANDB_RUN}.items()))
+    run = "run:wandb:churn/p7cj45nh"
+    model = f"model:wandb:churn/churn-model/{MODEL_DIGEST}"
+    found = {r for r in relations_in(doc) if r[0] in ("used", "wasGeneratedBy")}
+    assert found == {
+        ("used", run, f"commit:{'a' * 40}"),
+        ("used", run, f"data:{RAW}"),
+        ("used", run, f"data:{USED}"),
+        ("wasGeneratedBy", f"data:{LOGGED}", run),
+        ("wasGeneratedBy", f"data:{WEIGHTS}", run),
+        ("wasGeneratedBy", model, run),
+    }
+    assert ("wasDerivedFrom", model, f"data:{USED}") in relations_in(doc)
