@@ -68,6 +68,7 @@ def build(
     representatives = {key: (rid, docs[rid]) for key, rid in chosen.items() if rid in docs}
     data = _data_facts(recorded, sample, docs)
     verdicts, edge_verdicts = _reproductions(index, runs, recorded_before)
+    wandb_nodes = _wandb_model_nodes(index, [k for k in keys if k.startswith(_WANDB_MODEL)])
     for key in keys:
         kind, _, ident = key.partition(":")
         if kind == "commit":
@@ -83,7 +84,7 @@ def build(
             verdict = verdicts.get(ident, ())
             nodes.append(_run_node(ident, record, index, recorded_before, main_metric, verdict))
         elif kind == "model" and ident.startswith(WANDB_MODEL_PREFIX):
-            nodes.append(_wandb_model_node(index, key))
+            nodes.append(wandb_nodes[key])
         elif kind == "model":
             model = model_of_key(key)
             nodes.append(ModelNode(model.name, model.version))
@@ -98,15 +99,24 @@ def build(
     )
 
 
-def _wandb_model_node(index: Index, key: str) -> WandbModelNode:
-    """A W&B model version, with the aliases lineage's records say it holds."""
-    from lineage.wandb_models import model_of  # only a graph with a W&B model needs it
+_WANDB_MODEL = f"model:{WANDB_MODEL_PREFIX}"
 
-    found = model_of(index, key)
-    if found is not None:
-        return WandbModelNode(found.project, found.name, found.digest, found.aliases)
-    project, name, digest = wandb_model_of_key(key) or ("?", "?", "?")
-    return WandbModelNode(project, name, digest)
+
+def _wandb_model_nodes(index: Index, keys: Sequence[str]) -> dict[str, WandbModelNode]:
+    """W&B model versions, with the aliases lineage's records say they hold: the versions of
+    each model read once, however many of them the graph holds."""
+    if not keys:
+        return {}
+    from lineage.wandb_models import versions  # only a graph with a W&B model needs it
+
+    names = {(p, n) for p, n, _ in (wandb_model_of_key(k) or ("?", "?", "?") for k in keys)}
+    known = {m.key: m for p, n in sorted(names) for m in versions(index, n, p)}
+    out = {}
+    for key in keys:
+        project, name, digest = wandb_model_of_key(key) or ("?", "?", "?")
+        found = known.get(key)
+        out[key] = WandbModelNode(project, name, digest, found.aliases if found else None)
+    return out
 
 
 def _order(key: str) -> tuple[int, str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from lineage.documents import WANDB_PREFIX
 from lineage.edges import WANDB_MODEL_PREFIX, wandb_model_key, wandb_model_of_key
@@ -74,26 +75,18 @@ class WandbModel:
         return f"{head}/{self}"
 
 
-def is_wandb_model(key_or_ident: str) -> bool:
-    """Whether a model node's key (``model:wandb:…``) or ident (``wandb:…``) is a W&B one."""
-    return key_or_ident.removeprefix("model:").startswith(WANDB_MODEL_PREFIX)
-
-
 def versions(index: Index, name: str, project: str | None = None) -> list[WandbModel]:
     """Every recorded version of the W&B model ``name`` (in ``project``, else in any), oldest
     first, each with the aliases it holds now."""
     head = f"{WANDB_MODEL_PREFIX}{project}/" if project else WANDB_MODEL_PREFIX
     tail = f"{like_escaped(name)}:%" if project else f"%/{like_escaped(name)}:%"
     keys = index.nodes_matching("model", head, tail)
-    found = [m for k in keys if (m := _read(index, k)) and m.name == name]
-    return _with_aliases(found)
+    return _with_aliases(m for m in _read(index, keys) if m.name == name)
 
 
 def every_version(index: Index) -> list[WandbModel]:
     """Every recorded W&B model version, each with the aliases it holds now."""
-    return _with_aliases(
-        [m for k in index.nodes_matching("model", WANDB_MODEL_PREFIX) if (m := _read(index, k))]
-    )
+    return _with_aliases(_read(index, index.nodes_matching("model", WANDB_MODEL_PREFIX)))
 
 
 def model_of(index: Index, key: str) -> WandbModel | None:
@@ -105,36 +98,55 @@ def model_of(index: Index, key: str) -> WandbModel | None:
     return next((m for m in versions(index, name, project) if m.digest == digest), None)
 
 
-def _read(index: Index, key: str) -> WandbModel | None:
-    """A version as its producing run's record logged it (aliases: the ones given then)."""
-    parsed = wandb_model_of_key(key)
-    if parsed is None:
-        return None
-    project, name, digest = parsed
-    for run_key in index.producers(key):
-        for _, doc in index.records_for_run(run_key)[:1]:
-            wandb = doc.get("wandb") or {}
-            artifacts = list(wandb.get("artifacts") or ())
-            logged = [
-                a
-                for a in artifacts
-                if a.get("name") == name and a.get("digest") == digest and not a.get("used")
-            ]
-            if not logged:
-                continue
-            return WandbModel(
-                project,
-                name,
-                digest,
-                str(logged[0].get("type") or "model"),
-                run_key,
-                wandb.get("entity"),
-                int(wandb.get("start_ms") or 0),
-                tuple(sorted({alias for a in logged for alias in a.get("aliases") or ()})),
-                tuple((f["path"], f["md5"]) for f in logged[0].get("files") or ()),
-                artifacts.index(logged[-1]),
+def _read(index: Index, keys: Iterable[str]) -> list[WandbModel]:
+    """Each version as its producing run's record logged it (aliases: the ones given then).
+    The records are read in one batch: a YOLOv5 run logs a version per epoch."""
+    from lineage.subgraph import representative_records  # the graph code, only when asked
+
+    wanted = [(key, parsed) for key in keys if (parsed := wandb_model_of_key(key))]
+    producers = {key: index.producers(key) for key, _ in wanted}
+    records = representative_records(index, sorted({r for rs in producers.values() for r in rs}))
+    out = []
+    for key, (project, name, digest) in wanted:
+        out.append(
+            next(
+                (
+                    m
+                    for run_key in producers[key]
+                    if run_key in records
+                    and (m := _logged(records[run_key][1], run_key, project, name, digest))
+                ),
+                WandbModel(project, name, digest),
             )
-    return WandbModel(project, name, digest)
+        )
+    return out
+
+
+def _logged(
+    doc: dict[str, Any], run_key: str, project: str, name: str, digest: str
+) -> WandbModel | None:
+    """The version ``digest`` of ``name`` as the run record ``doc`` logged it, if it did."""
+    wandb = doc.get("wandb") or {}
+    artifacts = list(wandb.get("artifacts") or ())
+    logged = [
+        a
+        for a in artifacts
+        if a.get("name") == name and a.get("digest") == digest and not a.get("used")
+    ]
+    if not logged:
+        return None
+    return WandbModel(
+        project,
+        name,
+        digest,
+        str(logged[0].get("type") or "model"),
+        run_key,
+        wandb.get("entity"),
+        int(wandb.get("start_ms") or 0),
+        tuple(sorted({alias for a in logged for alias in a.get("aliases") or ()})),
+        tuple((f["path"], f["md5"]) for f in logged[0].get("files") or ()),
+        artifacts.index(logged[-1]),
+    )
 
 
 def _with_aliases(found: Iterable[WandbModel]) -> list[WandbModel]:
