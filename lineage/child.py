@@ -67,6 +67,23 @@ def _die_with_parent() -> Callable[[], None] | None:
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
+def _in_child(
+    first: Callable[[], None] | None, restore: Sequence[signal.Signals]
+) -> Callable[[], None] | None:
+    """What runs in the child before exec: ``first``, then ``restore`` set back to their
+    default action."""
+    if first is None and not restore:
+        return None
+
+    def in_child() -> None:
+        if first is not None:
+            first()
+        for sig in restore:
+            signal.signal(sig, signal.SIG_DFL)
+
+    return in_child
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -85,6 +102,13 @@ def run(
     # the run FINISHED. So there the child gets a process group of its own, and every signal
     # reaches it exactly once, through us.
     foreground = _terminal_delivers_sigint()
+    # A shell without job control starts `cmd &` with SIGINT and SIGQUIT ignored, and an
+    # ignored signal stays ignored across exec: the child would shrug off the SIGINT we forward
+    # (and a `lineage reproduce` stopped with it would wait for training to end). Away from the
+    # terminal every signal reaches the child through us, so it gets them back as by default.
+    ignored = tuple(
+        sig for sig in (signal.SIGINT, signal.SIGQUIT) if signal.getsignal(sig) is signal.SIG_IGN
+    )
     try:
         proc = subprocess.Popen(
             list(argv),
@@ -93,7 +117,7 @@ def run(
             stdout=subprocess.PIPE if tail is not None else None,
             stderr=subprocess.STDOUT if tail is not None else None,
             process_group=None if foreground else 0,
-            preexec_fn=None if foreground else _die_with_parent(),
+            preexec_fn=None if foreground else _in_child(_die_with_parent(), ignored),
         )
     except FileNotFoundError:
         raise CommandNotFoundError(argv[0]) from None

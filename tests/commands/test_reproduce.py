@@ -310,9 +310,16 @@ def test_dry_run_runs_nothing_and_writes_nothing(scenario: Scenario) -> None:
     assert not list((scn.repo / ".git" / "lineage" / "worktrees").glob("*"))
 
 
+def _ignoring_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("started", ["as usual", "with SIGINT ignored"])
 def test_interrupted_reproduction_leaves_no_trace_in_the_checkout(
-    scenario: Scenario, tmp_path: Path
+    scenario: Scenario, tmp_path: Path, started: str
 ) -> None:
+    """Also when lineage was started with SIGINT ignored, as a shell without job control
+    starts `cmd &`: the rerun must still stop when lineage forwards a SIGINT to it."""
     scn = scenario
     before, tip = scn.state(), scn.tip()
     marker = tmp_path / "started"
@@ -323,6 +330,7 @@ def test_interrupted_reproduction_leaves_no_trace_in_the_checkout(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignoring_sigint if started != "as usual" else None,
     )
     deadline = time.monotonic() + 60
     while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
