@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +158,8 @@ def _dead_sessions(ctx: Context, directory: Path) -> Iterator[str]:
             if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
                 yield _record_lost(ctx, session.name, owner)
         finally:
+            import shutil  # only when a killed run left a session: every command opens this
+
             shutil.rmtree(taken, ignore_errors=True)
 
 

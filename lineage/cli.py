@@ -15,7 +15,6 @@ import json
 import math
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -1127,6 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         if refused is not None:
             click.echo(f"lineage: error: {refused}", err=True)
             sys.exit(1)
+        import traceback  # only for a bug: ~2.5 ms every command would pay to import
+
         traceback.print_exc()
         click.echo(
             f"lineage: internal error (lineage {__version__}); this is a bug: please report it "
