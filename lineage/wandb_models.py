@@ -84,6 +84,11 @@ def versions(index: Index, name: str, project: str | None = None) -> list[WandbM
     return _with_aliases(m for m in _read(index, keys) if m.name == name)
 
 
+def any_recorded(index: Index) -> bool:
+    """Whether any W&B model version is recorded (one index lookup, no record read)."""
+    return bool(index.nodes_matching("model", WANDB_MODEL_PREFIX, limit=1))
+
+
 def every_version(index: Index) -> list[WandbModel]:
     """Every recorded W&B model version, each with the aliases it holds now."""
     return _with_aliases(_read(index, index.nodes_matching("model", WANDB_MODEL_PREFIX)))

@@ -47,7 +47,7 @@ from lineage.records import BIT_IDENTICAL, UNVERIFIED, WITHIN_TOLERANCE
 from lineage.refs import parse_model
 from lineage.resolve import model_node
 from lineage.run_values import run_values
-from lineage.wandb_models import WandbModel, every_version
+from lineage.wandb_models import WandbModel, any_recorded, every_version
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"  # MLflow's tag: HEAD when the run started
@@ -151,7 +151,7 @@ def check_stores(ctx: Context, *, mlflow_refs: bool = False) -> bool:
     try:
         mlflow_bulk.require_stores(ctx.mlflow)
     except LineageError:
-        if mlflow_refs or not every_version(ctx.index):
+        if mlflow_refs or not any_recorded(ctx.index):
             raise
         return False
     return True
@@ -176,7 +176,7 @@ def audit(
     scope = ""
     if check_stores(ctx, mlflow_refs=bool(mlflow_refs)) and (mlflow_refs or not wandb_refs):
         versions, scope = _scope(ctx, mlflow_refs, alias, stage, everything)
-    if wandb_refs or (not mlflow_refs and every_version(index)):  # W&B models recorded
+    if wandb_refs or (not mlflow_refs and any_recorded(index)):  # W&B models recorded
         scope = _joined(scope, _wandb_scope_text(wandb_refs, alias, stage, everything))
     rows = [Row(v) for v in versions] + [Row(w) for w in wandb_versions]
     for row in rows:
