@@ -141,8 +141,9 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 @click.option(
     "--gitignore/--no-gitignore",
     default=None,
-    help="Add the stores of MLflow, W&B and DVC (mlflow.db, mlruns/, mlartifacts/, wandb/) "
-    "to .gitignore, or leave it alone. Default: ask on a terminal, else leave it alone.",
+    help="Add the stores of MLflow, W&B and DVC (mlflow.db, mlruns/, mlartifacts/, W&B's run "
+    "files under wandb/) to .gitignore, or leave it alone. Default: ask on a terminal, else "
+    "leave it alone.",
 )
 @click.pass_obj
 def init(obj: Context, gitignore: bool | None) -> None:
