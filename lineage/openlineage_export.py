@@ -209,27 +209,16 @@ def _wandb_datasets(doc: Doc) -> tuple[list[InputDataset], list[OutputDataset]]:
         }
 
     for artifact in wandb.get("artifacts") or ():
-        files = artifact.get("files") or ()
+        files = [
+            (f"{artifact['name']}/{f['path']}", version(f["md5"]))
+            for f in artifact.get("files") or ()
+        ]
         if artifact.get("used"):
             if not files:
                 inputs.append(InputDataset(namespace=namespace, name=artifact["name"]))
-            inputs += [
-                InputDataset(
-                    namespace=namespace,
-                    name=f"{artifact['name']}/{f['path']}",
-                    facets=version(f["md5"]),
-                )
-                for f in files
-            ]
+            inputs += [InputDataset(namespace=namespace, name=n, facets=v) for n, v in files]
             continue
-        outputs += [
-            OutputDataset(
-                namespace=namespace,
-                name=f"{artifact['name']}/{f['path']}",
-                facets=version(f["md5"]),
-            )
-            for f in files
-        ]
+        outputs += [OutputDataset(namespace=namespace, name=n, facets=v) for n, v in files]
         if artifact.get("type") == WANDB_MODEL_TYPE and artifact.get("digest"):
             outputs.append(
                 OutputDataset(

@@ -109,14 +109,13 @@ def _wandb_model_nodes(index: Index, keys: Sequence[str]) -> dict[str, WandbMode
         return {}
     from lineage.wandb_models import versions  # only a graph with a W&B model needs it
 
-    names = {(p, n) for p, n, _ in (wandb_model_of_key(k) or ("?", "?", "?") for k in keys)}
-    known = {m.key: m for p, n in sorted(names) for m in versions(index, n, p)}
-    out = {}
-    for key in keys:
-        project, name, digest = wandb_model_of_key(key) or ("?", "?", "?")
-        found = known.get(key)
-        out[key] = WandbModelNode(project, name, digest, found.aliases if found else None)
-    return out
+    parsed = {key: wandb_model_of_key(key) or ("?", "?", "?") for key in keys}
+    names = sorted({(project, name) for project, name, _ in parsed.values()})
+    known = {m.key: m for project, name in names for m in versions(index, name, project)}
+    return {
+        key: WandbModelNode(*parts, known[key].aliases if key in known else None)
+        for key, parts in parsed.items()
+    }
 
 
 def _order(key: str) -> tuple[int, str]:

@@ -186,7 +186,7 @@ def parse_ref(text: str) -> tuple[str | None, str, str] | None:
     if text.startswith(WANDB_PREFIX):
         text = text[len(WANDB_PREFIX) :]
     path, colon, spec = text.rpartition(":")
-    if not colon or not path or not spec or not re.fullmatch(r"[\w.-]+", spec):
+    if not colon or not path or not spec or not _NAME.fullmatch(spec):
         return None
     parts = path.split("/")
     if len(parts) > 3 or not all(_NAME.fullmatch(p) for p in parts):
