@@ -56,46 +56,52 @@ def model_of_key(key: str) -> ModelVersion:
     return ModelVersion(name, int(version))
 
 
-def edges_of(record_id: str, doc: dict[str, Any]) -> list[tuple[str, str, str, str | None]]:
+def edges_of(
+    record_id: str, doc: dict[str, Any], run_key: str | None = None
+) -> list[tuple[str, str, str, str | None]]:
     """The graph a record describes, as (src, rel, dst, path): src was used to make dst.
+    ``run_key``: a run record's, when the caller has it already.
 
     A reproduction adds ``reproduced`` from the original run to the rerun; an attachment adds
     ``code`` from the commit that now holds a dirty-tree run's code to the run; a registration
     adds ``produced`` from a run to a version registered from it later."""
-    if doc.get("kind") == "registration":
+    kind = doc.get("kind")
+    if kind == "registration":
         model = model_key(doc["model"]["name"], doc["model"]["version"])
         return [(node_key("run", doc["run"]), "produced", model, None)]
-    if doc.get("kind") == "attachment":
+    if kind == "attachment":
         return [(node_key("commit", doc["commit"]), "code", node_key("run", doc["run"]), None)]
-    if doc.get("kind") == "reproduction":
+    if kind == "reproduction":
         rerun = doc.get("rerun_run")
         if not rerun:
             return []
         return [(node_key("run", doc["original_run"]), "reproduced", node_key("run", rerun), None)]
-    if doc.get("kind") != "run":
+    if kind != "run":
         return []
-    run = node_key("run", run_key_of(doc))
+    # A cold build reads a million of these: keys are spelled inline (as node_key does), and
+    # W&B's edges are looked for only in W&B runs.
+    run = f"run:{run_key_of(doc) if run_key is None else run_key}"
     out: list[tuple[str, str, str, str | None]] = []
     code = doc.get("code") or {}
     ran: str | None = code.get("snapshot") or code.get("commit")
     if ran:
-        out.append((node_key("commit", ran), "code", run, None))
-    if ran and code.get("snapshot") and code.get("commit"):
-        base = node_key("commit", code["commit"])
-        out.append((base, "snapshot", node_key("commit", ran), None))
-    for data in doc.get("inputs") or ():
-        out.append((node_key("data", data["md5"]), "input", run, data["path"]))
+        out.append((f"commit:{ran}", "code", run, None))
+        if code.get("snapshot") and code.get("commit"):
+            out.append((f"commit:{code['commit']}", "snapshot", f"commit:{ran}", None))
+    inputs = doc.get("inputs") or ()
+    for data in inputs:
+        out.append((f"data:{data['md5']}", "input", run, data["path"]))
     for data in doc.get("outputs") or ():
-        out.append((run, "output", node_key("data", data["md5"]), data["path"]))
+        out.append((run, "output", f"data:{data['md5']}", data["path"]))
     for model in doc.get("models") or ():
         out.append((run, "produced", model_key(model["name"], model["version"]), None))
-    read = {data["md5"] for data in doc.get("inputs") or ()}
-    wandb = doc.get("wandb") or {}
-    out += _artifact_edges(run, wandb, read)
-    out += _wandb_model_edges(run, wandb)
+    wandb = doc.get("wandb")
+    if wandb:
+        out += _artifact_edges(run, wandb, {data["md5"] for data in inputs})
+        out += _wandb_model_edges(run, wandb)
     parent = (doc.get("run") or {}).get("parent_run_id")
     if parent:
-        out.append((node_key("run", parent), "parent", run, None))
+        out.append((f"run:{parent}", "parent", run, None))
     return out
 
 

@@ -69,7 +69,7 @@ def read_records(ctx: Context) -> Records:
         return Records(None)
     written = store.written_names()
     found: list[tuple[str, Doc]] = []
-    leaves = store.leaves(tip)
+    leaves = store.leaves(tip, in_pack_order=True)
     with progress.bar("reading records", total=len(leaves), unit="records") as advance:
         for name, _, blob in store.entries(tip, leaves):
             try:

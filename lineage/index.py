@@ -8,8 +8,11 @@ SQLite read, and never imports pygit2.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any, NamedTuple
 
 from lineage import progress
 from lineage.adapters.store import Store
-from lineage.documents import created_at, run_key_of, started_ms
+from lineage.documents import run_key_of, started_ms
 from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
 from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
@@ -51,6 +54,9 @@ _SECONDARY = (
     "runs_started",
 )
 _BATCH = 20_000  # records decoded and inserted at a time
+# 16 KB pages (SQLite's default is 4 KB): a million-record build writes and sorts fewer, fuller
+# pages (~3 s of ~57 measured), and a lookup descends fewer levels.
+_PAGE_SIZE = 16384
 
 # Sized for a million records (~0.5 KB each): a record keeps its blob's oid, not its body (read
 # from git when a query needs it), node keys are stored once and edges hold their integer ids,
@@ -159,12 +165,63 @@ class _Rows:
 
     def __init__(self) -> None:
         self.records: list[tuple[Any, ...]] = []
-        self.edges: list[tuple[str, str, str, str | None, str]] = []
-        self.nodes: set[str] = set()
+        # (record id, its edges): src, rel, dst, path
+        self.edges: list[tuple[str, list[tuple[str, str, str, str | None]]]] = []
+        self.runs_alone: list[str] = []  # run nodes, whether or not an edge names them
         self.runs: list[tuple[str, str, str, int | None]] = []
         self.reproductions: list[tuple[Any, ...]] = []
         self.reruns: list[tuple[str, str]] = []  # (rerun's run key, the run it reproduces)
         self.corrupt: list[tuple[str, str]] = []
+
+
+class _Batch(NamedTuple):
+    """The rows some records add, table by table, with integer ids; a record row is (rid,
+    id, blob oid, the other columns)."""
+
+    corrupt: list[tuple[str, str]]
+    records: list[tuple[int, str, bytes, tuple[Any, ...]]]
+    nodes: list[tuple[int, str]]
+    paths: list[tuple[int, str]]
+    links: list[tuple[int, str, int, int | None, int]]
+    reproductions: list[tuple[Any, ...]]
+    reruns: list[tuple[str, str]]
+    runs: list[tuple[str, int, str, int | None]]
+
+
+_INSERT_REPRODUCTIONS = (
+    "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, created_at)"
+)
+_INSERT_RERUNS = "INSERT OR IGNORE INTO reruns(run_key, original)"
+_INSERT_COLD_RUNS = "INSERT INTO temp.cold_runs(run_key, rid, rank, started_ms)"
+
+
+def _storable(text: str) -> str:
+    """``text`` as SQLite can hold it: a lone surrogate (a non-UTF-8 byte of a file name, as
+    Python decodes it and records keep it) as its escape, ``\\udce9``; the same on insert and
+    on lookup, so a data path recorded that way is found again."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _has_json(db: sqlite3.Connection) -> bool:
+    """Whether this SQLite has its JSON functions (built in since 3.38; an option before)."""
+    try:
+        db.execute("SELECT json_extract('[1]', '$[0]')")
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def _from_json(head: str, width: int) -> str:
+    """``head`` (an INSERT up to its column list) filled from one JSON array of rows, each an
+    array of ``width`` values: JSON null is SQL NULL."""
+    columns = ", ".join(f"json_extract(value, '$[{n}]')" for n in range(width))
+    return f"{head} SELECT {columns} FROM json_each(?)"
 
 
 def _rows(records: Iterable[tuple[str, bytes, bytes]], mine: set[str]) -> _Rows:
@@ -191,15 +248,25 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
     """The rows of one record; raises before adding any when the record cannot be read."""
     kind = doc["kind"]
     created = (doc.get("created") or {}).get("at")
-    run_key = run_key_of(doc) if kind == "run" else None
-    start = started_ms(doc) if kind == "run" else None
-    edges = edges_of(name, doc)
-    reproduction = None
-    # The fields queries filter on, as columns (the body stays in git).
-    unbased = None
+    evidence = doc.get("evidence")
     if kind == "run":
+        key = run_key_of(doc)
+        run_key: str | None = key
+        edges = edges_of(name, doc, key)
         code = doc.get("code") or {}
+        # The fields queries filter on, as columns (the body stays in git).
         unbased = 1 if code.get("commit") is None and code.get("snapshot") is not None else None
+        reproduces = doc.get("reproduces")
+        # The run's representative record: observed beats inferred, then the newest, then
+        # the larger id (compared on insert), whatever order records arrive in.
+        rank = f"{'1' if evidence == 'observed' else '0'}|{created or ''}"
+        run_row = (key, name, rank, started_ms(doc))
+        rerun_record = None
+    else:
+        run_key = unbased = reproduces = run_row = None
+        edges = edges_of(name, doc)
+        rerun_record = doc.get("rerun_record") if kind == "reproduction" else None
+    reproduction = None
     if kind == "reproduction":
         model = doc.get("model")
         version = model_key(model["name"], model["version"]).partition(":")[2] if model else None
@@ -207,16 +274,14 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
         reproduction = (name, doc["original_run"], rerun, version, doc["verdict"], created or "")
         if rerun:  # also how reruns recorded before the `reproduces` field are recognised
             out.reruns.append((rerun, doc["original_run"]))
-    elif run_key is not None and doc.get("reproduces"):
-        out.reruns.append((run_key, doc["reproduces"]))
-    rerun_record = doc.get("rerun_record") if kind == "reproduction" else None
-    reproduces = doc.get("reproduces") if kind == "run" else None
+    elif run_key is not None and reproduces:
+        out.reruns.append((run_key, reproduces))
     out.records.append(
         (
             name,
             oid,
             kind,
-            doc.get("evidence"),
+            evidence,
             created,
             run_key,
             doc.get("session"),
@@ -225,15 +290,10 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
             unbased,
         )
     )
-    for src, rel, dst, path in edges:
-        out.edges.append((src, rel, dst, path, name))
-        out.nodes.update((src, dst))
-    if run_key is not None:
-        out.nodes.add(node_key("run", run_key))
-        # The run's representative record: observed beats inferred, then the newest, then
-        # the larger id (compared on insert), whatever order records arrive in.
-        rank = f"{'1' if doc.get('evidence') == 'observed' else '0'}|{created_at(doc)}"
-        out.runs.append((run_key, name, rank, start))
+    out.edges.append((name, edges))
+    if run_row is not None:
+        out.runs_alone.append(f"run:{run_row[0]}")
+        out.runs.append(run_row)
     if reproduction is not None:
         out.reproductions.append(reproduction)
 
@@ -247,7 +307,7 @@ class _Writer:
         import threading
 
         self.db = db
-        self.jobs: queue.Queue[list[tuple[str, list[tuple[Any, ...]]]] | None] = queue.Queue(2)
+        self.jobs: queue.Queue[list[tuple[str, tuple[Any, ...]]] | None] = queue.Queue(2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="lineage-index-writer", daemon=True)
         self.thread.start()
@@ -257,12 +317,12 @@ class _Writer:
             if self.error is not None:
                 continue  # drain, so the caller never blocks on a full queue
             try:
-                for sql, rows in job:
-                    self.db.executemany(sql, rows)
+                for sql, parameters in job:
+                    self.db.execute(sql, parameters)
             except BaseException as exc:  # handed to the caller's thread, raised there
                 self.error = exc
 
-    def put(self, job: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+    def put(self, job: list[tuple[str, tuple[Any, ...]]]) -> None:
         if self.error is not None:
             raise self.error
         self.jobs.put(job)
@@ -302,6 +362,7 @@ class Index:
         self._pids: dict[str, int] = {}  # data path -> id, likewise
         self._rids = 0  # the last record id a rebuild handed out
         self._mine: set[str] | None = None  # the records this clone wrote (trusted)
+        self._journal_seen: int | None = None  # bytes of the journal read by this catch-up
 
     def _connect(self) -> sqlite3.Connection:
         check_lineage_dir(self.path.parent)
@@ -346,7 +407,9 @@ class Index:
                 damaged[:] = missing
             return not missing
 
-        db = open_shared(path, timeout=self.LOCK_TIMEOUT_S, ready=ready, setup=_migrate)
+        db = open_shared(
+            path, timeout=self.LOCK_TIMEOUT_S, ready=ready, setup=_migrate, page_size=_PAGE_SIZE
+        )
         if damaged:
             self.notes.append(
                 f"the index {shown(self.path)} was damaged (table {', '.join(damaged)} "
@@ -423,7 +486,7 @@ class Index:
     def _catch_up(self, tip: str | None) -> None:
         seen = self._meta("tip")  # re-read inside the write lock: another process may have won
         # What an earlier (maybe rolled back) catch-up learned is forgotten.
-        self._nids, self._pids, self._mine = {}, {}, None
+        self._nids, self._pids, self._mine, self._journal_seen = {}, {}, None, None
         if seen == tip:
             return
         if tip is None:
@@ -441,31 +504,74 @@ class Index:
             with progress.bar("indexing records", total=len(added), unit="records") as advance:
                 for start in range(0, len(added), _BATCH):
                     batch = added[start : start + _BATCH]
-                    self._insert(batch, cold=False)
+                    self._insert(batch)
                     advance(len(batch))
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
+        self._note_journal_read()
+
+    def _note_journal_read(self) -> None:
+        """Keep how much of the journal this catch-up read (see :meth:`_trusted`)."""
+        if self._journal_seen is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES('journal', ?)",
+                (str(self._journal_seen),),
+            )
 
     def _rebuild(self, tip: str) -> None:
         """Refill every table from the records at ``tip``, in batches (a million bodies do not
         fit in memory at once), with the secondary indexes built once at the end: cheaper than
-        keeping them sorted row by row. A writer thread runs each batch's inserts while the next
-        batch is decoded: SQLite releases the GIL while it steps through them."""
+        keeping them sorted row by row. A writer thread runs each batch's inserts in SQLite,
+        which releases the GIL, while this thread decodes the next batch and git inflates the
+        blobs after it in a process of its own: three stages on two cores."""
         self._clear()
         for name in _SECONDARY:
             self.db.execute(f"DROP INDEX IF EXISTS {name}")
         # Building the indexes sorts a million keys at a time: in memory when it fits (SQLite
         # takes pages as it needs them, up to 256 MB, for this connection only).
         self.db.execute("PRAGMA cache_size=-262144")
-        leaves = self.store.leaves(tip)
+        # A run's records arrive in any order (observed and inferred ones, in any batch):
+        # staged, they go into `runs` once, sorted, the best record of each run last.
+        self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS cold_runs("
+            "run_key TEXT, rid INTEGER, rank TEXT, started_ms INTEGER)"
+        )
+        self.db.execute("DELETE FROM temp.cold_runs")
+        leaves = self.store.leaves(tip, in_pack_order=True)
         entries = self.store.entries(tip, leaves)
+        if not _has_json(self.db):  # a SQLite built without JSON: row by row, on this thread
+            with progress.bar("indexing records", total=len(leaves), unit="records") as advance:
+                while batch := list(itertools.islice(entries, _BATCH)):
+                    rows = self._rows_of(batch, cold=True)
+                    self._insert_rows(rows, _INSERT_COLD_RUNS + " VALUES(?,?,?,?)")
+                    advance(len(batch))
+            self._finish_rebuild()
+            return
         writer = _Writer(self.db)
+        # Millions of rows alive at once make Python's cyclic collector walk them over and
+        # over (a third of a million-record build's time); nothing here makes a cycle.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             with progress.bar("indexing records", total=len(leaves), unit="records") as advance:
                 while batch := list(itertools.islice(entries, _BATCH)):
-                    writer.put(self._statements(batch, cold=True))
+                    writer.put(self._cold_inserts(batch))
                     advance(len(batch))
         finally:
+            if collecting:
+                gc.enable()
             writer.close()  # waits for the last batch, and says why the writer stopped
+        self._finish_rebuild()
+
+    def _finish_rebuild(self) -> None:
+        """Rank the staged runs into ``runs`` and build the indexes a rebuild dropped."""
+        self.db.execute(
+            "INSERT INTO runs(run_key, rid, rank, started_ms) "
+            "SELECT c.run_key, c.rid, c.rank, c.started_ms FROM temp.cold_runs c "
+            "JOIN records r ON r.rid = c.rid WHERE true ORDER BY c.run_key, c.rank, r.id "
+            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+            "started_ms=excluded.started_ms"
+        )
+        self.db.execute("DROP TABLE temp.cold_runs")
         execute_script(self.db, _SCHEMA)  # the indexes dropped above
         self._nids.clear()
         self._pids.clear()
@@ -477,15 +583,70 @@ class Index:
         self._pids.clear()
         self._rids = 0
 
-    def _insert(self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool) -> None:
-        """Index some records; ``cold``: into emptied tables (nothing to look up or skip)."""
-        for sql, rows in self._statements(records, cold=cold):
-            self.db.executemany(sql, rows)
+    def _insert(self, records: Sequence[tuple[str, bytes, bytes]]) -> None:
+        """Index some records into the tables as they are (a catch-up)."""
+        self._insert_rows(
+            self._rows_of(records, cold=False),
+            "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
+            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+            "started_ms=excluded.started_ms WHERE (excluded.rank, "
+            "(SELECT id FROM records WHERE rid = excluded.rid)) > "
+            "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
+        )
 
-    def _statements(
-        self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool
-    ) -> list[tuple[str, list[tuple[Any, ...]]]]:
-        """The inserts that index ``records``, as (SQL, rows). ``cold``: into tables this
+    def _insert_rows(self, rows: _Batch, insert_runs: str) -> None:
+        """Insert ``rows`` row by row (runs by ``insert_runs``)."""
+        db = self.db
+        db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", rows.corrupt)
+        db.executemany(
+            "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+            "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+            [(rid, name, oid, *rest) for rid, name, oid, rest in rows.records],
+        )
+        db.executemany("INSERT INTO nodes(nid, key) VALUES(?, ?)", rows.nodes)
+        db.executemany("INSERT INTO paths(pid, path) VALUES(?, ?)", rows.paths)
+        db.executemany("INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)", rows.links)
+        db.executemany(_INSERT_REPRODUCTIONS + " VALUES(?,?,?,?,?,?)", rows.reproductions)
+        db.executemany(_INSERT_RERUNS + " VALUES(?, ?)", rows.reruns)
+        db.executemany(insert_runs, rows.runs)
+
+    def _cold_inserts(
+        self, records: Sequence[tuple[str, bytes, bytes]]
+    ) -> list[tuple[str, tuple[Any, ...]]]:
+        """A rebuild's inserts of ``records``, as (SQL, parameters): each table's rows go to
+        SQLite as one JSON array, unpacked by ``json_each`` in C, so the writer thread runs a
+        whole batch without the GIL. Row by row (``executemany``), it took the GIL back after
+        every row and waited each time for the decoding thread to let go of it: the two threads
+        took turns instead of running side by side. Runs go to a staging table, and into
+        ``runs`` once at the end, sorted (see :meth:`_rebuild`)."""
+        import msgspec  # the cold build's decoding imported it already
+
+        rows = self._rows_of(records, cold=True)
+        dumps = msgspec.json.encode  # ~6x json.dumps on lists of tuples
+        return [
+            (_from_json("INSERT OR REPLACE INTO corrupt(id, reason)", 2), (dumps(rows.corrupt),)),
+            (
+                # A blob cannot be JSON: the oids travel as one blob, 20 bytes a record.
+                "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+                "rerun_record, reproduces, unbased) SELECT json_extract(value, '$[0]'), "
+                "json_extract(value, '$[1]'), substr(?2, key * 20 + 1, 20), "
+                + ", ".join(f"json_extract(value, '$[{n}]')" for n in range(2, 10))
+                + " FROM json_each(?1)",
+                (
+                    dumps([(rid, name, *rest) for rid, name, _, rest in rows.records]),
+                    b"".join(oid for _, _, oid, _ in rows.records),
+                ),
+            ),
+            (_from_json("INSERT INTO nodes(nid, key)", 2), (dumps(rows.nodes),)),
+            (_from_json("INSERT INTO paths(pid, path)", 2), (dumps(rows.paths),)),
+            (_from_json("INSERT INTO links(src, rel, dst, path, rid)", 5), (dumps(rows.links),)),
+            (_from_json(_INSERT_REPRODUCTIONS, 6), (dumps(rows.reproductions),)),
+            (_from_json(_INSERT_RERUNS, 2), (dumps(rows.reruns),)),
+            (_from_json(_INSERT_COLD_RUNS, 4), (dumps(rows.runs),)),
+        ]
+
+    def _rows_of(self, records: Sequence[tuple[str, bytes, bytes]], *, cold: bool) -> _Batch:
+        """The rows that index ``records``, with integer ids. ``cold``: into tables this
         rebuild emptied, whose ids it hands out itself (the writer thread may not have inserted
         the previous batch yet); otherwise looked up in the tables as they are."""
         found = _rows(records, self._trusted([r[0] for r in records], cold=cold))
@@ -500,85 +661,116 @@ class Index:
         )
         self._rids = first + len(fresh) - 1
         rids = {r[0]: first + n for n, r in enumerate(fresh)}
-        nids, new_nodes = self._interned(self._nids, "nodes", "nid", "key", found.nodes, cold=cold)
-        paths = {e[3] for e in found.edges if e[3] is not None}
-        pids, new_paths = self._interned(self._pids, "paths", "pid", "path", paths, cold=cold)
-        return [
-            ("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", found.corrupt),
-            (
-                "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
-                "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                [(rids[r[0]], *r) for r in fresh],
-            ),
-            ("INSERT INTO nodes(nid, key) VALUES(?, ?)", new_nodes),
-            ("INSERT INTO paths(pid, path) VALUES(?, ?)", new_paths),
-            (
-                "INSERT INTO links(src, rel, dst, path, rid) VALUES(?,?,?,?,?)",
-                [
-                    (nids[src], rel, nids[dst], None if path is None else pids[path], rids[name])
-                    for src, rel, dst, path, name in found.edges
-                    if name in rids
-                ],
-            ),
-            (
-                "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, "
-                "created_at) VALUES(?,?,?,?,?,?)",
-                [r for r in found.reproductions if r[0] not in known],
-            ),
-            ("INSERT OR IGNORE INTO reruns(run_key, original) VALUES(?, ?)", found.reruns),
-            (
-                "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
-                "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
-                "started_ms=excluded.started_ms WHERE (excluded.rank, "
-                "(SELECT id FROM records WHERE rid = excluded.rid)) > "
-                "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
-                [
-                    (key, rids[name], rank, start)
-                    for key, name, rank, start in found.runs
-                    if name in rids
-                ],
-            ),
-        ]
+        if cold:
+            new_nodes, new_paths, links = self._cold_links(found, rids)
+        else:
+            nodes = set(found.runs_alone)
+            paths: set[str] = set()
+            for _, edges in found.edges:
+                for src, _, dst, path in edges:
+                    nodes.add(src)
+                    nodes.add(dst)
+                    if path is not None:
+                        paths.add(_storable(path))
+            nids, new_nodes = self._interned(self._nids, "nodes", "nid", "key", nodes)
+            pids, new_paths = self._interned(self._pids, "paths", "pid", "path", paths)
+            links = [
+                (
+                    nids[src],
+                    rel,
+                    nids[dst],
+                    None if path is None else pids[_storable(path)],
+                    rids[name],
+                )
+                for name, edges in found.edges
+                if name in rids
+                for src, rel, dst, path in edges
+            ]
+        return _Batch(
+            corrupt=found.corrupt,
+            records=[(rids[r[0]], r[0], r[1], r[2:]) for r in fresh],
+            nodes=new_nodes,
+            paths=new_paths,
+            links=links,
+            reproductions=[r for r in found.reproductions if r[0] not in known],
+            reruns=found.reruns,
+            runs=[
+                (key, rids[name], rank, start)
+                for key, name, rank, start in found.runs
+                if name in rids
+            ],
+        )
 
     def _trusted(self, names: list[str], *, cold: bool) -> set[str]:
         """Of ``names``, those this clone wrote (its journal: see ``Store.written_names``).
         The journal holds a line per record written here (65 MB at a million): a rebuild reads
-        it once into a set; a catch-up only picks the few names it needs out of it, in C."""
+        it once into a set; a catch-up reads only what was appended since the last one (its
+        size then is in ``meta``), since a record is journaled before the ref moves to it. A
+        name it misses (journaled while the last catch-up ran) is read as pulled: checked
+        whole, never trusted by mistake."""
+        path = self.store.journal_path
         if self._mine is None and cold:
+            with contextlib.suppress(OSError):
+                self._journal_seen = path.stat().st_size  # before reading: a lower bound
             self._mine = self.store.written_names()
         if self._mine is not None:
             return self._mine
+        start = int(self._meta("journal") or 0)
         try:
-            lines = self.store.journal_path.read_bytes().split(b"\n")
+            with path.open("rb") as f:
+                if os.fstat(f.fileno()).st_size < start:  # rewritten: read it all
+                    start = 0
+                f.seek(start)
+                tail = f.read()
         except FileNotFoundError:
             return set()
+        complete = tail.rfind(b"\n") + 1  # a line being appended is read next time
+        self._journal_seen = start + complete
+        lines = tail[:complete].split(b"\n")
         return {n.decode() for n in {name.encode() for name in names}.intersection(lines)}
 
+    def _cold_links(
+        self, found: _Rows, rids: dict[str, int]
+    ) -> tuple[list[tuple[int, str]], list[tuple[int, str]], list[tuple[Any, ...]]]:
+        """A rebuild's new nodes, new paths and links for ``found``: every id so far was
+        handed out here, so the next is one past them (no lookups)."""
+        nids, pids = self._nids, self._pids
+        new_nodes: list[tuple[int, str]] = []
+        new_paths: list[tuple[int, str]] = []
+        links: list[tuple[Any, ...]] = []
+        for key in found.runs_alone:
+            if key not in nids:
+                nids[key] = nid = len(nids) + 1
+                new_nodes.append((nid, key))
+        for name, edges in found.edges:
+            rid = rids[name]
+            for src, rel, dst, path in edges:
+                if (s := nids.get(src)) is None:
+                    nids[src] = s = len(nids) + 1
+                    new_nodes.append((s, src))
+                if (d := nids.get(dst)) is None:
+                    nids[dst] = d = len(nids) + 1
+                    new_nodes.append((d, dst))
+                if path is not None and (p := pids.get(path)) is None:
+                    pids[path] = p = len(pids) + 1
+                    new_paths.append((p, _storable(path)))
+                links.append((s, rel, d, None if path is None else p, rid))
+        return new_nodes, new_paths, links
+
     def _interned(
-        self,
-        ids: dict[str, int],
-        table: str,
-        id_column: str,
-        column: str,
-        values: set[str],
-        *,
-        cold: bool,
+        self, ids: dict[str, int], table: str, id_column: str, column: str, values: set[str]
     ) -> tuple[dict[str, int], list[tuple[int, str]]]:
         """Each of ``values``' integer id in ``table`` (``ids`` caches them), and the rows to
-        insert for those not there yet. Cold, every id so far was handed out here: the next is
-        one past them."""
+        insert for those not there yet."""
         missing = [v for v in values if v not in ids]
-        if cold:
-            first = len(ids) + 1
-        else:
-            for n in range(0, len(missing), 500):
-                chunk = missing[n : n + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT {column}, {id_column} FROM {table} WHERE {column} IN ({marks})"
-                ids.update(self.db.execute(query, chunk))
-            missing = [v for v in missing if v not in ids]
-            query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
-            first = self.db.execute(query).fetchone()[0]
+        for n in range(0, len(missing), 500):
+            chunk = missing[n : n + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {column}, {id_column} FROM {table} WHERE {column} IN ({marks})"
+            ids.update(self.db.execute(query, chunk))
+        missing = [v for v in missing if v not in ids]
+        query = f"SELECT COALESCE(MAX({id_column}), 0) + 1 FROM {table}"
+        first = self.db.execute(query).fetchone()[0]
         new = [(first + n, value) for n, value in enumerate(sorted(missing))]
         ids.update((value, n) for n, value in new)
         return ids, new
@@ -690,7 +882,7 @@ class Index:
         found: dict[str, None] = {}
         for src, dst in self.db.execute(
             "SELECT src, dst FROM edges WHERE path=? AND rel IN ('input', 'output') ORDER BY seq",
-            (path,),
+            (_storable(path),),
         ):
             found[(src if src.startswith("data:") else dst).partition(":")[2]] = None
         return list(found)
@@ -703,7 +895,7 @@ class Index:
             "MIN(r.created_at) AS first FROM edges e JOIN records r ON r.id = e.record_id "
             "WHERE e.path = ? AND e.rel IN ('input', 'output') GROUP BY data "
             "ORDER BY first, data",
-            (path,),
+            (_storable(path),),
         )
         return [(data.partition(":")[2], first or "") for data, first in rows]
 

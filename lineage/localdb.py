@@ -25,8 +25,10 @@ def open_shared(
     timeout: float,
     ready: Callable[[sqlite3.Connection], bool],
     setup: Callable[[sqlite3.Connection], None],
+    page_size: int | None = None,
 ) -> sqlite3.Connection:
-    """A WAL-mode autocommit connection to ``path`` with its schema in place.
+    """A WAL-mode autocommit connection to ``path`` with its schema in place; ``page_size``:
+    the page size of a file this call creates (one that exists keeps its own).
 
     ``ready`` says whether the schema is already right (a plain read, which never waits in WAL
     mode); if not, ``setup`` creates or migrates it inside a write transaction, after ``ready``
@@ -38,6 +40,8 @@ def open_shared(
     db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     try:
         deadline = time.monotonic() + timeout
+        if page_size is not None:
+            db.execute(f"PRAGMA page_size={int(page_size)}")  # no write: taken on the first
         _retry(lambda: _wal(db), deadline)
         db.execute("PRAGMA synchronous=NORMAL")
         if not ready(db):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import pytest
+
 from lineage.adapters import git
 from lineage.adapters.store import Store
 from lineage.index import Index
@@ -443,3 +445,144 @@ def test_records_this_clone_wrote_index_the_same_from_their_indexed_fields_alone
     keys = {row[1] for row in trusted["nodes"]}
     assert {"run:wandb:churn/p7cj45nh", f"data:{'4' * 32}", f"data:{'5' * 32}"} <= keys
     assert f"model:wandb:churn/churn-model:{'6' * 32}" in keys  # a W&B model artifact
+
+
+def _rows_by_name(repo: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The index's rows with their integer ids replaced by what they stand for: a rebuild and
+    a catch-up hand out ids in different orders."""
+    import sqlite3
+
+    db = sqlite3.connect(_index_path(repo))
+    queries = {
+        "records": "SELECT id, oid, kind, evidence, created_at, run_key, session, rerun_record, "
+        "reproduces, unbased FROM records",
+        "nodes": "SELECT key FROM nodes",
+        "paths": "SELECT path FROM paths",
+        "edges": "SELECT src, rel, dst, path, record_id, evidence FROM edges",
+        "runs": "SELECT runs.run_key, records.id, rank, started_ms FROM runs "
+        "JOIN records ON records.rid = runs.rid",
+        "corrupt": "SELECT * FROM corrupt",
+        "reproductions": "SELECT * FROM reproductions",
+        "reruns": "SELECT * FROM reruns",
+    }
+    try:
+        return {name: sorted(db.execute(sql), key=repr) for name, sql in queries.items()}
+    finally:
+        db.close()
+
+
+def test_a_rebuild_and_record_by_record_catch_ups_give_the_same_rows(git_repo: Path) -> None:
+    """A rebuild hands SQLite each batch as JSON and ranks a run's records once at the end; a
+    catch-up inserts row by row and ranks them as they come: both must index the same. The
+    inferred record of run p (older, written after the observed one) must not win."""
+    store = Store(git.discover(git_repo))
+    inferred = RunRecord(
+        evidence="inferred",
+        session="s-import",
+        code=Code(commit="a" * 40, dirty=None),
+        created=Provenance(at="2026-01-03T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        run=MlflowRun("p" * 32, "sqlite:///x", "1", "e", None, "FINISHED", 5, 9),
+    )
+    records = [*_every_kind(), encode(inferred)]
+    index = Index(store)
+    for record in records:  # a catch-up per record, each a tip the index has not seen
+        store.append([record])
+        index.refresh()
+    index.close()
+    caught_up = _rows_by_name(git_repo)
+    _forget_index(git_repo)
+    rebuilt = Index(store)
+    rebuilt.refresh()
+    rebuilt.close()
+    assert _rows_by_name(git_repo) == caught_up
+    assert len(caught_up["records"]) == len(records) and len(caught_up["runs"]) == 5
+    run_p = next(row for row in caught_up["runs"] if row[0] == "p" * 32)
+    assert run_p[2].startswith("1|")  # the observed record represents it
+
+
+def _off_schema(n: int) -> tuple[str, bytes]:
+    """A run record whose environment is a number: the schema check refuses it, the indexed
+    fields alone read fine. Indexed, it was trusted; marked corrupt, it was checked whole."""
+    import json
+
+    from lineage.records import record_id
+
+    doc = json.loads(run_record(n)[1])
+    doc["environment"] = 5
+    blob = json.dumps(doc, sort_keys=True).encode()
+    return record_id(blob), blob
+
+
+def test_a_catch_up_trusts_what_this_clone_wrote_since_the_last_reading_only_the_new_lines(
+    git_repo: Path,
+) -> None:
+    """A catch-up reads the journal from where the last one stopped: a record this clone
+    wrote since is still trusted (no schema check), one pulled is still checked whole, and a
+    journal rewritten shorter is read from the start again."""
+    import os
+
+    store = Store(git.discover(git_repo))
+    index = Index(store)
+    store.append([run_record(1)])
+    index.refresh()
+    mine = _off_schema(2)
+    store.append([mine])
+    index.refresh()
+    assert not index.corrupt  # trusted: journaled after the last catch-up's reading
+    size = store.journal_path.stat().st_size
+    pulled = _off_schema(3)
+    store.append([pulled])
+    os.truncate(store.journal_path, size)  # as if another clone wrote it
+    index.refresh()
+    assert [name for name, _ in index.corrupt] == [pulled[0]]
+    store.append([_off_schema(4)])
+    store.journal_path.write_text(f"{_off_schema(4)[0]}\n")  # rewritten, shorter
+    index.refresh()
+    assert [name for name, _ in index.corrupt] == [pulled[0]]
+    index.close()
+
+
+def test_a_data_path_that_is_not_utf8_is_indexed_and_found_both_ways(git_repo: Path) -> None:
+    """A file name with a non-UTF-8 byte is recorded with a lone surrogate (records.py); SQLite
+    cannot hold one, and indexing it failed with a traceback on every command. Now it is kept
+    as its escape, by a catch-up and a rebuild alike, and looked up the same way."""
+    from lineage.records import Data
+
+    path = "data/caf\udce9.csv"
+    record = RunRecord(
+        evidence="observed",
+        session="s-latin1",
+        code=Code(commit="c" * 40, dirty=False),
+        created=Provenance(at="2026-01-01T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        inputs=(Data(path, "1" * 32),),
+    )
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1)])
+    Index(store).refresh()  # level with the store: the next record is caught up
+    store.append([encode(record)])
+    for _ in ("caught up", "rebuilt"):
+        index = Index(store)
+        index.refresh()
+        assert index.md5s_at_path(path) == ["1" * 32]
+        assert [md5 for md5, _ in index.data_versions(path)] == ["1" * 32]
+        assert index.data_paths() == ["data/caf\\udce9.csv"]
+        assert not index.corrupt
+        index.close()
+        _forget_index(git_repo)
+
+
+def test_a_sqlite_without_json_rebuilds_row_by_row_to_the_same_rows(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild hands each batch to SQLite as JSON; a SQLite built without its JSON functions
+    (an option before 3.38) gets the same rows inserted one by one."""
+    import lineage.index as index_module
+
+    store = Store(git.discover(git_repo))
+    store.append(_every_kind())
+    Index(store).refresh()
+    with_json = _rows_by_name(git_repo)
+    _forget_index(git_repo)
+    monkeypatch.setattr(index_module, "_has_json", lambda db: False)
+    Index(store).refresh()
+    assert _rows_by_name(git_repo) == with_json and with_json["edges"]

@@ -19,9 +19,11 @@ wherever the ref is pushed.
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import os
 import random
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -464,52 +466,40 @@ class Store:
         self, tip: str, leaves: Sequence[tuple[str, bytes]] | None = None
     ) -> Iterator[tuple[str, bytes, bytes]]:
         """Every record in the tree at ``tip`` as (name, blob oid (20 bytes), content), in
-        name order, or in pack order from ``PACK_ORDER_FROM`` records; pass ``leaves`` when
-        :meth:`leaves` was already asked for them.
+        the order of ``leaves`` when given (ask :meth:`leaves` with ``in_pack_order``), else
+        as :meth:`leaves` gives them in pack order.
 
         The blobs are read by one ``git cat-file --batch`` in its own process: unpacking a
         million delta-compressed blobs then runs on another core, while the caller decodes what
         has arrived."""
-        named = self.leaves(tip) if leaves is None else leaves
-        if len(named) >= PACK_ORDER_FROM:
-            named = self._in_pack_order(named)
+        named = self.leaves(tip, in_pack_order=True) if leaves is None else leaves
         blobs = stream_blobs(self.paths, [oid for _, oid in named])
         for (name, oid), blob in zip(named, blobs, strict=True):
             yield name, oid, blob
 
-    def _in_pack_order(self, named: Sequence[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-        """``named`` in the order git stores the blobs in its packs (any left, e.g. not
-        packed yet, at the end). Read in name order, a million records delta-compressed against
-        each other each re-inflate their delta chain: git spent ~240 CPU-s on them, against
-        ~38 s in pack order, where a blob's delta base was just read and is still cached."""
-        wanted = {oid.hex(): (name, oid) for name, oid in named}
-        listing = git.run_git(
-            self.paths.root,
-            ["cat-file", "--batch-all-objects", "--batch-check=%(objectname)", "--unordered"],
-        ).stdout
-        ordered = []
-        for line in listing.decode("ascii").split():
-            found = wanted.pop(line, None)
-            if found is not None:
-                ordered.append(found)
-        return ordered + list(wanted.values())
-
-    def leaves(self, tip: str) -> list[tuple[str, bytes]]:
+    def leaves(self, tip: str, *, in_pack_order: bool = False) -> list[tuple[str, bytes]]:
         """(name, blob oid) of every record in the tree at ``tip``, flat or split shards; no
         blob is read. ``git ls-tree -r`` lists a million entries in about 3 s less than
-        walking them with pygit2 in Python."""
+        walking them with pygit2 in Python.
+
+        ``in_pack_order``: from ``PACK_ORDER_FROM`` records, in the order git stores the blobs
+        in its packs (any left, e.g. not packed yet, at the end). Read in name order, a million
+        records delta-compressed against each other each re-inflate their delta chain: git
+        spent ~240 CPU-s on them, against ~20 s in pack order, where a blob's delta base was
+        just read and is still cached. The packs are listed while ``ls-tree`` runs."""
         self.commit(tip)  # a damaged ref is said as such, not as a failed listing
-        out = git.run_git(self.paths.root, ["ls-tree", "-r", "-z", "--full-tree", tip]).stdout
-        found = []
-        for entry in out.split(b"\0"):
-            meta, _, path = entry.partition(b"\t")
-            fields = meta.split()
-            if len(fields) != 3 or fields[1] != b"blob":
-                continue
-            name = record_id_of(path.decode("utf-8", "surrogateescape"))
-            if name is not None:
-                found.append((name, bytes.fromhex(fields[2].decode("ascii"))))
-        return found
+        listing = _Listing(self.paths.root) if in_pack_order else None
+        try:
+            out = git.run_git(self.paths.root, ["ls-tree", "-r", "-z", "--full-tree", tip]).stdout
+            found = _leaves_of(out)
+            del out
+            if listing is not None and len(found) >= PACK_ORDER_FROM:
+                found = _in_pack_order(found, listing.output())
+        finally:
+            if listing is not None:
+                listing.stop()
+        unhex = binascii.unhexlify
+        return [(name, unhex(oid)) for name, oid in found]
 
     def added_between(self, old: str, new: str) -> tuple[list[tuple[str, bytes]], bool]:
         """Records in ``new``'s tree that ``old``'s lacks, and whether any record vanished."""
@@ -556,11 +546,105 @@ class Store:
         return added, False
 
 
-# From this many records, a full read asks git for them in pack order (Store._in_pack_order):
-# below it the delta bases fit git's cache whatever the order, and listing every object of a
-# large code repository would cost more than it saves.
+# An entry of `git ls-tree -r -z` that is a record lineage wrote: a blob at ab/cdef….json or
+# ab/cd/ef….json, hex all through (anchored at an entry's start: after a NUL, or the first).
+_RECORD_ENTRY = re.compile(
+    rb"(?<![^\0])[0-7]{6} blob ([0-9a-f]{40,64})\t([0-9a-f]{2})/(?:([0-9a-f]{2})/)?"
+    rb"([0-9a-f]+)\.json\0"
+)
+
+
+def _leaves_of(listing: bytes) -> list[tuple[str, bytes]]:
+    """(record name, hex blob oid) of each record entry of ``git ls-tree -r -z``. When every
+    entry is a record as lineage names them, one regular expression reads them all in C (a
+    million in ~0.5 s); otherwise each entry is read as ``record_id_of`` says."""
+    matches = _RECORD_ENTRY.findall(listing)
+    if len(matches) == listing.count(b"\0"):
+        return [((a + b + c).decode("ascii"), oid) for oid, a, b, c in matches]
+    found = []
+    for entry in listing.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 3 or fields[1] != b"blob":
+            continue
+        name = record_id_of(path.decode("utf-8", "surrogateescape"))
+        if name is not None:
+            found.append((name, fields[2]))
+    return found
+
+
+# From this many records, a full read asks git for them in pack order (Store.leaves):
+# below it the delta bases fit git's cache whatever the order, and the listing, started beside
+# ls-tree, is stopped (in a large code repository, listing every object costs more than it saves).
 PACK_ORDER_FROM = 50_000
-_READ_AHEAD = 64  # 1 MB reads of cat-file's output held ahead of the caller
+
+
+def _in_pack_order(found: list[tuple[str, bytes]], listing: bytes) -> list[tuple[str, bytes]]:
+    """``found`` (name, hex oid) in the order ``listing`` (the id of every object git holds,
+    one a line, as the packs store them) names their blobs; any it lacks at the end. (Asking
+    git for each object's type too costs more than looking trees and commits up here.)"""
+    wanted = {oid: (name, oid) for name, oid in found}
+    ordered = []
+    for oid in listing.split():
+        item = wanted.pop(oid, None)
+        if item is not None:
+            ordered.append(item)
+    return ordered + list(wanted.values())
+
+
+class _Listing:
+    """Every object id git holds, in pack order (``cat-file --batch-all-objects --unordered``),
+    listed by a git process started now and read by a thread, while the caller goes on."""
+
+    def __init__(self, root: Path) -> None:
+        import subprocess
+        import threading
+
+        self.proc = subprocess.Popen(
+            [
+                "git",
+                "cat-file",
+                "--batch-all-objects",
+                "--batch-check=%(objectname)",
+                "--unordered",
+            ],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.out = b""
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        # Few large reads: this thread takes the GIL back after each one, and waits for it
+        # while the caller parses ls-tree's output (a 64 KB pipe made that a thousand waits).
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        _widen_pipe(fd)
+        chunks = []
+        while chunk := os.read(fd, _PIPE_BYTES):
+            chunks.append(chunk)
+        self.out = b"".join(chunks)
+
+    def output(self) -> bytes:
+        """What git listed (empty if it failed: the blobs are then read in name order)."""
+        self.thread.join()
+        return self.out if self.proc.wait() == 0 else b""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.thread.join()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self.proc.wait()
+
+
+_PIPE_BYTES = 1 << 20  # cat-file's output pipe, asked of Linux (its default is 64 KB)
+_READ_AHEAD = 64 << 20  # bytes of cat-file's output read ahead of the caller
+# A caller waiting for output wakes once this much arrived (or the end), not at every pipe read.
+_HANDED_FROM = 256 << 10
 
 
 def read_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> dict[bytes, bytes]:
@@ -590,11 +674,11 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     """The content of each blob ``oids`` names, in order, from one ``git cat-file --batch``;
     a missing blob fails as a damaged repository.
 
-    One thread feeds it the ids and another drains its output in 1 MB reads (up to
-    ``_READ_AHEAD`` of them) while the caller decodes: git inflates the next blobs on another
-    core instead of waiting on a full 64 KB pipe, and neither pipe fills up and blocks the
-    other."""
-    import queue
+    git inflates blobs on another core while the caller decodes: a thread feeds it the ids,
+    and another drains its output from a 1 MB pipe into memory, up to ``_READ_AHEAD`` bytes
+    ahead of the caller, so git never waits while the caller works on a batch. The drained
+    chunks are handed over in bulk: a queue item and a thread wake-up per 64 KB pipe read cost
+    more than decoding (18 CPU-s at a million records)."""
     import subprocess
     import threading
 
@@ -611,36 +695,24 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     )
     stdin, stdout = proc.stdin, proc.stdout
     assert stdin is not None and stdout is not None
-    chunks: queue.Queue[bytes] = queue.Queue(maxsize=_READ_AHEAD)
-    stop = threading.Event()
+    _widen_pipe(stdout.fileno())
+    drained = _Drain(stdout.fileno())
+
+    # The request is made here, whole (~41 MB for a million ids, in C): the feeding thread then
+    # only waits in `write`, and never holds the GIL the caller decodes with.
+    hexed = binascii.hexlify(b"".join(oids))
+    width = 2 * len(oids[0]) if oids else 40  # every id of a repository has one length
+    request = b"".join([hexed[at : at + width] + b"\n" for at in range(0, len(hexed), width)])
+    _widen_pipe(stdin.fileno())
 
     def ask() -> None:
         try:
-            for start in range(0, len(oids), 1000):
-                stdin.write(
-                    b"".join(oid.hex().encode() + b"\n" for oid in oids[start : start + 1000])
-                )
+            stdin.write(request)
             stdin.close()
-        except (BrokenPipeError, ValueError):  # the reader stopped early and closed the pipe
+        except (BrokenPipeError, ValueError, OSError):  # the reader stopped early
             pass
 
-    def drain() -> None:
-        fd = stdout.fileno()
-        while not stop.is_set():
-            try:
-                chunk = os.read(fd, 1 << 20)
-            except OSError:
-                chunk = b""
-            while not stop.is_set():
-                try:
-                    chunks.put(chunk, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if not chunk:
-                return
-
-    threads = [threading.Thread(target=f, daemon=True) for f in (ask, drain)]
+    threads = [threading.Thread(target=f, daemon=True) for f in (ask, drained.run)]
     for thread in threads:
         thread.start()
     buffer = b""
@@ -648,7 +720,7 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
 
     def more() -> bool:
         nonlocal buffer, at
-        chunk = chunks.get()
+        chunk = drained.take()
         if not chunk:
             return False
         buffer = buffer[at:] + chunk
@@ -678,12 +750,75 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
             yield buffer[at : at + size]
             at += size + 1
     finally:
-        stop.set()
-        proc.kill()
+        drained.stop()
+        proc.kill()  # unblocks the feeder's write and the drain's read
         for thread in threads:
             thread.join()
+        with contextlib.suppress(OSError):  # a write the kill cut short cannot be flushed
+            stdin.close()
         stdout.close()
         proc.wait()
+
+
+class _Drain:
+    """Reads a pipe to its end on a thread of its own, holding up to ``_READ_AHEAD`` bytes;
+    :meth:`take` hands the caller everything read so far as one bytes object, once there is
+    ``_HANDED_FROM`` of it or the pipe ended (b"": the end)."""
+
+    def __init__(self, fd: int) -> None:
+        import threading
+
+        self.fd = fd
+        self.chunks: list[bytes] = []
+        self.held = 0
+        self.ended = False
+        self.stopped = False
+        self.lock = threading.Condition()
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, _PIPE_BYTES)
+            except OSError:
+                chunk = b""
+            with self.lock:
+                if chunk:
+                    self.chunks.append(chunk)
+                    self.held += len(chunk)
+                else:
+                    self.ended = True
+                if self.held >= _HANDED_FROM or not chunk:
+                    self.lock.notify_all()
+                if not chunk:
+                    return
+                while self.held >= _READ_AHEAD and not self.stopped:
+                    self.lock.wait()
+                if self.stopped:
+                    return
+
+    def take(self) -> bytes:
+        with self.lock:
+            while self.held < _HANDED_FROM and not self.ended:
+                self.lock.wait()
+            taken = b"".join(self.chunks)
+            self.chunks.clear()
+            self.held = 0
+            self.lock.notify_all()
+        return taken
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            self.lock.notify_all()
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask Linux for a 1 MB pipe (fewer, larger reads); elsewhere, or refused, keep the
+    default."""
+    import fcntl
+
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
 
 def _sub_records(shard_name: str | None, sub: Any) -> dict[str, Any]:
