@@ -54,7 +54,8 @@ def mounted(
     tmp_path: Path, *, read_only: tuple[Path, ...] = (), full: Path | None = None
 ) -> dict[str, str]:
     """An environment whose `lineage` runs with ``read_only`` bind-mounted read-only and
-    ``full`` a filled-up 256 KiB tmpfs (what was in it copied there first)."""
+    ``full`` a filled-up 2 MiB tmpfs (what was in it copied there first: an index of a few
+    records, in 16 KB pages, is ~0.4 MB)."""
     steps = []
     for directory in read_only:
         d = shlex.quote(str(directory))
@@ -63,7 +64,7 @@ def mounted(
         d = shlex.quote(str(full))
         steps += [
             f"cp -a {d} {d}.keep",
-            f"mount -t tmpfs -o size=256k tmpfs {d} || exit 99",
+            f"mount -t tmpfs -o size=2m tmpfs {d} || exit 99",
             f"cp -a {d}.keep/. {d}/ || exit 99",
             f"dd if=/dev/zero of={d}/.filler bs=4k 2>/dev/null; true",
         ]
