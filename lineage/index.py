@@ -199,13 +199,8 @@ def _storable(text: str) -> str:
     """``text`` as SQLite can hold it: a lone surrogate (a non-UTF-8 byte of a file name, as
     Python decodes it and records keep it) as its escape, ``\\udce9``; the same on insert and
     on lookup, so a data path recorded that way is found again."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    # backslashreplace touches only what UTF-8 cannot encode: other text comes back as it was.
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _has_json(db: sqlite3.Connection) -> bool:
