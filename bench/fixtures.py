@@ -622,7 +622,7 @@ def fresh_records(
 
 
 def remove_index(repo: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in ("-journal", "-wal", "-shm", ""):
         (repo / ".git" / "lineage" / f"index.sqlite{suffix}").unlink(missing_ok=True)
 
 

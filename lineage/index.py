@@ -23,7 +23,16 @@ from lineage.adapters.store import Store
 from lineage.documents import run_key_of, started_ms
 from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
-from lineage.localdb import execute_script, is_busy, is_damaged, is_full, open_shared, rollback
+from lineage.localdb import (
+    COMPANIONS,
+    execute_script,
+    first_fill,
+    is_busy,
+    is_damaged,
+    is_full,
+    open_shared,
+    rollback,
+)
 from lineage.writable import check_lineage_dir, shown
 
 SCHEMA_VERSION = 8  # 6: no record bodies (blob oids instead), node keys and paths interned
@@ -387,7 +396,7 @@ class Index:
         # A damaged index is only a cache: throw it away and rebuild from the records.
         self.notes.append(f"the index {shown(self.path)} was damaged; rebuilt it from the records")
         try:
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in (*COMPANIONS, ""):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             return self._open(self.path)
         except OSError as exc:
@@ -430,17 +439,20 @@ class Index:
             f"cannot use the index {shown(self.path)} ({why}); answering from a temporary "
             f"index, thrown away afterwards ({next_step})"
         )
-        for suffix in ("", "-wal") if copy else ():
+        # With its WAL (what was committed since the last checkpoint) and its rollback journal
+        # (what undoes a killed first build: see first_fill).
+        for suffix in ("", "-wal", "-journal") if copy else ():
             try:
                 shutil.copyfile(f"{self.path}{suffix}", f"{path}{suffix}")
-            except OSError:  # missing, unreadable, a directory: start empty
-                break
+            except OSError:  # missing, unreadable, a directory: without it
+                if not suffix:
+                    break  # the index itself: start empty
         try:
             return self._open(path)
         except sqlite3.DatabaseError as exc:
             if not is_damaged(exc):
                 raise
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in (*COMPANIONS, ""):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             return self._open(path)
 
@@ -461,17 +473,26 @@ class Index:
     def refresh(self) -> None:
         """Bring the index level with the store's tip (no-op when it already is)."""
         tip = self.store.tip()
-        if tip != self._meta("tip"):
+        seen = self._meta("tip")
+        if tip != seen:
+            # An index that never held records: its first build skips the WAL if it can.
+            first = tip is not None and seen is None
             try:
-                # Inserting into B-trees larger than SQLite's 2 MB default cache rereads pages.
-                self.db.execute("PRAGMA cache_size=-65536")
-                self.db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._catch_up(tip)
-                    self.db.execute("COMMIT")
-                except BaseException:
-                    rollback(self.db)
-                    raise
+                with (
+                    first_fill(self.db, timeout=self.LOCK_TIMEOUT_S)
+                    if first
+                    else contextlib.nullcontext(False)
+                ):
+                    # Inserting into B-trees larger than SQLite's 2 MB default cache rereads
+                    # pages.
+                    self.db.execute("PRAGMA cache_size=-65536")
+                    self.db.execute("BEGIN IMMEDIATE")
+                    try:
+                        self._catch_up(tip)
+                        self.db.execute("COMMIT")
+                    except BaseException:
+                        rollback(self.db)
+                        raise
             except sqlite3.DatabaseError as exc:
                 if is_full(exc):
                     raise IndexFullError(self.path) from None

@@ -12,11 +12,17 @@ Opening a file whose schema is in place takes no write lock at all.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+# The files SQLite keeps beside a database: a rollback journal (see first_fill), the WAL and
+# its index. One left without its database would be applied to the next file of that name:
+# they go before it.
+COMPANIONS = ("-journal", "-wal", "-shm")
 
 
 def open_shared(
@@ -65,6 +71,34 @@ def execute_script(db: sqlite3.Connection, script: str) -> None:
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@contextlib.contextmanager
+def first_fill(db: sqlite3.Connection, *, timeout: float) -> Iterator[bool]:
+    """Fill an empty file with SQLite's rollback journal instead of the WAL, when no other
+    connection has it open (yields whether it could): the pages go once into the file, not
+    into the WAL and then again into the file by the checkpoint (~900 MB each way for the index
+    of a million records). It costs no safety: the rollback journal keeps the pages that
+    existed before the transaction, and an empty file has a handful, so a killed fill rolls
+    back to empty. Another process opening the file meanwhile waits, as it would for the write
+    lock. Back to WAL afterwards; should another connection hold it off, the next opener
+    switches it (see :func:`open_shared`)."""
+    db.execute("PRAGMA busy_timeout=0")  # another connection has it open: the WAL then
+    try:
+        mode = db.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        mode = "wal"
+    finally:
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    alone = str(mode).lower() == "delete"
+    try:
+        yield alone
+    finally:
+        if alone and not db.in_transaction:
+            with contextlib.suppress(sqlite3.OperationalError):
+                _retry(lambda: _wal(db), time.monotonic() + 1.0)
 
 
 def _wal(db: sqlite3.Connection) -> None:

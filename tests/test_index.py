@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -586,3 +590,85 @@ def test_a_sqlite_without_json_rebuilds_row_by_row_to_the_same_rows(
     monkeypatch.setattr(index_module, "_has_json", lambda db: False)
     Index(store).refresh()
     assert _rows_by_name(git_repo) == with_json and with_json["edges"]
+
+
+def _journal_mode(path: Path) -> str:
+    db = sqlite3.connect(path)
+    try:
+        return str(db.execute("PRAGMA journal_mode").fetchone()[0])
+    finally:
+        db.close()
+
+
+def test_a_first_build_writes_its_pages_once_and_leaves_the_index_in_wal_mode(
+    git_repo: Path,
+) -> None:
+    """Alone with a fresh index, the build goes through SQLite's rollback journal, not the
+    WAL (whose pages a checkpoint would copy into the file a second time)."""
+    store = Store(git.discover(git_repo))
+    store.append([run_record(n) for n in range(1, 201)])
+    index = Index(store)
+    index.refresh()
+    wal = Path(f"{index.path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # the build never went through it
+    assert len(list(index.runs(limit=500))) == 200
+    store.append([run_record(201)])
+    index.refresh()  # a catch-up: through the WAL, as before
+    assert wal.stat().st_size > 0
+    index.close()
+    assert _journal_mode(index.path) == "wal"
+
+
+def test_a_first_build_while_another_connection_has_the_index_open_uses_the_wal(
+    git_repo: Path,
+) -> None:
+    store = Store(git.discover(git_repo))
+    store.append([run_record(n) for n in range(1, 201)])
+    index = Index(store)
+    other = sqlite3.connect(index.path)  # another process's reader, say
+    other.execute("SELECT count(*) FROM records").fetchone()
+    index.refresh()
+    assert Path(f"{index.path}-wal").stat().st_size > 0
+    assert other.execute("SELECT count(*) FROM records").fetchone()[0] == 200
+    other.close()
+    index.close()
+    assert _journal_mode(index.path) == "wal"
+
+
+_KILLED_MID_FILL = """
+import os, signal, sys
+from lineage.adapters import git
+from lineage.adapters.store import Store
+from lineage.index import Index
+from lineage.localdb import first_fill
+
+index = Index(Store(git.discover(sys.argv[1])))
+with first_fill(index.db, timeout=5.0) as alone:
+    assert alone
+    index.db.execute("PRAGMA cache_size=10")  # pages spill into the file before any COMMIT
+    index.db.execute("BEGIN IMMEDIATE")
+    index.db.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
+        "INSERT INTO nodes(key) SELECT printf('data:%032d', i) FROM n"
+    )
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_first_build_killed_midway_leaves_an_intact_empty_index(git_repo: Path) -> None:
+    """The rollback journal of a first fill undoes what a killed build spilled into the
+    file: the next command finds a sound, empty index and builds it."""
+    store = Store(git.discover(git_repo))
+    store.append([run_record(n) for n in range(1, 4)])
+    killed = subprocess.run([sys.executable, "-c", _KILLED_MID_FILL, str(git_repo)], check=False)
+    assert killed.returncode == -signal.SIGKILL
+    path = git_repo / ".git" / "lineage" / "index.sqlite"
+    assert Path(f"{path}-journal").stat().st_size > 0  # the hot journal the kill left
+    assert path.stat().st_size > 1_000_000  # and the pages it spilled
+    index = Index(store)
+    assert index.notes == []  # not damaged: rolled back
+    assert index.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert index.db.execute("SELECT count(*) FROM nodes").fetchone()[0] == 0
+    index.refresh()
+    assert len(list(index.runs())) == 3
+    index.close()
