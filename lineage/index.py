@@ -812,10 +812,17 @@ class Index:
         return self._bodies(oids)
 
     def _bodies(self, oids: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-        from lineage.adapters.store import read_blobs
+        from lineage.adapters.store import iter_blobs
 
-        blobs = read_blobs(self.store.paths, list(oids.values()))
-        return {rid: json.loads(blobs[oid]) for rid, oid in oids.items() if oid in blobs}
+        ids: dict[bytes, list[str]] = {}
+        for rid, oid in oids.items():
+            ids.setdefault(oid, []).append(rid)
+        # Decoded as each blob arrives, while git inflates the next (see iter_blobs).
+        return {
+            rid: json.loads(blob)
+            for oid, blob in iter_blobs(self.store.paths, list(ids))
+            for rid in ids[oid]
+        }
 
     # -- queries -----------------------------------------------------------------------
 

@@ -359,3 +359,51 @@ def test_a_large_read_asks_git_in_pack_order_and_loses_nothing(
     in_packs = [(name, content) for name, _, content in store.entries(tip)]
     assert sorted(in_packs) == sorted(by_name) == sorted(packed + loose)
     assert in_packs != by_name  # the order did change: the check reads what it claims
+
+
+def _blob_oid(repo: Path, content: bytes) -> bytes:
+    written = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=content, capture_output=True
+    )
+    return bytes.fromhex(written.stdout.decode().strip())
+
+
+def test_iter_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_repo: Path) -> None:
+    """A request past the pipe's 64 KB goes through its feeding thread; a short one does
+    not: both give every blob, in the order asked, and skip what the repository lacks."""
+    paths = git.discover(git_repo)
+    contents = [canonical_bytes({"n": n, "pad": "x" * (n % 7)}) for n in range(2_000)]
+    oids = [_blob_oid(git_repo, c) for c in contents[:20]]
+    missing = bytes.fromhex("ab" * 20)
+    assert list(store_module.iter_blobs(paths, [oids[3], missing, oids[1], oids[3]])) == [
+        (oids[3], contents[3]),
+        (oids[1], contents[1]),
+    ]
+    for n, content in enumerate(contents):
+        (git_repo / f"{n}.json").write_bytes(content)
+    listed = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin-paths"],
+        cwd=git_repo,
+        input="".join(f"{n}.json\n" for n in range(2_000)).encode(),
+        capture_output=True,
+        check=True,
+    )
+    all_oids = [bytes.fromhex(line) for line in listed.stdout.decode().split()]
+    asked = list(reversed(all_oids))
+    assert len(b"".join(o.hex().encode() + b"\n" for o in asked)) > 32_768  # the thread's way
+    assert list(store_module.iter_blobs(paths, asked)) == list(
+        zip(asked, reversed(contents), strict=True)
+    )
+
+
+def test_iter_blobs_stopped_early_ends_git_and_a_failing_git_is_an_error(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    paths = git.discover(git_repo)
+    oids = [_blob_oid(git_repo, canonical_bytes({"n": n})) for n in range(50)]
+    reading = store_module.iter_blobs(paths, oids)
+    assert next(reading)[0] == oids[0]
+    reading.close()  # git is stopped, nothing raised
+    elsewhere = git.RepoPaths(root=tmp_path, git_dir=tmp_path, common_dir=tmp_path)
+    with pytest.raises(git.GitError, match="not a git repository"):
+        list(store_module.iter_blobs(elsewhere, oids))
