@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # The files SQLite keeps beside a database: a rollback journal (see first_fill), the WAL and
-# its index. One left without its database would be applied to the next file of that name:
-# they go before it.
+# its index. Deleting or copying the database, do the same with them: a hot journal is what
+# undoes a half-written transaction, and one left behind belongs to no later file of that name.
 COMPANIONS = ("-journal", "-wal", "-shm")
 
 
