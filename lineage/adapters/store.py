@@ -690,12 +690,16 @@ def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[by
     fd = stdout.fileno()
     buffer, at, ended = b"", 0, False
 
-    def more() -> bool:
+    def more(wanted: int = 0) -> bool:
+        """Read on until ``wanted`` bytes are unread (some more when 0), gathered in one join:
+        appending each 64 KB read to what is waiting would copy a large blob over and over."""
         nonlocal buffer, at, ended
-        chunk = os.read(fd, 1 << 16)
-        ended = not chunk
-        buffer = buffer[at:] + chunk
-        at = 0
+        parts, short = [buffer[at:]], max(wanted - (len(buffer) - at), 1)
+        while short > 0 and (chunk := os.read(fd, max(short, 1 << 16))):
+            parts.append(chunk)
+            short -= len(chunk)
+        ended = short > 0
+        buffer, at = b"".join(parts), 0
         return not ended
 
     try:
@@ -709,9 +713,7 @@ def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[by
             if len(header) != 3:  # "<oid> missing" (or ambiguous): nothing follows
                 continue
             size = int(header[2])
-            while len(buffer) - at < size + 1 and more():
-                pass
-            if len(buffer) - at < size + 1:
+            if len(buffer) - at < size + 1 and not more(size + 1):
                 break
             yield oid, buffer[at : at + size]
             at += size + 1

@@ -375,8 +375,12 @@ def test_iter_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_rep
     contents = [canonical_bytes({"n": n, "pad": "x" * (n % 7)}) for n in range(2_000)]
     oids = [_blob_oid(git_repo, c) for c in contents[:20]]
     missing = bytes.fromhex("ab" * 20)
-    assert list(store_module.iter_blobs(paths, [oids[3], missing, oids[1], oids[3]])) == [
+    big = os.urandom(3_000_000)  # many pipe reads for one blob
+    big_oid = _blob_oid(git_repo, big)
+    asked = [oids[3], missing, big_oid, oids[1], oids[3]]
+    assert list(store_module.iter_blobs(paths, asked)) == [
         (oids[3], contents[3]),
+        (big_oid, big),
         (oids[1], contents[1]),
     ]
     for n, content in enumerate(contents):
