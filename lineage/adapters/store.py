@@ -25,7 +25,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -647,6 +647,48 @@ _READ_AHEAD = 64 << 20  # bytes of cat-file's output read ahead of the caller
 _HANDED_FROM = 256 << 10
 
 
+def _request(oids: Sequence[bytes]) -> bytes:
+    """``oids`` (raw ids) as ``git cat-file --batch`` reads them, one hex id a line; built in C
+    (~41 MB for a million ids), so a thread feeding it to git only waits in ``write``."""
+    hexed = binascii.hexlify(b"".join(oids))
+    width = 2 * len(oids[0]) if oids else 40  # every id of a repository has one length
+    return b"".join([hexed[at : at + width] + b"\n" for at in range(0, len(hexed), width)])
+
+
+def _batch_output(
+    oids: Sequence[bytes], read: Callable[[], bytes]
+) -> Iterator[tuple[bytes, bytes | None]]:
+    """Each of ``oids`` with its content, None where git said it is missing, parsed from
+    ``git cat-file --batch``'s output as ``read`` returns it (b"": the end); it stops early
+    where that output does. The pieces of one blob are joined once: appending each read to
+    what waits would copy a large blob over and over."""
+    buffer, at = b"", 0
+
+    def more(wanted: int) -> bool:  # until ``wanted`` bytes are unread
+        nonlocal buffer, at
+        parts, short = [buffer[at:]], wanted - (len(buffer) - at)
+        while short > 0 and (chunk := read()):
+            parts.append(chunk)
+            short -= len(chunk)
+        buffer, at = b"".join(parts), 0
+        return short <= 0
+
+    for oid in oids:
+        while (end := buffer.find(b"\n", at)) < 0:
+            if not more(len(buffer) - at + 1):
+                return
+        header = buffer[at:end].split()
+        at = end + 1
+        if len(header) != 3:  # "<oid> missing" (or ambiguous): nothing follows
+            yield oid, None
+            continue
+        size = int(header[2])
+        if len(buffer) - at < size + 1 and not more(size + 1):
+            return
+        yield oid, buffer[at : at + size]
+        at += size + 1
+
+
 def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
     """(oid, content) of each blob ``oids`` names (20-byte ids), in order, from one ``git
     cat-file --batch`` (no pygit2: the index reads bodies this way on queries that must stay
@@ -671,7 +713,7 @@ def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[by
     )
     stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
     assert stdin is not None and stdout is not None and stderr is not None
-    request = b"".join(binascii.hexlify(oid) + b"\n" for oid in wanted)
+    request = _request(wanted)
 
     def ask() -> None:
         try:
@@ -688,39 +730,14 @@ def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[by
     else:
         feeder.start()
     fd = stdout.fileno()
-    buffer, at, ended = b"", 0, False
-
-    def more(wanted: int = 0) -> bool:
-        """Read on until ``wanted`` bytes are unread (some more when 0), gathered in one join:
-        appending each 64 KB read to what is waiting would copy a large blob over and over."""
-        nonlocal buffer, at, ended
-        parts, short = [buffer[at:]], max(wanted - (len(buffer) - at), 1)
-        while short > 0 and (chunk := os.read(fd, max(short, 1 << 16))):
-            parts.append(chunk)
-            short -= len(chunk)
-        ended = short > 0
-        buffer, at = b"".join(parts), 0
-        return not ended
-
+    ended = False  # git's output was read to its end (else the caller stopped early)
     try:
-        for oid in wanted:
-            while (end := buffer.find(b"\n", at)) < 0 and more():
-                pass
-            if end < 0:
-                break  # git stopped: its exit status says why
-            header = buffer[at:end].split()
-            at = end + 1
-            if len(header) != 3:  # "<oid> missing" (or ambiguous): nothing follows
-                continue
-            size = int(header[2])
-            if len(buffer) - at < size + 1 and not more(size + 1):
-                break
-            yield oid, buffer[at : at + size]
-            at += size + 1
-        else:
-            ended = True
+        for oid, blob in _batch_output(wanted, lambda: os.read(fd, 1 << 16)):
+            if blob is not None:
+                yield oid, blob
+        ended = True
     finally:
-        if not ended:  # the caller stopped early
+        if not ended:
             proc.kill()
         stdout.close()
         if feeder is not None:
@@ -759,11 +776,8 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     _widen_pipe(stdout.fileno())
     drained = _Drain(stdout.fileno())
 
-    # The request is made here, whole (~41 MB for a million ids, in C): the feeding thread then
-    # only waits in `write`, and never holds the GIL the caller decodes with.
-    hexed = binascii.hexlify(b"".join(oids))
-    width = 2 * len(oids[0]) if oids else 40  # every id of a repository has one length
-    request = b"".join([hexed[at : at + width] + b"\n" for at in range(0, len(hexed), width)])
+    # Made whole up front: the feeding thread then never holds the GIL the caller decodes with.
+    request = _request(oids)
     _widen_pipe(stdin.fileno())
 
     def ask() -> None:
@@ -776,40 +790,21 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     threads = [threading.Thread(target=f, daemon=True) for f in (ask, drained.run)]
     for thread in threads:
         thread.start()
-    buffer = b""
-    at = 0
-
-    def more() -> bool:
-        nonlocal buffer, at
-        chunk = drained.take()
-        if not chunk:
-            return False
-        buffer = buffer[at:] + chunk
-        at = 0
-        return True
-
+    read = 0
     try:
-        for oid in oids:
-            while (end := buffer.find(b"\n", at)) < 0:
-                if not more():
-                    end = -1
-                    break
-            header = buffer[at:end].split() if end >= 0 else []
-            if len(header) != 3:
+        for oid, blob in _batch_output(oids, drained.take):
+            if blob is None:
                 raise LineageError(
                     f"record blob {oid.hex()} is missing from the repository; "
                     "run `git fsck` and fetch the records again"
                 )
-            size = int(header[2])
-            at = end + 1
-            while len(buffer) - at < size + 1:
-                if not more():
-                    raise LineageError(
-                        f"record blob {oid.hex()} could not be read from the repository; "
-                        "run `git fsck` and fetch the records again"
-                    )
-            yield buffer[at : at + size]
-            at += size + 1
+            read += 1
+            yield blob
+        if read < len(oids):
+            raise LineageError(
+                f"record blob {oids[read].hex()} could not be read from the repository; "
+                "run `git fsck` and fetch the records again"
+            )
     finally:
         drained.stop()
         proc.kill()  # unblocks the feeder's write and the drain's read

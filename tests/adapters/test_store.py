@@ -15,6 +15,7 @@ import pytest
 from lineage.adapters import git
 from lineage.adapters import store as store_module
 from lineage.adapters.store import CREATED, FAST_FORWARD, MERGED, REF, UP_TO_DATE, Merged, Store
+from lineage.errors import LineageError
 from lineage.records import canonical_bytes, decode, record_id
 from tests.conftest import sh
 
@@ -411,3 +412,16 @@ def test_iter_blobs_stopped_early_ends_git_and_a_failing_git_is_an_error(
     elsewhere = git.RepoPaths(root=tmp_path, git_dir=tmp_path, common_dir=tmp_path)
     with pytest.raises(git.GitError, match="not a git repository"):
         list(store_module.iter_blobs(elsewhere, oids))
+
+
+def test_stream_blobs_says_which_blob_is_missing(git_repo: Path) -> None:
+    """The full read shares iter_blobs' parsing of git's output, but a missing record blob
+    is a damaged repository there, named with the next step."""
+    paths = git.discover(git_repo)
+    oids = [_blob_oid(git_repo, canonical_bytes({"n": n})) for n in range(3)]
+    missing = bytes.fromhex("cd" * 20)
+    assert list(store_module.stream_blobs(paths, oids)) == [
+        canonical_bytes({"n": n}) for n in range(3)
+    ]
+    with pytest.raises(LineageError, match=f"record blob {'cd' * 20} is missing.*git fsck"):
+        list(store_module.stream_blobs(paths, [oids[0], missing, oids[1]]))
