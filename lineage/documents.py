@@ -55,10 +55,13 @@ def created_at(doc: Mapping[str, Any]) -> str:
 
 
 def started_ms(doc: Mapping[str, Any]) -> int | None:
-    """When the run started: MLflow's start time, else the command's."""
+    """When the run started: MLflow's start time, else the command's; None for a time past
+    what a 64-bit integer (MLflow's column, SQLite's) holds: the schema bounds no integer, and
+    a record from elsewhere that says 2**70 must not stop the index from taking it."""
     run = doc.get("run") or doc.get("wandb") or {}
     if run.get("start_ms") is not None:
-        return int(run["start_ms"])
+        start = int(run["start_ms"])
+        return start if -(2**63) <= start < 2**63 else None
     command = doc.get("command") or {}
     if command.get("started"):
         from datetime import datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -124,6 +125,39 @@ def test_a_record_this_lineage_cannot_read_is_skipped_like_a_corrupted_one(
         ]
     finally:
         index.close()
+
+
+@pytest.mark.parametrize("pulled", [False, True])
+def test_a_start_time_past_64_bits_is_indexed_without_it(git_repo: Path, pulled: bool) -> None:
+    """The schema bounds no integer, and SQLite holds 64 bits: a run saying it started at
+    2**70 ms is indexed with no start time, by a catch-up and by a rebuild, whether this clone
+    wrote it or pulled it (then it is decoded whole), never an internal error of every query."""
+    far = RunRecord(
+        evidence="observed",
+        session="s-far",
+        code=Code(commit="c" * 40, dirty=False),
+        created=Provenance(at="2026-01-02T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        run=MlflowRun("f" * 32, "sqlite:///x", "1", "e", None, "FINISHED", 2**70, 2**70 + 1),
+    )
+    store = Store(git.discover(git_repo))
+    store.append([run_record(1)])
+    index = Index(store)
+    index.refresh()
+    journal = store.journal_path.stat().st_size
+    store.append([encode(far)])
+    if pulled:
+        os.truncate(store.journal_path, journal)
+    index.refresh()  # a catch-up
+    caught_up = sorted(doc["session"] for _, doc in index.runs())
+    index.close()
+    _forget_index(git_repo)
+    rebuilt = Index(store)
+    rebuilt.refresh()
+    try:
+        assert caught_up == sorted(doc["session"] for _, doc in rebuilt.runs()) == ["s-far", "s1"]
+        assert rebuilt.corrupt == []
+    finally:
+        rebuilt.close()
 
 
 def test_reruns_are_known_by_their_mark_or_by_an_older_reproduction_record(
