@@ -35,9 +35,11 @@ from lineage.localdb import (
 )
 from lineage.writable import check_lineage_dir, shown
 
-SCHEMA_VERSION = 8  # 6: no record bodies (blob oids instead), node keys and paths interned
+SCHEMA_VERSION = 9  # 6: no record bodies (blob oids instead), node keys and paths interned
 # 7: the unique indexes on record ids, node keys and paths are built after a rebuild's inserts
 # 8: W&B model artifacts are model nodes (``model:wandb:<project>/<name>:<digest>``)
+# 9: runs, and records by run, keyed by the run node's integer id, not the run key; the
+# reproductions' reruns indexed (a push's check read every record for them)
 _TABLES = (
     "meta",
     "records",
@@ -57,12 +59,16 @@ _SECONDARY = (
     "nodes_key",
     "paths_path",
     "records_run",
+    "records_rerun",
     "links_src",
     "links_dst",
     "links_path",
     "runs_started",
 )
 _BATCH = 20_000  # records decoded and inserted at a time
+# A catch-up inserts records as git reads them, this many at a time: while they are decoded
+# and inserted, git diffs and reads on the other core.
+_STREAMED = 1_000
 # 16 KB pages (SQLite's default is 4 KB): a million-record build writes and sorts fewer, fuller
 # pages (~3 s of ~57 measured), and a lookup descends fewer levels.
 _PAGE_SIZE = 16384
@@ -70,15 +76,19 @@ _PAGE_SIZE = 16384
 # Sized for a million records (~0.5 KB each): a record keeps its blob's oid, not its body (read
 # from git when a query needs it), node keys are stored once and edges hold their integer ids,
 # and only indexes some query uses exist. Record ids stay text: a hand-made record's name need
-# not be hex.
+# not be hex. A run is known by its node's id (``run:<run key>`` in nodes): new runs get the
+# highest ids, so a catch-up appends to the end of ``runs`` and ``records_run``, where keyed by
+# the random run key it rewrote most of their pages (~140 MB of the WAL for 10,000 records at
+# a million).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records(
     rid INTEGER PRIMARY KEY, id TEXT NOT NULL, oid BLOB NOT NULL, kind TEXT NOT NULL,
-    evidence TEXT, created_at TEXT, run_key TEXT, session TEXT, rerun_record TEXT,
+    evidence TEXT, created_at TEXT, run INTEGER, session TEXT, rerun_record TEXT,
     reproduces TEXT, unbased INTEGER);
 CREATE UNIQUE INDEX IF NOT EXISTS records_id ON records(id);
-CREATE INDEX IF NOT EXISTS records_run ON records(run_key) WHERE run_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_run ON records(run) WHERE run IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_rerun ON records(rerun_record) WHERE rerun_record IS NOT NULL;
 CREATE TABLE IF NOT EXISTS nodes(nid INTEGER PRIMARY KEY, key TEXT NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS nodes_key ON nodes(key);
 CREATE TABLE IF NOT EXISTS paths(pid INTEGER PRIMARY KEY, path TEXT NOT NULL);
@@ -96,8 +106,7 @@ CREATE VIEW IF NOT EXISTS edges AS
     JOIN records r ON r.rid = l.rid LEFT JOIN paths p ON p.pid = l.path;
 CREATE TABLE IF NOT EXISTS corrupt(id TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs(
-    run_key TEXT PRIMARY KEY, rid INTEGER NOT NULL, rank TEXT NOT NULL, started_ms INTEGER)
-    WITHOUT ROWID;
+    nid INTEGER PRIMARY KEY, rid INTEGER NOT NULL, rank TEXT NOT NULL, started_ms INTEGER);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_ms);
 CREATE TABLE IF NOT EXISTS reproductions(
     record_id TEXT PRIMARY KEY, original TEXT NOT NULL, rerun TEXT, model TEXT,
@@ -177,6 +186,7 @@ class _Rows:
         # (record id, its edges): src, rel, dst, path
         self.edges: list[tuple[str, list[tuple[str, str, str, str | None]]]] = []
         self.runs_alone: list[str] = []  # run nodes, whether or not an edge names them
+        # (run node key, record id, rank, started): the record rows name their run likewise
         self.runs: list[tuple[str, str, str, int | None]] = []
         self.reproductions: list[tuple[Any, ...]] = []
         self.reruns: list[tuple[str, str]] = []  # (rerun's run key, the run it reproduces)
@@ -194,14 +204,14 @@ class _Batch(NamedTuple):
     links: list[tuple[int, str, int, int | None, int]]
     reproductions: list[tuple[Any, ...]]
     reruns: list[tuple[str, str]]
-    runs: list[tuple[str, int, str, int | None]]
+    runs: list[tuple[int, int, str, int | None]]
 
 
 _INSERT_REPRODUCTIONS = (
     "INSERT OR IGNORE INTO reproductions(record_id, original, rerun, model, verdict, created_at)"
 )
 _INSERT_RERUNS = "INSERT OR IGNORE INTO reruns(run_key, original)"
-_INSERT_COLD_RUNS = "INSERT INTO temp.cold_runs(run_key, rid, rank, started_ms)"
+_INSERT_COLD_RUNS = "INSERT INTO temp.cold_runs(nid, rid, rank, started_ms)"
 
 
 def _storable(text: str) -> str:
@@ -256,6 +266,7 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
     if kind == "run":
         key = run_key_of(doc)
         run_key: str | None = key
+        run_node = node_key("run", key)
         edges = edges_of(name, doc, key)
         code = doc.get("code") or {}
         # The fields queries filter on, as columns (the body stays in git).
@@ -264,7 +275,7 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
         # The run's representative record: observed beats inferred, then the newest, then
         # the larger id (compared on insert), whatever order records arrive in.
         rank = f"{'1' if evidence == 'observed' else '0'}|{created or ''}"
-        run_row = (key, name, rank, started_ms(doc))
+        run_row: tuple[str, str, str, int | None] | None = (run_node, name, rank, started_ms(doc))
         rerun_record = None
     else:
         run_key = unbased = reproduces = run_row = None
@@ -287,7 +298,7 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
             kind,
             evidence,
             created,
-            run_key,
+            None if run_row is None else run_row[0],  # the run's node, its id once interned
             doc.get("session"),
             rerun_record,
             reproduces,
@@ -296,7 +307,7 @@ def _add(out: _Rows, name: str, oid: bytes, doc: dict[str, Any]) -> None:
     )
     out.edges.append((name, edges))
     if run_row is not None:
-        out.runs_alone.append(f"run:{run_row[0]}")
+        out.runs_alone.append(run_row[0])
         out.runs.append(run_row)
     if reproduction is not None:
         out.reproductions.append(reproduction)
@@ -510,20 +521,22 @@ class Index:
             return
         known = bool(seen) and self.store.has_commit(seen or "")
         self.store.commit(tip, last_good=seen if known else None)  # the ref may be damaged
-        added: list[tuple[str, bytes, bytes]] = []
-        rebuild = not (seen and known)
-        if not rebuild:
-            added, rebuild = self.store.entries_added(seen or "", tip)
-        if rebuild:
+        if not (seen and known) or self._insert_arrivals(seen or "", tip):
             self._rebuild(tip)
-        else:
-            with progress.bar("indexing records", total=len(added), unit="records") as advance:
-                for start in range(0, len(added), _BATCH):
-                    batch = added[start : start + _BATCH]
-                    self._insert(batch)
-                    advance(len(batch))
         self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('tip', ?)", (tip,))
         self._note_journal_read()
+
+    def _insert_arrivals(self, old: str, new: str) -> bool:
+        """Index the records ``new`` holds and ``old`` lacks, a batch at a time as git finds
+        and reads them (see ``Store.arrivals``); True when a record vanished or changed, and
+        the index must be rebuilt instead (what was inserted here goes with the rest)."""
+        arrivals = self.store.arrivals(old, new)
+        read = iter(arrivals)
+        with progress.bar("indexing records", total=None, unit="records") as advance:
+            while batch := list(itertools.islice(read, _STREAMED)):
+                self._insert(batch)
+                advance(len(batch))
+        return arrivals.rewritten
 
     def _note_journal_read(self) -> None:
         """Keep how much of the journal this catch-up read (see :meth:`_trusted`)."""
@@ -549,7 +562,7 @@ class Index:
         # staged, they go into `runs` once, sorted, the best record of each run last.
         self.db.execute(
             "CREATE TEMP TABLE IF NOT EXISTS cold_runs("
-            "run_key TEXT, rid INTEGER, rank TEXT, started_ms INTEGER)"
+            "nid INTEGER, rid INTEGER, rank TEXT, started_ms INTEGER)"
         )
         self.db.execute("DELETE FROM temp.cold_runs")
         leaves = self.store.leaves(tip, in_pack_order=True)
@@ -581,10 +594,10 @@ class Index:
     def _finish_rebuild(self) -> None:
         """Rank the staged runs into ``runs`` and build the indexes a rebuild dropped."""
         self.db.execute(
-            "INSERT INTO runs(run_key, rid, rank, started_ms) "
-            "SELECT c.run_key, c.rid, c.rank, c.started_ms FROM temp.cold_runs c "
-            "JOIN records r ON r.rid = c.rid WHERE true ORDER BY c.run_key, c.rank, r.id "
-            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+            "INSERT INTO runs(nid, rid, rank, started_ms) "
+            "SELECT c.nid, c.rid, c.rank, c.started_ms FROM temp.cold_runs c "
+            "JOIN records r ON r.rid = c.rid WHERE true ORDER BY c.nid, c.rank, r.id "
+            "ON CONFLICT(nid) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
             "started_ms=excluded.started_ms"
         )
         self.db.execute("DROP TABLE temp.cold_runs")
@@ -603,8 +616,8 @@ class Index:
         """Index some records into the tables as they are (a catch-up)."""
         self._insert_rows(
             self._rows_of(records, cold=False),
-            "INSERT INTO runs(run_key, rid, rank, started_ms) VALUES(?,?,?,?) "
-            "ON CONFLICT(run_key) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
+            "INSERT INTO runs(nid, rid, rank, started_ms) VALUES(?,?,?,?) "
+            "ON CONFLICT(nid) DO UPDATE SET rid=excluded.rid, rank=excluded.rank, "
             "started_ms=excluded.started_ms WHERE (excluded.rank, "
             "(SELECT id FROM records WHERE rid = excluded.rid)) > "
             "(runs.rank, (SELECT id FROM records WHERE rid = runs.rid))",
@@ -615,7 +628,7 @@ class Index:
         db = self.db
         db.executemany("INSERT OR REPLACE INTO corrupt(id, reason) VALUES(?, ?)", rows.corrupt)
         db.executemany(
-            "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+            "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run, session, "
             "rerun_record, reproduces, unbased) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
             [(rid, name, oid, *rest) for rid, name, oid, rest in rows.records],
         )
@@ -643,7 +656,7 @@ class Index:
             (_from_json("INSERT OR REPLACE INTO corrupt(id, reason)", 2), (dumps(rows.corrupt),)),
             (
                 # A blob cannot be JSON: the oids travel as one blob, 20 bytes a record.
-                "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run_key, session, "
+                "INSERT INTO records(rid, id, oid, kind, evidence, created_at, run, session, "
                 "rerun_record, reproduces, unbased) SELECT json_extract(value, '$[0]'), "
                 "json_extract(value, '$[1]'), substr(?2, key * 20 + 1, 20), "
                 + ", ".join(f"json_extract(value, '$[{n}]')" for n in range(2, 10))
@@ -679,6 +692,7 @@ class Index:
         rids = {r[0]: first + n for n, r in enumerate(fresh)}
         if cold:
             new_nodes, new_paths, links = self._cold_links(found, rids)
+            nids = self._nids
         else:
             nodes = set(found.runs_alone)
             paths: set[str] = set()
@@ -704,15 +718,18 @@ class Index:
             ]
         return _Batch(
             corrupt=found.corrupt,
-            records=[(rids[r[0]], r[0], r[1], r[2:]) for r in fresh],
+            records=[
+                (rids[name], name, oid, (kind, ev, at, None if run is None else nids[run], *rest))
+                for name, oid, kind, ev, at, run, *rest in fresh
+            ],
             nodes=new_nodes,
             paths=new_paths,
             links=links,
             reproductions=[r for r in found.reproductions if r[0] not in known],
             reruns=found.reruns,
             runs=[
-                (key, rids[name], rank, start)
-                for key, name, rank, start in found.runs
+                (nids[run], rids[name], rank, start)
+                for run, name, rank, start in found.runs
                 if name in rids
             ],
         )
@@ -844,10 +861,12 @@ class Index:
         """One (record id, record) per run, newest first; an observed record wins over an
         inferred one for the same run, then the newest record. ``reruns`` False leaves out
         the reruns `lineage reproduce` made."""
-        where = "" if reruns else "WHERE runs.run_key NOT IN (SELECT run_key FROM reruns) "
+        # Every key in the join is ``run:<run key>``: ordered as the run keys are.
+        where = "" if reruns else "WHERE substr(n.key, 5) NOT IN (SELECT run_key FROM reruns) "
         rows = self.db.execute(
             "SELECT records.id, records.oid FROM runs JOIN records ON records.rid = runs.rid "
-            f"{where}ORDER BY runs.started_ms DESC, runs.run_key LIMIT ?",
+            f"JOIN nodes n ON n.nid = runs.nid {where}ORDER BY runs.started_ms DESC, n.key "
+            "LIMIT ?",
             (-1 if limit is None else limit,),
         ).fetchall()
         for start in range(0, len(rows), 1000):  # bodies read a thousand at a time
@@ -857,10 +876,10 @@ class Index:
     def records_for_run(self, run_key: str) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.execute(
             "SELECT records.id, records.oid FROM records "
-            "LEFT JOIN runs ON runs.run_key = records.run_key AND runs.rid = records.rid "
-            "WHERE records.run_key=? ORDER BY runs.rid IS NULL, evidence='observed' DESC, "
-            "created_at DESC, records.id DESC",
-            (run_key,),
+            "LEFT JOIN runs ON runs.nid = records.run AND runs.rid = records.rid "
+            "WHERE records.run = (SELECT nid FROM nodes WHERE key = ?) "
+            "ORDER BY runs.rid IS NULL, evidence='observed' DESC, created_at DESC, records.id DESC",
+            (node_key("run", run_key),),
         ).fetchall()
         docs = self._bodies(dict(rows))
         return [(rid, docs[rid]) for rid, _ in rows if rid in docs]
@@ -988,7 +1007,10 @@ class Index:
         """How many recorded runs are reruns made by `lineage reproduce`."""
         # A join, not `run_key IN (SELECT run_key FROM runs)`: SQLite walked every run for that
         # (0.38 s at a million runs, on every `lineage log`).
-        query = "SELECT COUNT(*) FROM reruns JOIN runs ON runs.run_key = reruns.run_key"
+        query = (
+            "SELECT COUNT(*) FROM reruns JOIN nodes n ON n.key = 'run:' || reruns.run_key "
+            "JOIN runs ON runs.nid = n.nid"
+        )
         return int(self.db.execute(query).fetchone()[0])
 
     def reruns_among(self, run_keys: Sequence[str]) -> dict[str, str]:
@@ -1019,7 +1041,8 @@ class Index:
         rows = db.execute(
             """
             SELECT DISTINCT run_key, model FROM pairs
-            WHERE EXISTS (SELECT 1 FROM runs WHERE runs.run_key = pairs.run_key)
+            WHERE EXISTS (SELECT 1 FROM nodes n JOIN runs ON runs.nid = n.nid
+                          WHERE n.key = 'run:' || pairs.run_key)
               AND NOT EXISTS (SELECT 1 FROM edges WHERE src = 'run:' || pairs.run_key
                               AND dst = pairs.model AND rel = 'produced')
             ORDER BY run_key, model
@@ -1070,19 +1093,19 @@ class Index:
                 SELECT dst FROM edges WHERE rel = 'code' AND src IN (SELECT key FROM code)
             ), rerun_sessions(session) AS (
                 SELECT session FROM records WHERE id IN (
-                    SELECT rerun_record FROM records WHERE kind = 'reproduction')
+                    SELECT rerun_record FROM records WHERE rerun_record IS NOT NULL)
             )
-            SELECT r.run_key, r.id, r.oid,
-                   EXISTS(SELECT 1 FROM edges p
-                          WHERE p.rel = 'produced' AND p.src = 'run:' || r.run_key)
-            FROM records r
+            SELECT substr(n.key, 5) AS run_key, r.id, r.oid,
+                   EXISTS(SELECT 1 FROM links p WHERE p.src = r.run AND p.rel = 'produced')
+            FROM records r JOIN nodes n ON n.nid = r.run
             WHERE r.kind = 'run' AND r.evidence = 'observed'
-              AND 'run:' || r.run_key IN (SELECT run FROM ran)
-              AND r.run_key NOT IN (SELECT rerun FROM reproductions WHERE rerun IS NOT NULL)
+              AND n.key IN (SELECT run FROM ran)
+              AND substr(n.key, 5) NOT IN (
+                  SELECT rerun FROM reproductions WHERE rerun IS NOT NULL)
               AND COALESCE(r.session, '') NOT IN (
                   SELECT session FROM rerun_sessions WHERE session IS NOT NULL)
               AND r.reproduces IS NULL
-            ORDER BY r.run_key, r.id
+            ORDER BY n.key, r.id
             """
         ).fetchall()
         docs = self._bodies({rid: oid for _, rid, oid, _ in rows})

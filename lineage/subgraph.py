@@ -14,7 +14,7 @@ from typing import Any
 
 from lineage.documents import created_at, wandb_status
 from lineage.documents import main_metric as pick_metric
-from lineage.edges import WANDB_MODEL_PREFIX, model_of_key, wandb_model_of_key
+from lineage.edges import WANDB_MODEL_PREFIX, model_of_key, node_key, wandb_model_of_key
 from lineage.graph import (
     BOTH,
     DIRECTIONS,
@@ -236,10 +236,10 @@ def _representative_ids(index: Index, run_keys: Sequence[str]) -> dict[str, str]
     for chunk in _chunks(sorted(run_keys)):
         marks = ",".join("?" * len(chunk))
         query = (
-            "SELECT runs.run_key, records.id FROM runs "
-            f"JOIN records ON records.rid = runs.rid WHERE runs.run_key IN ({marks})"
+            "SELECT substr(n.key, 5), records.id FROM nodes n JOIN runs ON runs.nid = n.nid "
+            f"JOIN records ON records.rid = runs.rid WHERE n.key IN ({marks})"
         )
-        chosen.update(index.db.execute(query, chunk))
+        chosen.update(index.db.execute(query, [node_key("run", key) for key in chunk]))
     return chosen
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lineage.adapters import git
-from lineage.adapters.store import Store
+from lineage.adapters.store import Arrivals, Store
 from lineage.index import Index
 from lineage.records import (
     Code,
@@ -40,10 +40,17 @@ class CountingStore(Store):
             self.read_all += 1
             yield item
 
-    def entries_added(self, old: str, new: str) -> tuple[list[tuple[str, bytes, bytes]], bool]:
-        added, removed = super().entries_added(old, new)
-        self.read_added += len(added)
-        return added, removed
+    def arrivals(self, old: str, new: str) -> Arrivals:
+        counting = self
+
+        class Counted(Arrivals):
+            def __iter__(self) -> Iterator[tuple[str, bytes, bytes]]:
+                for item in super().__iter__():
+                    counting.read_added += 1
+                    yield item
+
+        arrivals = super().arrivals(old, new)
+        return Counted(arrivals.paths, arrivals.pairs, rewritten=arrivals.rewritten)
 
 
 def run_record(n: int) -> tuple[str, bytes]:
@@ -492,13 +499,13 @@ def _rows_by_name(repo: Path) -> dict[str, list[tuple[object, ...]]]:
 
     db = sqlite3.connect(_index_path(repo))
     queries = {
-        "records": "SELECT id, oid, kind, evidence, created_at, run_key, session, rerun_record, "
-        "reproduces, unbased FROM records",
+        "records": "SELECT id, oid, kind, evidence, created_at, substr(n.key, 5), session, "
+        "rerun_record, reproduces, unbased FROM records LEFT JOIN nodes n ON n.nid = records.run",
         "nodes": "SELECT key FROM nodes",
         "paths": "SELECT path FROM paths",
         "edges": "SELECT src, rel, dst, path, record_id, evidence FROM edges",
-        "runs": "SELECT runs.run_key, records.id, rank, started_ms FROM runs "
-        "JOIN records ON records.rid = runs.rid",
+        "runs": "SELECT substr(n.key, 5), records.id, rank, started_ms FROM runs "
+        "JOIN records ON records.rid = runs.rid JOIN nodes n ON n.nid = runs.nid",
         "corrupt": "SELECT * FROM corrupt",
         "reproductions": "SELECT * FROM reproductions",
         "reruns": "SELECT * FROM reruns",

@@ -81,7 +81,7 @@ def test_an_index_from_another_schema_version_is_rebuilt(tmp_path: Path) -> None
         assert db.execute("PRAGMA user_version").fetchone()[0] == index.SCHEMA_VERSION
         assert db.execute("SELECT count(*) FROM records").fetchone()[0] == 0
         columns = {row[1] for row in db.execute("PRAGMA table_info(records)")}
-        assert {"id", "oid", "kind", "run_key"} <= columns and "body" not in columns
+        assert {"id", "oid", "kind", "run"} <= columns and "body" not in columns
     finally:
         db.close()
 

@@ -342,6 +342,48 @@ def test_catch_up_between_two_split_stores_reads_only_what_was_added(
     assert store.added_between(store.tip() or "", before) == ([], True)
 
 
+def test_arrivals_across_shards_say_what_is_new_and_what_vanished(git_repo: Path) -> None:
+    """Each changed shard is diffed on its own (a new shard against the empty tree); a shard
+    gone, or a record's blob changed under its name, is a rewrite; a reader that stops early
+    stops both git processes."""
+    store = Store(git.discover(git_repo))
+    records = {}
+    for n in range(40):  # spread over many shards
+        name, data = blob(n, "x")
+        records.setdefault(name[:2], (name, data))
+    first, *others = records.values()
+    store.append([first])
+    one = store.tip() or ""
+    store.append(others)
+    many = store.tip() or ""
+    added, rewritten = store.added_between(one, many)
+    assert (sorted(added), rewritten) == (sorted(others), False)
+    assert store.added_between(many, one) == ([], True)  # whole shards gone
+
+    # The same name at another blob (a ref rewritten by hand).
+    name = others[0][0]
+    scratch = {**os.environ, "GIT_INDEX_FILE": str(git_repo.parent / "scratch.idx")}
+    tree = sh("git", "rev-parse", f"{many}^{{tree}}", cwd=git_repo).stdout.strip()
+    other = sh("git", "hash-object", "-w", "--stdin", cwd=git_repo, input="{}").stdout.strip()
+    sh("git", "read-tree", tree, cwd=git_repo, env=scratch)
+    sh(
+        "git",
+        "update-index",
+        "--cacheinfo",
+        f"100644,{other},{name[:2]}/{name[2:]}.json",
+        cwd=git_repo,
+        env=scratch,
+    )
+    changed_tree = sh("git", "write-tree", cwd=git_repo, env=scratch).stdout.strip()
+    changed = sh("git", "commit-tree", changed_tree, "-m", "x", cwd=git_repo).stdout.strip()
+    assert store.added_between(many, changed) == ([], True)
+
+    reading = iter(store.arrivals(one, many))
+    next(reading)
+    reading.close()  # kills git; nothing left waiting on a pipe
+    assert len(list(store.arrivals(one, many))) == len(others)
+
+
 def test_a_large_read_asks_git_in_pack_order_and_loses_nothing(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
