@@ -531,8 +531,11 @@ class Index:
         and reads them (see ``Store.arrivals``); True when a record vanished or changed, and
         the index must be rebuilt instead (what was inserted here goes with the rest)."""
         arrivals = self.store.arrivals(old, new)
-        read = iter(arrivals)
-        with progress.bar("indexing records", total=None, unit="records") as advance:
+        # Closed on any error too: that stops the git processes still reading.
+        with (
+            contextlib.closing(iter(arrivals)) as read,
+            progress.bar("indexing records", total=None, unit="records") as advance,
+        ):
             while batch := list(itertools.islice(read, _STREAMED)):
                 self._insert(batch)
                 advance(len(batch))

@@ -7,7 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ class CountingStore(Store):
         counting = self
 
         class Counted(Arrivals):
-            def __iter__(self) -> Iterator[tuple[str, bytes, bytes]]:
+            def __iter__(self) -> Generator[tuple[str, bytes, bytes], None, None]:
                 for item in super().__iter__():
                     counting.read_added += 1
                     yield item

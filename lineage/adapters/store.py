@@ -25,7 +25,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -576,7 +576,7 @@ class Arrivals:
         self.rewritten = rewritten
         self.moved: set[str] = set()
 
-    def __iter__(self) -> Iterator[tuple[str, bytes, bytes]]:
+    def __iter__(self) -> Generator[tuple[str, bytes, bytes], None, None]:
         import queue
         import subprocess
         import threading
