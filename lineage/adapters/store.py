@@ -658,10 +658,7 @@ class Arrivals:
         try:
             for n, (oid, blob) in enumerate(_batch_output(requested(), drained.take)):
                 if blob is None:
-                    raise LineageError(
-                        f"record blob {oid.hex()} is missing from the repository; "
-                        "run `git fsck` and fetch the records again"
-                    )
+                    raise _unreadable(oid, "is missing from")
                 yield names[n], oid, blob
             ended = True
         finally:
@@ -682,11 +679,8 @@ class Arrivals:
             raise failed[0]
         if status != 0:
             raise git.GitError(diff_args, message)
-        if len(names) < len(arrived):
-            raise LineageError(
-                "record blobs could not be read from the repository; "
-                "run `git fsck` and fetch the records again"
-            )
+        if len(names) < len(arrived):  # cat-file stopped early
+            raise _unreadable(list(arrived.values())[len(names)], "could not be read from")
         # A shard split one level deeper between the two tips moves its records.
         self.moved = {name for name, oid in left.items() if arrived.get(name) == oid}
         if len(left) > len(self.moved):
@@ -973,17 +967,11 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
     try:
         for oid, blob in _batch_output(oids, drained.take):
             if blob is None:
-                raise LineageError(
-                    f"record blob {oid.hex()} is missing from the repository; "
-                    "run `git fsck` and fetch the records again"
-                )
+                raise _unreadable(oid, "is missing from")
             read += 1
             yield blob
         if read < len(oids):
-            raise LineageError(
-                f"record blob {oids[read].hex()} could not be read from the repository; "
-                "run `git fsck` and fetch the records again"
-            )
+            raise _unreadable(oids[read], "could not be read from")
     finally:
         drained.stop()
         proc.kill()  # unblocks the feeder's write and the drain's read
@@ -993,6 +981,14 @@ def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]
             stdin.close()
         stdout.close()
         proc.wait()
+
+
+def _unreadable(oid: bytes, what: str) -> LineageError:
+    """A record blob git did not hand over (``what``: "is missing from", "could not be read
+    from"), as the damaged repository it says."""
+    return LineageError(
+        f"record blob {oid.hex()} {what} the repository; run `git fsck` and fetch the records again"
+    )
 
 
 class _Drain:
