@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from lineage import progress
-from lineage.adapters.store import Store
+from lineage.adapters.store import Blobs, Store
 from lineage.documents import run_key_of, started_ms
 from lineage.edges import edges_of, model_key, node_key
 from lineage.errors import CorruptRecordError, LineageError
@@ -822,6 +822,12 @@ class Index:
 
     def documents(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Record id -> its document, for the ids indexed (bodies read from git in one batch)."""
+        with self.fetch(ids) as fetching:
+            return fetching.documents()
+
+    def fetch(self, ids: Iterable[str]) -> Fetch:
+        """:meth:`documents`, with git reading the bodies from now on, while the caller goes on
+        with other queries; ``documents()`` of what it returns waits for them."""
         oids: dict[str, bytes] = {}
         wanted = list(dict.fromkeys(ids))
         for n in range(0, len(wanted), 500):
@@ -829,20 +835,17 @@ class Index:
             marks = ",".join("?" * len(chunk))
             query = f"SELECT id, oid FROM records WHERE id IN ({marks})"
             oids.update(self.db.execute(query, chunk))
-        return self._bodies(oids)
+        return self._fetch_bodies(oids)
 
-    def _bodies(self, oids: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-        from lineage.adapters.store import iter_blobs
-
+    def _fetch_bodies(self, oids: dict[str, bytes]) -> Fetch:
         ids: dict[bytes, list[str]] = {}
         for rid, oid in oids.items():
             ids.setdefault(oid, []).append(rid)
-        # Decoded as each blob arrives, while git inflates the next (see iter_blobs).
-        return {
-            rid: json.loads(blob)
-            for oid, blob in iter_blobs(self.store.paths, list(ids))
-            for rid in ids[oid]
-        }
+        return Fetch(Blobs(self.store.paths, list(ids)), ids)
+
+    def _bodies(self, oids: dict[str, bytes]) -> dict[str, dict[str, Any]]:
+        with self._fetch_bodies(oids) as fetching:
+            return fetching.documents()
 
     # -- queries -----------------------------------------------------------------------
 
@@ -1146,6 +1149,25 @@ class Index:
             r[0]
             for r in self.db.execute("SELECT id FROM records WHERE kind = 'run' AND unbased = 1")
         ]
+
+
+class Fetch:
+    """Record bodies git is reading (:meth:`Index.fetch`); use it in a ``with``, which ends git
+    if ``documents()`` was not called or stopped early."""
+
+    def __init__(self, blobs: Blobs, ids: dict[bytes, list[str]]) -> None:
+        self._blobs = blobs
+        self._ids = ids
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """Record id -> its document; each decoded as it arrives, while git inflates the next."""
+        return {rid: json.loads(blob) for oid, blob in self._blobs for rid in self._ids[oid]}
+
+    def __enter__(self) -> Fetch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._blobs.close()
 
 
 class PushedRun(NamedTuple):

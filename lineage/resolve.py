@@ -14,7 +14,6 @@ recorded last); ``path@md5`` names another.
 from __future__ import annotations
 
 import os
-import string
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,8 @@ from lineage.index import Index, like_escaped
 
 if TYPE_CHECKING:  # a run or commit REF never builds one (its dataclass costs ~1 ms to create)
     from lineage.model_version import ModelVersion
+
+_HEX_DIGITS = frozenset("0123456789abcdef")  # `string` costs ~0.5 ms to import for this
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def _revision(ctx: Context, text: str, *, path: str | None = None) -> Node:
             text, f"{text!r} names a model; give a version or an alias: {listed} or {text}@ALIAS"
         )
     short = text.lower().removeprefix("local-")
-    if short and len(short) < refs.MIN_PREFIX and all(c in string.hexdigits for c in short):
+    if short and len(short) < refs.MIN_PREFIX and all(c in _HEX_DIGITS for c in short):
         raise BadReferenceError(
             text,
             f"{text!r} is too short to look up: an id prefix needs at least {refs.MIN_PREFIX} "

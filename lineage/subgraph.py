@@ -63,12 +63,14 @@ def build(
     drawn = _paths_on_edges(walked.edges.values())
     runs = [k.partition(":")[2] for k in keys if k.startswith("run:")]
     chosen = _representative_ids(index, runs)
-    # The runs' records and the data's sample records, in one `git cat-file` (~5 ms a call).
-    docs = index.documents([*chosen.values(), *sample.values()])
+    # The runs' records and the data's sample records, in one `git cat-file` (~5 ms a call),
+    # which reads them on the other core while the queries that do not need them run.
+    with index.fetch([*chosen.values(), *sample.values()]) as fetching:
+        verdicts, edge_verdicts = _reproductions(index, runs, recorded_before)
+        wandb_nodes = _wandb_model_nodes(index, [k for k in keys if k.startswith(_WANDB_MODEL)])
+        docs = fetching.documents()
     representatives = {key: (rid, docs[rid]) for key, rid in chosen.items() if rid in docs}
     data = _data_facts(recorded, sample, docs)
-    verdicts, edge_verdicts = _reproductions(index, runs, recorded_before)
-    wandb_nodes = _wandb_model_nodes(index, [k for k in keys if k.startswith(_WANDB_MODEL)])
     for key in keys:
         kind, _, ident = key.partition(":")
         if kind == "commit":

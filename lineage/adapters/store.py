@@ -22,7 +22,6 @@ from __future__ import annotations
 import binascii
 import contextlib
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
@@ -66,6 +65,13 @@ def _kind_of(found: Any) -> str:
     if kind is None:
         return "an object missing from the repository"
     return f"a {kind}"
+
+
+def _back_off(attempt: int) -> None:
+    """A short random sleep before another attempt, so writers that collided do not again."""
+    import random  # only on a collision: ~1 ms a query command would otherwise import
+
+    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
 
 
 def record_path(record_id: str, *, split: bool = False) -> str:
@@ -205,7 +211,7 @@ class Store:
             if git.update_ref(self.paths, REF, str(commit), old, message):
                 return str(commit)
             # Another writer moved the tip; back off a little so retries do not collide again.
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            _back_off(attempt)
         raise LineageError(
             f"could not update {REF}: other processes kept moving it for {MAX_ATTEMPTS} "
             "attempts; nothing was lost, run the command again"
@@ -356,7 +362,7 @@ class Store:
                 new = str(repo.create_commit(None, sig, sig, message + "\n", tree_id, parents))
             if git.update_ref(self.paths, REF, new, old, message):
                 return Merged(how, new, self._count_new(ours.tree, repo[tree_id]), conflicts)
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # a local writer appended
+            _back_off(attempt)  # a local writer appended
         raise LineageError(
             f"could not update {REF}: other processes kept moving it for {MAX_ATTEMPTS} "
             "attempts; nothing was lost, run the command again"
@@ -862,63 +868,96 @@ def _batch_output(
         at += size + 1
 
 
-def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
+class Blobs:
     """(oid, content) of each blob ``oids`` names (20-byte ids), in order, from one ``git
-    cat-file --batch`` (no pygit2: the index reads bodies this way on queries that must stay
-    light); a blob missing from the repository is left out.
+    cat-file --batch`` started at once (no pygit2: the index reads bodies this way on queries
+    that must stay light); a blob missing from the repository is left out. Iterate once;
+    ``close()`` (or the end of a ``with``) ends git if the reading stopped early.
 
-    Each blob is handed over as soon as git has written it, so the caller decodes one while git
-    inflates the next, on the other core: `impact` reading 246 run records of a million-record
-    store took 23-28 ms reading them all first, 16 ms this way."""
-    import subprocess
-    import threading
+    git starts on the other core when this is made, so a caller can query the index while git
+    inflates the first blobs. Each blob is handed over as soon as git has written it, so the
+    caller decodes one while git inflates the next: `impact` reading 246 run records of a
+    million-record store took 23-28 ms reading them all first, 16 ms this way."""
 
-    wanted = list(dict.fromkeys(oids))
-    if not wanted:
-        return
-    args = ["cat-file", "--batch"]
-    proc = subprocess.Popen(
-        ["git", *args],
-        cwd=paths.root,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
-    assert stdin is not None and stdout is not None and stderr is not None
-    request = _request(wanted)
+    def __init__(self, paths: git.RepoPaths, oids: Sequence[bytes]) -> None:
+        import subprocess
+        import threading
 
-    def ask() -> None:
+        self._wanted = list(dict.fromkeys(oids))
+        self._ended = False  # git's output was read to its end (else the reader stopped early)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._feeder: threading.Thread | None = None
+        if not self._wanted:
+            return
+        self._proc = proc = subprocess.Popen(
+            ["git", *_CAT_FILE],
+            cwd=paths.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        stdin = proc.stdin
+        assert stdin is not None
+        request = _request(self._wanted)
+
+        def ask() -> None:
+            try:
+                stdin.write(request)
+                stdin.close()
+            except (BrokenPipeError, ValueError, OSError):  # git stopped early: said below
+                pass
+
+        # A request past what the pipe holds (64 KB: ~1,500 ids) blocks until git reads it, and
+        # git stops reading while its output waits to be read here: a thread writes it then.
+        if len(request) > 32_768:
+            self._feeder = threading.Thread(target=ask, daemon=True)
+            self._feeder.start()
+        else:
+            ask()
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        if self._proc is None:
+            return
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
         try:
-            stdin.write(request)
-            stdin.close()
-        except (BrokenPipeError, ValueError, OSError):  # git stopped early: said below
-            pass
+            for oid, blob in _batch_output(self._wanted, lambda: os.read(fd, 1 << 16)):
+                if blob is not None:
+                    yield oid, blob
+            self._ended = True
+        finally:
+            self.close()
 
-    # A request past what the pipe holds (64 KB: ~1,500 ids) blocks until git reads it, and git
-    # stops reading while its output waits to be read here: a thread writes it then.
-    feeder = threading.Thread(target=ask, daemon=True) if len(request) > 32_768 else None
-    if feeder is None:
-        ask()
-    else:
-        feeder.start()
-    fd = stdout.fileno()
-    ended = False  # git's output was read to its end (else the caller stopped early)
-    try:
-        for oid, blob in _batch_output(wanted, lambda: os.read(fd, 1 << 16)):
-            if blob is not None:
-                yield oid, blob
-        ended = True
-    finally:
-        if not ended:
+    def close(self) -> None:
+        """Ends git (at once if its output was not read to the end); a git that failed while
+        its output was read whole is a ``GitError``."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        assert proc.stdout is not None and proc.stderr is not None
+        if not self._ended:
             proc.kill()
-        stdout.close()
-        if feeder is not None:
-            feeder.join()
-        message = stderr.read().decode(errors="replace")
-        stderr.close()
-        if proc.wait() != 0 and ended:
-            raise git.GitError(args, message)
+        proc.stdout.close()
+        if self._feeder is not None:
+            self._feeder.join()
+        message = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        if proc.wait() != 0 and self._ended:
+            raise git.GitError(_CAT_FILE, message)
+
+    def __enter__(self) -> Blobs:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+_CAT_FILE = ("cat-file", "--batch")
+
+
+def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
+    """:class:`Blobs`, with git started at the first ``next()``."""
+    yield from Blobs(paths, oids)
 
 
 def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]:

@@ -456,6 +456,38 @@ def test_iter_blobs_stopped_early_ends_git_and_a_failing_git_is_an_error(
         list(store_module.iter_blobs(elsewhere, oids))
 
 
+def _git_children() -> list[int]:
+    """This process's children that run git (Linux's /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, rest = stat.read_text().split(" ", 1)
+        except OSError:  # ended while listed
+            continue
+        name, _, fields = rest.rpartition(")")
+        if name == "(git" and int(fields.split()[1]) == os.getpid():
+            found.append(int(pid))
+    return found
+
+
+def test_blobs_starts_git_at_once_and_leaving_unread_ends_it(git_repo: Path) -> None:
+    """Git reads while the caller queries the index (`subgraph.build`); a caller that leaves
+    without reading (an error in between) leaves no git behind."""
+    paths = git.discover(git_repo)
+    oids = [_blob_oid(git_repo, canonical_bytes({"n": n})) for n in range(3)]
+    before = _git_children()
+    with store_module.Blobs(paths, oids) as blobs:
+        assert len(_git_children()) == len(before) + 1  # running before anything was read
+    assert _git_children() == before
+    with pytest.raises(ValueError, match="stop"), store_module.Blobs(paths, oids) as blobs:
+        for _ in blobs:
+            raise ValueError("stop")
+    assert _git_children() == before
+    with store_module.Blobs(paths, oids) as blobs:
+        assert [blob for _, blob in blobs] == [canonical_bytes({"n": n}) for n in range(3)]
+    assert _git_children() == before
+
+
 def test_stream_blobs_says_which_blob_is_missing(git_repo: Path) -> None:
     """The full read shares iter_blobs' parsing of git's output, but a missing record blob
     is a damaged repository there, named with the next step."""
