@@ -190,6 +190,18 @@ def ref_tip(paths: RepoPaths, ref: str) -> str | None:
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
+def object_kind(paths: RepoPaths, sha: str) -> str | None:
+    """``commit``, ``tree``, ``blob`` or ``tag``; None when the repository lacks the object
+    (never fetched from a partial clone's promisor remote for this)."""
+    proc = run_git(
+        paths.root,
+        ["cat-file", "-t", sha],
+        env={**os.environ, "GIT_NO_LAZY_FETCH": "1"},
+        check=False,
+    )
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
 def _read_ref_file(common_dir: Path, ref: str) -> str | None:
     """A ref's sha from the files backend; "" when it surely does not exist; None: ask git."""
     if (common_dir / "reftable").exists():

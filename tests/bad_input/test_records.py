@@ -279,6 +279,8 @@ DAMAGED = {
     "a blob, show": ("blob", ("show", "HEAD"), "points at a blob"),
     "a blob, graph": ("blob", ("graph", "HEAD"), "points at a blob"),
     "a blob, run": ("blob", ("run", "--", "true"), "points at a blob"),
+    "a tree, run": ("tree", ("run", "--", "true"), "points at a tree"),
+    "a missing object, run": ("missing", ("run", "--", "true"), "points at an object missing"),
 }
 
 

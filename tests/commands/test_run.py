@@ -273,6 +273,21 @@ def test_a_command_that_never_reaches_mlflow_does_not_import_it(project: Path) -
     assert entry["status"] == "SUCCEEDED"
 
 
+def test_the_command_starts_before_lineage_loads_pygit2(project: Path) -> None:
+    # pygit2 costs ~40 ms to import; before the command only git's CLI is asked (the records
+    # ref is checked with `git cat-file -t`), and pygit2 comes after, to append the record.
+    # The child reads its parent's memory map, where pygit2's extension would be loaded.
+    probe = (
+        "import os\n"
+        "maps = open(f'/proc/{os.getppid()}/maps').read()\n"
+        "print('pygit2 loaded' if '_pygit2' in maps else 'pygit2 not loaded')\n"
+    )
+    lineage(project, "run", "--", "python", "-c", "pass")  # the ref now has a tip to check
+    proc = lineage(project, "run", "--", "python", "-c", probe)
+    assert proc.stdout.strip() == "pygit2 not loaded"
+    assert [e["status"] for e in records(project)] == ["SUCCEEDED", "SUCCEEDED"]
+
+
 def test_failed_child_exit_code_passes_through_and_is_recorded(project: Path) -> None:
     proc = lineage(project, "run", "--", "python", "-c", "import sys; sys.exit(7)", check=False)
     assert proc.returncode == 7
