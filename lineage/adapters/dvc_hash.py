@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -133,6 +134,9 @@ class StatCache:
                 warn(f"the stat cache {db_path} was damaged; rebuilt it (files are hashed again)")
         self.hashed_files = 0
         self.hashed_bytes = 0
+        # Inside ``batched()``: (hash name, path) -> the row to write, None to delete.
+        self._pending: dict[tuple[str, str], tuple[str, str, int, int, int, str] | None] | None
+        self._pending = None
 
     def __enter__(self) -> StatCache:
         return self
@@ -145,12 +149,20 @@ class StatCache:
 
     def file_md5(self, root: Path, relpath: str, *, hash_name: str = MD5) -> tuple[str, int]:
         """The md5 hex and size of a workspace file (symlinks followed)."""
-        path = os.path.join(os.path.abspath(root), repo_path(relpath))
+        return self.path_md5(os.path.join(os.path.abspath(root), repo_path(relpath)), hash_name)
+
+    def path_md5(self, path: str, hash_name: str = MD5) -> tuple[str, int]:
+        """:meth:`file_md5` of an absolute path lineage made itself (a DVC cache object, a
+        file it restored), not one a record or pointer file names."""
         st = os.stat(path)
-        row = self._db.execute(
-            "SELECT inode, mtime_ns, size, md5 FROM md5 WHERE hash_name = ? AND path = ?",
-            (hash_name, path),
-        ).fetchone()
+        if self._pending is not None and (hash_name, path) in self._pending:
+            waiting = self._pending[(hash_name, path)]
+            row = waiting[2:] if waiting is not None else None
+        else:
+            row = self._db.execute(
+                "SELECT inode, mtime_ns, size, md5 FROM md5 WHERE hash_name = ? AND path = ?",
+                (hash_name, path),
+            ).fetchone()
         if row is not None and tuple(row[:3]) == _key(st):
             return str(row[3]), st.st_size
         md5, storable = self._hash(path, st, hash_name)
@@ -184,7 +196,7 @@ class StatCache:
         self._store(fresh, [(hash_name, path) for path in known])
         return manifest_md5(manifest), size, len(manifest)
 
-    def remember(self, path: Path, md5: str, *, hash_name: str = MD5) -> None:
+    def remember(self, path: Path | str, md5: str, *, hash_name: str = MD5) -> None:
         """Record a hash known without reading the file: a hardlink or symlink to a verified
         DVC cache object has that object's md5, so `lineage run` need not hash it again."""
         abspath = os.path.abspath(path)
@@ -217,7 +229,35 @@ class StatCache:
         stable = _key(os.stat(path)) == _key(before)
         return md5, stable and started - before.st_mtime_ns >= RACY_NS
 
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[StatCache]:
+        """Hashes learnt inside are written in one transaction at the end, not one each: a
+        restore of 10,000 files verified each with a commit of its own."""
+        if self._pending is not None:  # already batching: the outer batch writes
+            yield self
+            return
+        self._pending = {}
+        try:
+            yield self
+        finally:
+            pending, self._pending = self._pending, None
+            self._write(
+                [row for row in pending.values() if row is not None],
+                [key for key, row in pending.items() if row is None],
+            )
+
     def _store(
+        self,
+        rows: list[tuple[str, str, int, int, int, str]],
+        stale: list[tuple[str, str]],
+    ) -> None:
+        if self._pending is None:
+            self._write(rows, stale)
+            return
+        self._pending.update(((row[0], row[1]), row) for row in rows)
+        self._pending.update((key, None) for key in stale)
+
+    def _write(
         self,
         rows: list[tuple[str, str, int, int, int, str]],
         stale: list[tuple[str, str]],

@@ -238,7 +238,8 @@ def _restore(
         dvc_config.write_worktree_config(root, worktree, cache.cache_dir, prepared.link_types)
     restored = []
     with (
-        StatCache(ctx.statcache_path) as stat_cache,
+        StatCache(ctx.statcache_path) as cache_of_md5s,
+        cache_of_md5s.batched() as stat_cache,  # one commit for the thousands of files verified
         progress.bar("restoring inputs", total=len(todo), unit="inputs") as advance,
     ):
         for item in todo:

@@ -237,6 +237,30 @@ def test_stat_cache_does_not_rehash_an_unchanged_file(tmp_path: Path) -> None:
         assert second.hashed_files == 0
 
 
+def test_a_batch_of_the_stat_cache_writes_once_at_its_end_and_reads_its_own_rows(
+    tmp_path: Path,
+) -> None:
+    """`reproduce` verifies thousands of restored files in one batch: what it learns waits in
+    memory (answering lookups there) and is committed once, when the batch ends."""
+    root = tmp_path / "work"
+    files = [write(root / f"f{n}.bin", os.urandom(1000 + n)) for n in range(3)]
+    age(*files)
+    db = tmp_path / "statcache.sqlite"
+    with StatCache(db) as cache, cache.batched() as batch, StatCache(db) as other:
+        for f in files:
+            assert batch.file_md5(root, f.name)[0] == md5_of(f)
+        batch.remember(root / "f0.bin", md5_of(files[0]))
+        assert batch.file_md5(root, "f1.bin")[0] == md5_of(files[1])
+        assert cache.hashed_files == 3  # the second lookup of f1 was answered by the batch
+        with batch.batched():  # nested: the outer batch writes
+            batch.file_md5(root, "f2.bin")
+        assert other.file_md5(root, "f0.bin")[0] == md5_of(files[0])
+        assert other.hashed_files == 1  # nothing written yet: the other reader hashed
+    with StatCache(db) as after:
+        assert [after.file_md5(root, f.name)[0] for f in files] == [md5_of(f) for f in files]
+        assert after.hashed_files == 0  # all three written when the batch ended
+
+
 def test_stat_cache_rehashes_after_touch_and_after_a_same_size_edit(
     tmp_path: Path,
     cache: StatCache,
