@@ -12,6 +12,7 @@ import pytest
 
 from lineage.environment import (
     ALLOWED_VARIABLES,
+    _name_and_version,
     capture,
     capture_interpreter,
     from_json,
@@ -39,6 +40,34 @@ def test_capture_describes_this_interpreter() -> None:
     assert env.packages_hash == "sha256:" + hashlib.sha256(lines.encode()).hexdigest()
     assert env.variables == {}
     assert env.source == "child"
+
+
+def test_each_distribution_is_named_as_importlib_metadata_names_it(tmp_path: Path) -> None:
+    """The probe reads only each metadata file's header block; every distribution of this
+    environment (~200 .dist-info directories), and the older .egg-info forms (a directory
+    with PKG-INFO, a single file), get the name and version importlib.metadata parses out of
+    the whole file."""
+    long = "Description-Content-Type: text/markdown\n\n" + "A long description.\n" * 5000
+    (tmp_path / "eggdir-1.0.egg-info").mkdir()
+    (tmp_path / "eggdir-1.0.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 1.1\nName: eggdir\nVersion: 1.0\n" + long
+    )
+    (tmp_path / "eggfile-2.0.egg-info").write_text(
+        "Metadata-Version: 1.1\nName: EggFile\nVersion: 2.0\n" + long
+    )
+    (tmp_path / "wheel-3.0.dist-info").mkdir()
+    (tmp_path / "wheel-3.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: wheel-thing\nVersion: 3.0rc1\n" + long
+    )
+    made = list(importlib.metadata.distributions(path=[str(tmp_path)]))
+    assert sorted(_name_and_version(d) for d in made) == [
+        ("EggFile", "2.0"),
+        ("eggdir", "1.0"),
+        ("wheel-thing", "3.0rc1"),
+    ]
+    dists = [*importlib.metadata.distributions(), *made]
+    assert len(dists) > 50
+    assert [_name_and_version(d) for d in dists] == [(d.metadata["Name"], d.version) for d in dists]
 
 
 def test_only_allow_listed_variables_are_recorded_and_uris_lose_their_credentials() -> None:
