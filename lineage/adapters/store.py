@@ -960,11 +960,6 @@ class Blobs:
 _CAT_FILE = ("cat-file", "--batch")
 
 
-def iter_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[tuple[bytes, bytes]]:
-    """:class:`Blobs`, with git started at the first ``next()``."""
-    yield from Blobs(paths, oids)
-
-
 def stream_blobs(paths: git.RepoPaths, oids: Sequence[bytes]) -> Iterator[bytes]:
     """The content of each blob ``oids`` names, in order, from one ``git cat-file --batch``;
     a missing blob fails as a damaged repository.

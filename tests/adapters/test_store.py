@@ -411,7 +411,7 @@ def _blob_oid(repo: Path, content: bytes) -> bytes:
     return bytes.fromhex(written.stdout.decode().strip())
 
 
-def test_iter_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_repo: Path) -> None:
+def test_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_repo: Path) -> None:
     """A request past the pipe's 64 KB goes through its feeding thread; a short one does
     not: both give every blob, in the order asked, and skip what the repository lacks."""
     paths = git.discover(git_repo)
@@ -421,7 +421,7 @@ def test_iter_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_rep
     big = os.urandom(3_000_000)  # many pipe reads for one blob
     big_oid = _blob_oid(git_repo, big)
     asked = [oids[3], missing, big_oid, oids[1], oids[3]]
-    assert list(store_module.iter_blobs(paths, asked)) == [
+    assert list(store_module.Blobs(paths, asked)) == [
         (oids[3], contents[3]),
         (big_oid, big),
         (oids[1], contents[1]),
@@ -438,22 +438,24 @@ def test_iter_blobs_gives_each_blob_in_order_and_leaves_out_missing_ones(git_rep
     all_oids = [bytes.fromhex(line) for line in listed.stdout.decode().split()]
     asked = list(reversed(all_oids))
     assert len(b"".join(o.hex().encode() + b"\n" for o in asked)) > 32_768  # the thread's way
-    assert list(store_module.iter_blobs(paths, asked)) == list(
+    assert list(store_module.Blobs(paths, asked)) == list(
         zip(asked, reversed(contents), strict=True)
     )
 
 
-def test_iter_blobs_stopped_early_ends_git_and_a_failing_git_is_an_error(
+def test_blobs_stopped_early_ends_git_and_a_failing_git_is_an_error(
     git_repo: Path, tmp_path: Path
 ) -> None:
     paths = git.discover(git_repo)
     oids = [_blob_oid(git_repo, canonical_bytes({"n": n})) for n in range(50)]
-    reading = store_module.iter_blobs(paths, oids)
+    before = _git_children()
+    reading = iter(store_module.Blobs(paths, oids))
     assert next(reading)[0] == oids[0]
     reading.close()  # git is stopped, nothing raised
+    assert _git_children() == before
     elsewhere = git.RepoPaths(root=tmp_path, git_dir=tmp_path, common_dir=tmp_path)
     with pytest.raises(git.GitError, match="not a git repository"):
-        list(store_module.iter_blobs(elsewhere, oids))
+        list(store_module.Blobs(elsewhere, oids))
 
 
 def _git_children() -> list[int]:
@@ -489,7 +491,7 @@ def test_blobs_starts_git_at_once_and_leaving_unread_ends_it(git_repo: Path) -> 
 
 
 def test_stream_blobs_says_which_blob_is_missing(git_repo: Path) -> None:
-    """The full read shares iter_blobs' parsing of git's output, but a missing record blob
+    """The full read shares Blobs' parsing of git's output, but a missing record blob
     is a damaged repository there, named with the next step."""
     paths = git.discover(git_repo)
     oids = [_blob_oid(git_repo, canonical_bytes({"n": n})) for n in range(3)]
