@@ -154,10 +154,9 @@ class Context:
 
     @cached_property
     def identity(self) -> tuple[str, str]:
-        """The git identity (name, email) records written here are attributed to."""
-        from lineage.adapters import git
-
-        return git.identity(self.paths)
+        """The git identity (name, email) records written here are attributed to: the one
+        the store's commits carry (asked of git once)."""
+        return self.store.identity
 
     def provenance(self) -> Provenance:
         """Who writes a record now, when, and with which lineage."""

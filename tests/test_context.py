@@ -115,3 +115,22 @@ def test_a_context_works_each_fact_out_once_and_only_when_asked(
         assert ctx.index is first
     assert "index" not in ctx.__dict__  # closed once, and forgotten
     assert ctx.initialized and ctx.config is ctx.config
+
+
+def test_records_and_their_commits_share_one_identity_asked_of_git_once(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lineage.records import canonical_bytes, record_id
+
+    trace = tmp_path / "git-trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    ctx = Context(git_repo, {})
+    provenance = ctx.provenance()
+    for n in range(2):
+        data = canonical_bytes({"schema": 1, "kind": "note", "n": n})
+        ctx.store.append([(record_id(data), data)])
+    asked = [line for line in trace.read_text().splitlines() if "var GIT_AUTHOR_IDENT" in line]
+    assert len(asked) == 1
+    commit = ctx.store.commit(ctx.store.tip() or "")
+    assert (provenance.name, provenance.email) == (commit.author.name, commit.author.email)
+    assert provenance.name == "Ada Lovelace" and provenance.email == "ada@example.com"
