@@ -13,7 +13,6 @@ Opening a file whose schema is in place takes no write lock at all.
 from __future__ import annotations
 
 import contextlib
-import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -116,6 +115,8 @@ def _retry(step: Callable[[], object], deadline: float) -> None:
         except sqlite3.OperationalError as exc:
             if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
+        import random  # only a writer that waits pays for it (~1 ms)
+
         time.sleep(delay * (1 + random.random()))
         delay = min(delay * 2, 0.2)
 
