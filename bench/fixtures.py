@@ -200,6 +200,9 @@ PARAMS = ("max_depth", "n_estimators", "learning_rate", "subsample", "seed", "mo
 METRICS = ("auc", "f1", "log_loss", "accuracy")
 EPOCH_MS = 1_700_000_000_000
 SPACING_MS = 5 * 60 * 1000  # one run every five minutes: 100,000 runs span about a year
+# The last run a fixture can hold: ISO times past the year 9999 take five digits, which no
+# record carries and which sort before "2026-…" as text.
+LAST_RUN = (253_402_300_799_000 - EPOCH_MS - 1_000_000) // SPACING_MS
 
 
 def _md5(text: str) -> str:
@@ -311,6 +314,11 @@ def synthetic_records(
     """(record, environment era) for runs start..start+n-1, oldest first: each run has its own
     MLflow run id, ~100 runs per commit, 5 data inputs drawn from per-path version pools
     (each version read by ~250 runs), 6 params, 4 metrics, and a model version for 1 in 10."""
+    if start + n - 1 > LAST_RUN:
+        raise ValueError(
+            f"runs {start}..{start + n - 1} would start after the year 9999; "
+            f"keep start + n at most {LAST_RUN + 1:,} (fresh_records starts at its seed)"
+        )
     rng = random.Random(seed)
     total = max(n + start, 1)
     pool = max(4, total // 250)
