@@ -20,6 +20,7 @@ from lineage.adapters import mlflow_sqlite
 from lineage.adapters.mlflow_uri import (
     REST_TIMEOUT,
     MlflowStores,
+    check_registry_file,
     is_http,
     missing_sqlite,
     network_reason,
@@ -153,14 +154,18 @@ class _ClientRegistry:
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
+        """Not found as ``_NotFound``; any other failure of the store as one
+        TrackingUnreachableError. The client opens a registry other than its tracking store
+        on first use, so a garbage SQLite file fails here, inside SQLAlchemy."""
         from mlflow.exceptions import MlflowException
 
-        try:
-            yield
-        except MlflowException as exc:
-            if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-                raise _NotFound from None
-            raise TrackingUnreachableError(redact_uri(self.uri), tracking.first_line(exc)) from None
+        with tracking.store_errors(self.uri):
+            try:
+                yield
+            except MlflowException as exc:
+                if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                    raise _NotFound from None
+                raise
 
     def by_version(self, name: str, version: int) -> tuple[ModelVersion, str | None]:
         with self._translated():
@@ -277,8 +282,9 @@ def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
         with contextlib.closing(direct):
             yield _DirectRegistry(direct)
     else:
+        check_registry_file(stores)
         with tracking.quiet():
-            with tracking.store_errors(stores.registry):  # garbage file, unknown scheme
+            with tracking.store_errors(stores.registry):  # unknown scheme, a server's errors
                 mlflow_client = tracking.client(stores.tracking, stores.registry)
             yield _ClientRegistry(mlflow_client, stores.registry)
 

@@ -195,6 +195,16 @@ def check_existing(uri: str, what: str = "tracking store") -> None:
         raise StoreUnusableError(redact_uri(uri), reason, what)
 
 
+def check_registry_file(stores: MlflowStores) -> None:
+    """Raise unless the registry, when a SQLite file, is one MLflow can open: random bytes or
+    another program's database fail inside SQLAlchemy, where the error says "cannot be
+    reached" and "start the server". Named as the tracking store when it is that store."""
+    uri = stores.registry
+    if uri.startswith("sqlite:") and (reason := _sqlite_not_mlflow(uri, empty_ok=True)):
+        what = "tracking store" if uri == stores.tracking else "model registry"
+        raise StoreUnusableError(redact_uri(uri), reason, what)
+
+
 def is_database(uri: str) -> bool:
     """A SQL server MLflow reaches through SQLAlchemy: postgresql, mysql, mssql (+driver)."""
     return urllib.parse.urlsplit(uri).scheme.lower().startswith(_SERVER_DATABASES)

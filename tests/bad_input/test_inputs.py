@@ -80,6 +80,43 @@ def test_a_reading_command_names_a_garbage_tracking_store(
     assert store.read_bytes() == before  # never "repaired" by MLflow creating its tables
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["show", "churn@champion"],
+        ["graph", "churn/1", "--format", "json"],
+        ["reproduce", "churn@champion", "--dry-run"],
+    ],
+    ids=["show", "graph", "reproduce"],
+)
+@pytest.mark.parametrize("kind", ["random-bytes", "another-programs-database"])
+def test_a_garbage_registry_apart_from_tracking_is_named_with_its_variable(
+    repo: Path, tmp_path: Path, command: list[str], kind: str
+) -> None:
+    """MLflow opens a registry other than its tracking store on first use, inside SQLAlchemy:
+    the file is checked first, so the error names the registry and MLFLOW_REGISTRY_URI, not
+    a server to start (it was a traceback)."""
+    make, says = GARBAGE[kind]
+    registry = tmp_path / "registry.db"
+    make(registry)
+    before = registry.read_bytes()
+
+    result = refused(
+        repo,
+        *command,
+        code=1,
+        says=says,
+        env=with_env(
+            MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+            MLFLOW_REGISTRY_URI=f"sqlite:///{registry}",
+        ),
+    )
+
+    assert f"the MLflow model registry sqlite:///{registry} cannot be used" in result.stderr
+    assert result.stderr.rstrip().endswith("check MLFLOW_REGISTRY_URI")
+    assert registry.read_bytes() == before
+
+
 @pytest.mark.parametrize("kind", ["random-bytes", "another-programs-database"])
 def test_run_refuses_a_garbage_tracking_store_before_running_anything(
     repo: Path, tmp_path: Path, kind: str
