@@ -12,10 +12,12 @@ read the command still answers, and says since when its knowledge of the registr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from lineage.clock import iso, iso_from_ms, utc_now
@@ -120,7 +122,10 @@ def _last_read(ctx: Context, registry: str) -> str | None:
 
 
 def _remember_read(ctx: Context, registry: str) -> None:
-    """When this registry was last read; a note for later offline answers, never essential."""
+    """When this registry was last read; a note for later offline answers, never essential.
+    A time less than ``_READ_LOG_GRAIN`` old is kept as it is: a query does not rewrite the
+    file each time, and the note it feeds errs early (it may name more versions as possibly
+    missing), never late."""
     path = _log_path(ctx)
     try:
         with open(path, encoding="utf-8") as f:
@@ -129,7 +134,10 @@ def _remember_read(ctx: Context, registry: str) -> None:
             log = {}
     except (OSError, ValueError):
         log = {}
-    log[registry] = iso(utc_now())
+    now = utc_now()
+    if _recent(log.get(registry), now):
+        return
+    log[registry] = iso(now)
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -137,4 +145,19 @@ def _remember_read(ctx: Context, registry: str) -> None:
             json.dump(log, f, sort_keys=True)
         os.replace(temporary, path)
     except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+
+
+_READ_LOG_GRAIN = timedelta(minutes=1)
+
+
+def _recent(written: object, now: datetime) -> bool:
+    """Whether ``written`` (a time this log holds) is at most a grain before ``now``."""
+    if not isinstance(written, str):
+        return False
+    try:
+        then = datetime.fromisoformat(written)
+    except ValueError:
+        return False
+    return then.tzinfo is not None and timedelta(0) <= now - then <= _READ_LOG_GRAIN

@@ -4,6 +4,8 @@ kept as records, answered offline."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -88,6 +90,43 @@ def test_audit_finds_the_record_of_a_later_version(project: Project) -> None:
     assert row["run"] == project.facts["run"] and row["record"]
     checks = {c["name"]: c["result"] for c in row["checks"]}
     assert checks["lineage"] == "pass"
+
+
+def test_a_registry_that_stops_answering_is_named_with_when_it_last_did(
+    project: Project, tmp_path: Path
+) -> None:
+    """The time of the last good read is kept per registry, rewritten at most once a minute,
+    and named when the same registry later cannot be read."""
+    copy = tmp_path / "registry.db"
+    shutil.copyfile(project.env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"), copy)
+    registry = f"sqlite:///{copy}"
+    log = project.repo / ".git" / "lineage" / "registry-read.json"
+    project.sh("lineage", "impact", "data/raw.csv", MLFLOW_REGISTRY_URI=registry)
+    read_at = json.loads(log.read_text())[registry]
+    assert read_at.startswith("20") and read_at.endswith("Z")
+    inode = log.stat().st_ino
+    project.sh("lineage", "impact", "data/raw.csv", MLFLOW_REGISTRY_URI=registry)
+    assert log.stat().st_ino == inode  # read again within the minute: the file is left alone
+    assert json.loads(log.read_text())[registry] == read_at
+
+    copy.write_bytes(b"not a database, whatever its name says\n" * 100)
+    result = project.sh(
+        "lineage", "impact", "data/raw.csv", "--json", MLFLOW_REGISTRY_URI=registry, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["models"]  # answered from the records
+    assert f"the model registry {registry} could not be read" in result.stderr
+    assert f"versions registered after training since it was last read at {read_at} " in (
+        result.stderr
+    )
+    assert json.loads(log.read_text())[registry] == read_at  # a failed read is not a read
+
+    stale = {**json.loads(log.read_text()), registry: "2026-01-01T00:00:00.000Z"}
+    log.write_text(json.dumps(stale))
+    shutil.copyfile(project.env["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"), copy)
+    project.sh("lineage", "impact", "data/raw.csv", MLFLOW_REGISTRY_URI=registry)
+    assert json.loads(log.read_text())[registry] > read_at  # older than a minute: rewritten
+    assert not list(log.parent.glob("registry-read.json.*.tmp"))
 
 
 def test_an_unreachable_registry_still_answers_and_says_since_when(project: Project) -> None:
