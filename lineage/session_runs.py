@@ -80,12 +80,15 @@ def find(
     for store in stores:
         try:
             found = _read(store, session, stages, steps)
-            runs += found
-            if found:
-                versions.update(_versions(store, [r.run_id for r in found]))
         except LineageError as exc:
             warnings.append(_unread(store, exc))
             continue
+        runs += found
+        if found:
+            try:
+                versions.update(_versions(store, [r.run_id for r in found]))
+            except LineageError as exc:  # the runs are recorded; their versions come later
+                warnings.append(_unregistered(ctx, store, found, exc))
         if missing := _missing(store, found):
             warnings.append(missing)
     if is_mlflow_run(argv) and not any(s.resumed for s in stores):
@@ -211,6 +214,25 @@ def _unread(store: _Store, exc: LineageError) -> str:
         f"the MLflow store {store.shown} could not be read back ({exc}); "
         f"{' and '.join(what)} were not recorded: check the store can be read from here, then "
         "import them with `lineage import mlflow`"
+    )
+
+
+def _unregistered(
+    ctx: Context, store: _Store, found: Sequence[MlflowRun], exc: LineageError
+) -> str:
+    """The runs were read and are recorded; the versions they registered are not, until a
+    command that shows models reads that registry (lineage/registrations.py)."""
+    registry = redact_uri(store.registry)
+    runs = ", ".join(run.run_id for run in found)
+    how = (
+        "the next `lineage show`, `graph` or `impact`"
+        if registry == redact_uri(ctx.mlflow.registry)
+        else f"`lineage show` with MLFLOW_REGISTRY_URI={registry}"
+    )
+    return (
+        f"the model registry {registry} could not be read ({exc}); run(s) {runs} were "
+        f"recorded without the model versions they registered: once it can be read, {how} "
+        "records them"
     )
 
 

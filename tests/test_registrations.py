@@ -129,7 +129,7 @@ def test_a_registry_that_stops_answering_is_named_with_when_it_last_did(
     assert not list(log.parent.glob("registry-read.json.*.tmp"))
 
 
-def test_an_unreachable_registry_still_answers_and_says_since_when(project: Project) -> None:
+def test_an_unreachable_registry_still_answers_from_the_records(project: Project) -> None:
     project.lineage("impact", "data/raw.csv")  # read the registry once, while it answers
     down = f"http://127.0.0.1:{unused_port()}"
     result = project.sh(
@@ -140,3 +140,52 @@ def test_an_unreachable_registry_still_answers_and_says_since_when(project: Proj
     assert [(m["name"], m["version"]) for m in models] == [("late", project.facts["version"])]
     assert f"the model registry {down} could not be read" in result.stderr
     assert "versions registered after training may be missing" in result.stderr
+
+
+REGISTER_ELSEWHERE = """
+import sys, mlflow
+mlflow.set_experiment("exp")
+with mlflow.start_run() as run:
+    mlflow.log_metric("score", 0.5)
+client = mlflow.MlflowClient(registry_uri=sys.argv[1])  # the script picks its own registry
+client.create_registered_model("own")
+client.create_model_version("own", source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id)
+"""
+
+
+def test_a_run_whose_registry_cannot_be_read_is_recorded_and_its_versions_come_later(
+    tmp_path: Path,
+) -> None:
+    """lineage's registry is garbage, the script registers in a good one: the run is recorded
+    (the warning says so, not that it was lost), and its version is recorded once a command
+    reads the good registry."""
+    p = new_project(tmp_path)
+    (p.repo / "register.py").write_text(REGISTER_ELSEWHERE)
+    (p.repo / ".gitignore").write_text("*.db\nmlruns/\nmlartifacts/\n")
+    p.lineage("init")
+    p.commit_all("register")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database\n" * 100)
+    good = p.env["MLFLOW_TRACKING_URI"]
+
+    result = p.sh(
+        "lineage", "run", "--", "python", "register.py", good,
+        MLFLOW_REGISTRY_URI=f"sqlite:///{garbage}",
+    )  # fmt: skip
+
+    (run,) = [r["run"] for r in p.json("log")]
+    assert f"recorded 1 run(s) [{run[:12]}]" in result.stderr
+    assert (
+        f"the model registry sqlite:///{garbage} could not be read (the MLflow model registry "
+        f"sqlite:///{garbage} cannot be used: {garbage} is not a SQLite database; check "
+        f"MLFLOW_REGISTRY_URI); run(s) {run} were recorded without the model versions they "
+        "registered: once it can be read, the next `lineage show`, `graph` or `impact` records "
+        "them"
+    ) in result.stderr
+    assert "not recorded" not in result.stderr and "Traceback" not in result.stderr
+    assert garbage.read_bytes() == b"not a database\n" * 100
+    assert registrations(p) == []
+
+    shown = p.json("show", "own/1")  # lineage's registry is the good one again
+    assert shown["record"]["run"]["run_id"] == run
+    assert [(r["run"], r["model"]["name"]) for r in registrations(p)] == [(run, "own")]

@@ -21,6 +21,14 @@ with mlflow.start_run():
 os.remove("scratch.db")
 """
 
+BREAKING = """
+import mlflow
+mlflow.set_tracking_uri("sqlite:///scratch.db")
+with mlflow.start_run():
+    mlflow.log_metric("m", 1.0)
+open("scratch.db", "wb").write(b"overwritten " * 100)
+"""
+
 WITH_A_MODEL = """
 import mlflow
 from sklearn.linear_model import LinearRegression
@@ -43,6 +51,7 @@ def project(tmp_path: Path) -> Project:
     (p.repo / "MLproject").write_text(wine.MLPROJECT + HIDDEN)
     (p.repo / "vanishing.py").write_text(VANISHING)
     (p.repo / "with_model.py").write_text(WITH_A_MODEL)
+    (p.repo / "breaking.py").write_text(BREAKING)
     (p.repo / ".gitignore").write_text("mlruns/\nscratch.db\n")
     p.lineage("init")
     p.commit_all("project")
@@ -56,6 +65,21 @@ def test_a_store_that_is_gone_before_read_back_is_named(project: Project) -> Non
         f"sqlite:///{project.repo}/scratch.db (deleted since, or the store moved); the command "
         "was recorded without them" in result.stderr
     )
+    assert project.json("log")[0]["run"].startswith("local-")
+
+
+def test_a_store_that_cannot_be_read_back_is_named_with_why_and_what_to_do(
+    project: Project,
+) -> None:
+    result = project.lineage("run", "--", "python", "breaking.py")
+    store = project.repo / "scratch.db"
+    assert (
+        f"lineage: warning: the MLflow store sqlite:///{store} could not be read back (the "
+        f"MLflow tracking store sqlite:///{store} cannot be used: {store} is not a SQLite "
+        "database; check MLFLOW_TRACKING_URI); 1 run(s) started there were not recorded: check "
+        "the store can be read from here, then import them with `lineage import mlflow`\n"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
     assert project.json("log")[0]["run"].startswith("local-")
 
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.adapters.mlflow_uri import (
     check_reachable,
+    check_registry_file,
+    check_sqlite_file,
     is_http,
     local_path,
     missing_driver,
@@ -117,6 +119,7 @@ def store_errors(uri: str) -> Iterator[None]:
     try:
         yield
     except (MlflowException, SQLAlchemyError, OSError) as exc:
+        check_sqlite_file(uri)  # a file that is not MLflow's: said so, not "start the server"
         raise TrackingUnreachableError(redact_uri(uri), first_line(exc)) from None
 
 
@@ -305,6 +308,7 @@ def registered_versions(
     found: dict[str, list[ModelVersion]] = {run_id: [] for run_id in checked_ids(run_ids)}
     if not found or missing_sqlite(registry):
         return found
+    check_registry_file(registry, uri)
     with quiet(), store_errors(registry):
         mlflow_client = client(uri, registry)
         for ids in batches(sorted(found), 100):

@@ -282,7 +282,7 @@ def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
         with contextlib.closing(direct):
             yield _DirectRegistry(direct)
     else:
-        check_registry_file(stores)
+        check_registry_file(stores.registry, stores.tracking)
         with tracking.quiet():
             with tracking.store_errors(stores.registry):  # unknown scheme, a server's errors
                 mlflow_client = tracking.client(stores.tracking, stores.registry)

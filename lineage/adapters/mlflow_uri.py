@@ -195,14 +195,18 @@ def check_existing(uri: str, what: str = "tracking store") -> None:
         raise StoreUnusableError(redact_uri(uri), reason, what)
 
 
-def check_registry_file(stores: MlflowStores) -> None:
-    """Raise unless the registry, when a SQLite file, is one MLflow can open: random bytes or
-    another program's database fail inside SQLAlchemy, where the error says "cannot be
-    reached" and "start the server". Named as the tracking store when it is that store."""
-    uri = stores.registry
+def check_sqlite_file(uri: str, what: str = "tracking store") -> None:
+    """Raise unless the store, when a SQLite file, is one MLflow can open: random bytes or
+    another program's database fail inside SQLAlchemy, where the error would say "cannot be
+    reached" and "start the server"."""
     if uri.startswith("sqlite:") and (reason := _sqlite_not_mlflow(uri, empty_ok=True)):
-        what = "tracking store" if uri == stores.tracking else "model registry"
         raise StoreUnusableError(redact_uri(uri), reason, what)
+
+
+def check_registry_file(registry: str, tracking: str) -> None:
+    """:func:`check_sqlite_file` of the registry, named as the tracking store when it is
+    that store."""
+    check_sqlite_file(registry, "tracking store" if registry == tracking else "model registry")
 
 
 def is_database(uri: str) -> bool:
