@@ -37,17 +37,29 @@ class NotInitializedError(LineageError):
 
 
 class TrackingUnreachableError(LineageError):
+    """An MLflow store that cannot be used: the tracking store, or (``what``) a model
+    registry set apart from it, whose variable the next step then names."""
+
     def __init__(
         self,
         uri: str,
         reason: str,
-        next_step: str = "start the server or fix MLFLOW_TRACKING_URI",
+        next_step: str | None = None,
+        what: str = "tracking store",
     ) -> None:
         self.uri = uri
         self.reason = reason
-        super().__init__(
-            f"the MLflow tracking store {uri} cannot be reached ({reason}); {next_step}"
-        )
+        self.what = what
+        self.next_step = next_step
+        variable = "MLFLOW_REGISTRY_URI" if what == "model registry" else "MLFLOW_TRACKING_URI"
+        step = next_step or f"start the server or fix {variable}"
+        super().__init__(f"the MLflow {what} {uri} cannot be reached ({reason}); {step}")
+
+    def as_registry(self) -> TrackingUnreachableError:
+        """The same failure, of a model registry set apart from the tracking store."""
+        if self.what != "tracking store" or type(self) is not TrackingUnreachableError:
+            return self  # already named, or a subclass that words itself
+        return TrackingUnreachableError(self.uri, self.reason, self.next_step, "model registry")
 
 
 class CommandNotFoundError(LineageError):

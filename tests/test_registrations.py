@@ -3,8 +3,10 @@ kept as records, answered offline."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -153,39 +155,73 @@ client.create_model_version("own", source=f"runs:/{run.info.run_id}/model", run_
 """
 
 
+def _garbage_file(tmp_path: Path) -> tuple[str, str]:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database\n" * 100)
+    uri = f"sqlite:///{garbage}"
+    return uri, f"{uri} cannot be used: {garbage} is not a SQLite database; check"
+
+
+def _server_down(tmp_path: Path) -> tuple[str, str]:
+    port = unused_port()
+    return (
+        f"http://ada:s3cr3t@127.0.0.1:{port}",
+        f"http://127.0.0.1:{port} cannot be reached (connection refused); start the server or fix",
+    )
+
+
+def _sql_without_driver(tmp_path: Path) -> tuple[str, str]:
+    if importlib.util.find_spec("pg8000") is not None:
+        pytest.skip("pg8000 is installed here")
+    return (
+        "postgresql+pg8000://ada:s3cr3t@127.0.0.1:5432/mlflow",
+        "postgresql+pg8000://127.0.0.1:5432/mlflow cannot be used: the database driver pg8000 "
+        "is not installed in lineage's Python",
+    )
+
+
+@pytest.mark.parametrize(
+    "unreadable", [_garbage_file, _server_down, _sql_without_driver], ids=lambda f: f.__name__
+)
 def test_a_run_whose_registry_cannot_be_read_is_recorded_and_its_versions_come_later(
-    tmp_path: Path,
+    tmp_path: Path, unreadable: Callable[[Path], tuple[str, str]]
 ) -> None:
-    """lineage's registry is garbage, the script registers in a good one: the run is recorded
-    (the warning says so, not that it was lost), and its version is recorded once a command
-    reads the good registry."""
+    """lineage's registry (set apart from tracking) cannot be read, the script registers in a
+    good one: the run is recorded (the warning says so, not that it was lost, and names the
+    registry's variable), and its version is recorded once a command reads the good one."""
     p = new_project(tmp_path)
     (p.repo / "register.py").write_text(REGISTER_ELSEWHERE)
     (p.repo / ".gitignore").write_text("*.db\nmlruns/\nmlartifacts/\n")
     p.lineage("init")
     p.commit_all("register")
-    garbage = tmp_path / "garbage.db"
-    garbage.write_bytes(b"not a database\n" * 100)
+    registry, why = unreadable(tmp_path)
     good = p.env["MLFLOW_TRACKING_URI"]
 
     result = p.sh(
-        "lineage", "run", "--", "python", "register.py", good,
-        MLFLOW_REGISTRY_URI=f"sqlite:///{garbage}",
-    )  # fmt: skip
+        "lineage", "run", "--", "python", "register.py", good, MLFLOW_REGISTRY_URI=registry
+    )
 
     (run,) = [r["run"] for r in p.json("log")]
     assert f"recorded 1 run(s) [{run[:12]}]" in result.stderr
+    shown = why.partition(" cannot ")[0]
+    assert f"the model registry {shown} could not be read (the MLflow model registry {why} " in (
+        result.stderr
+    )
     assert (
-        f"the model registry sqlite:///{garbage} could not be read (the MLflow model registry "
-        f"sqlite:///{garbage} cannot be used: {garbage} is not a SQLite database; check "
         f"MLFLOW_REGISTRY_URI); run(s) {run} were recorded without the model versions they "
         "registered: once it can be read, the next `lineage show`, `graph` or `impact` records "
         "them"
     ) in result.stderr
     assert "not recorded" not in result.stderr and "Traceback" not in result.stderr
-    assert garbage.read_bytes() == b"not a database\n" * 100
+    assert "s3cr3t" not in result.stderr + result.stdout
     assert registrations(p) == []
 
-    shown = p.json("show", "own/1")  # lineage's registry is the good one again
-    assert shown["record"]["run"]["run_id"] == run
+    failed = p.sh("lineage", "show", "own/1", MLFLOW_REGISTRY_URI=registry, check=False)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    error = failed.stderr.splitlines()[-1]
+    assert error.startswith(f"lineage: error: the MLflow model registry {why} ")
+    assert error.endswith("MLFLOW_REGISTRY_URI")
+
+    shown_doc = p.json("show", "own/1")  # lineage's registry is the good one again
+    assert shown_doc["record"]["run"]["run_id"] == run
     assert [(r["run"], r["model"]["name"]) for r in registrations(p)] == [(run, "own")]

@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.adapters.mlflow_uri import (
     check_reachable,
-    check_registry_file,
+    check_registry,
     check_sqlite_file,
+    is_database,
     is_http,
     local_path,
     missing_driver,
     missing_sqlite,
+    registry_named,
 )
 from lineage.errors import TrackingUnreachableError
 from lineage.model_version import ModelVersion
@@ -77,9 +79,12 @@ def quiet() -> Iterator[None]:
 def client(uri: str, registry: str | None = None) -> MlflowClient:
     """An MlflowClient; a server that is down fails at once rather than after minutes of the
     client's retries."""
-    for store in {uri, registry or uri}:
+    stores = {(uri, "tracking store")}
+    if registry:
+        stores.add((registry, registry_named(registry, uri)))
+    for store, what in stores:
         if is_http(store):
-            check_reachable(store)
+            check_reachable(store, what=what)
     from mlflow import MlflowClient
 
     try:
@@ -110,17 +115,25 @@ def file_stores_allowed(*uris: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def store_errors(uri: str) -> Iterator[None]:
-    """MLflow's, SQLAlchemy's and the OS's errors while using the store, as one
-    TrackingUnreachableError (a garbage SQLite file fails inside SQLAlchemy, not MLflow)."""
+def store_errors(uri: str, what: str = "tracking store") -> Iterator[None]:
+    """MLflow's, SQLAlchemy's and the OS's errors while using the store (``what``: a model
+    registry apart from tracking), as one TrackingUnreachableError (a garbage SQLite file
+    fails inside SQLAlchemy, not MLflow)."""
     from mlflow.exceptions import MlflowException
     from sqlalchemy.exc import SQLAlchemyError
 
     try:
         yield
     except (MlflowException, SQLAlchemyError, OSError) as exc:
-        check_sqlite_file(uri)  # a file that is not MLflow's: said so, not "start the server"
-        raise TrackingUnreachableError(redact_uri(uri), first_line(exc)) from None
+        check_sqlite_file(uri, what)  # a file that is not MLflow's: said so, not "start the server"
+        raise TrackingUnreachableError(redact_uri(uri), first_line(exc), what=what) from None
+    except ModuleNotFoundError as exc:
+        if not is_database(uri):
+            raise
+        # A SQL store's driver, imported when the client first opens the store.
+        raise TrackingUnreachableError(
+            redact_uri(uri), missing_driver(exc.name), "then run the command again", what
+        ) from None
 
 
 def paged(search: Callable[..., Any], **kwargs: Any) -> Iterator[Any]:
@@ -308,8 +321,8 @@ def registered_versions(
     found: dict[str, list[ModelVersion]] = {run_id: [] for run_id in checked_ids(run_ids)}
     if not found or missing_sqlite(registry):
         return found
-    check_registry_file(registry, uri)
-    with quiet(), store_errors(registry):
+    check_registry(registry, uri)
+    with quiet(), store_errors(registry, registry_named(registry, uri)):
         mlflow_client = client(uri, registry)
         for ids in batches(sorted(found), 100):
             quoted = ", ".join(f"'{run_id}'" for run_id in ids)

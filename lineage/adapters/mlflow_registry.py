@@ -20,11 +20,12 @@ from lineage.adapters import mlflow_sqlite
 from lineage.adapters.mlflow_uri import (
     REST_TIMEOUT,
     MlflowStores,
-    check_registry_file,
+    check_registry,
     is_http,
     missing_sqlite,
     network_reason,
     open_rest,
+    registry_named,
     rest_usable,
 )
 from lineage.errors import LineageError, TrackingUnreachableError
@@ -148,38 +149,41 @@ class _RestRegistry:
 class _ClientRegistry:
     """Any other registry (SQLite, Databricks, ...), read through MlflowClient."""
 
-    def __init__(self, mlflow_client: MlflowClient, uri: str) -> None:
+    def __init__(self, mlflow_client: MlflowClient, uri: str, what: str) -> None:
         self.client = mlflow_client
         self.uri = uri
+        self.what = what  # "model registry" when apart from the tracking store
 
     @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Not found as ``_NotFound``; any other failure of the store as one
-        TrackingUnreachableError. The client opens a registry other than its tracking store
-        on first use, so a garbage SQLite file fails here, inside SQLAlchemy."""
+    def _translated(self, *, lookup: bool = False) -> Iterator[None]:
+        """Any failure of the store as one TrackingUnreachableError; for a ``lookup`` of one
+        model, version or alias, not found as ``_NotFound``. A listing is never "not found":
+        what MLflow refuses there (a file-store registry in maintenance mode says
+        INVALID_PARAMETER_VALUE) is an error with MLflow's reason."""
         from mlflow.exceptions import MlflowException
 
-        with tracking.store_errors(self.uri):
+        with tracking.store_errors(self.uri, self.what):
             try:
                 yield
             except MlflowException as exc:
-                if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                not_found = exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+                if lookup and not_found:
                     raise _NotFound from None
                 raise
 
     def by_version(self, name: str, version: int) -> tuple[ModelVersion, str | None]:
-        with self._translated():
+        with self._translated(lookup=True):
             mv = self.client.get_model_version(name, str(version))
         return ModelVersion(mv.name, int(mv.version)), mv.run_id or None
 
     def by_alias(self, name: str, alias: str) -> tuple[ModelVersion, str | None]:
-        with self._translated():
+        with self._translated(lookup=True):
             mv = self.client.get_model_version_by_alias(name, alias)
         return ModelVersion(mv.name, int(mv.version)), mv.run_id or None
 
     def aliases(self, name: str) -> dict[str, int] | None:
         try:
-            with self._translated():
+            with self._translated(lookup=True):
                 # search_model_versions leaves aliases empty on SQLite; this has them.
                 model = self.client.get_registered_model(name)
         except _NotFound:
@@ -272,6 +276,17 @@ _Registry = _RestRegistry | _DirectRegistry | _ClientRegistry | _EmptyRegistry
 def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
     """The registry, through REST when it is a server urllib can talk to, directly when it is
     a SQLite file at a known revision, else through MlflowClient."""
+    try:
+        with _registry_at(stores) as reg:
+            yield reg
+    except TrackingUnreachableError as exc:
+        if stores.registry == stores.tracking or exc.uri != redact_uri(stores.registry):
+            raise
+        raise exc.as_registry() from None  # a registry apart: named so, with its variable
+
+
+@contextlib.contextmanager
+def _registry_at(stores: MlflowStores) -> Iterator[_Registry]:
     import os
 
     if is_http(stores.registry) and rest_usable():
@@ -282,11 +297,12 @@ def _open_registry(stores: MlflowStores) -> Iterator[_Registry]:
         with contextlib.closing(direct):
             yield _DirectRegistry(direct)
     else:
-        check_registry_file(stores.registry, stores.tracking)
+        check_registry(stores.registry, stores.tracking)
+        what = registry_named(stores.registry, stores.tracking)
         with tracking.quiet():
-            with tracking.store_errors(stores.registry):  # unknown scheme, a server's errors
+            with tracking.store_errors(stores.registry, what):  # unknown scheme, server errors
                 mlflow_client = tracking.client(stores.tracking, stores.registry)
-            yield _ClientRegistry(mlflow_client, stores.registry)
+            yield _ClientRegistry(mlflow_client, stores.registry, what)
 
 
 def resolve_model(

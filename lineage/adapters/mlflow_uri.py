@@ -156,8 +156,9 @@ def missing_sqlite(uri: str) -> bool:
 # Reachability
 
 
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Raise TrackingUnreachableError unless the store at uri can be used; never imports mlflow."""
+def check_reachable(uri: str, timeout: float = 5.0, what: str = "tracking store") -> None:
+    """Raise TrackingUnreachableError unless the store at uri (``what``: see
+    :func:`registry_named`) can be used; never imports mlflow."""
     reason: str | None
     if is_http(uri):
         reason = _http_health(uri, timeout)
@@ -170,7 +171,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
     else:  # databricks, plugins: no cheap check beyond MLflow knowing the scheme
         reason = unknown_scheme(uri)
     if reason:
-        raise TrackingUnreachableError(redact_uri(uri), reason)
+        raise TrackingUnreachableError(redact_uri(uri), reason, what=what)
 
 
 def check_existing(uri: str, what: str = "tracking store") -> None:
@@ -203,10 +204,21 @@ def check_sqlite_file(uri: str, what: str = "tracking store") -> None:
         raise StoreUnusableError(redact_uri(uri), reason, what)
 
 
-def check_registry_file(registry: str, tracking: str) -> None:
-    """:func:`check_sqlite_file` of the registry, named as the tracking store when it is
-    that store."""
-    check_sqlite_file(registry, "tracking store" if registry == tracking else "model registry")
+def registry_named(registry: str, tracking: str) -> str:
+    """What errors call the registry: the tracking store when it is that store, else a model
+    registry (whose variable is MLFLOW_REGISTRY_URI)."""
+    return "tracking store" if registry == tracking else "model registry"
+
+
+def check_registry(registry: str, tracking: str) -> None:
+    """Before MLflow's client opens the registry (it does so on first use, past the checks
+    made when it is created): raise when it is a SQLite file that is not MLflow's, or a SQL
+    server whose driver is missing here or where nothing listens. Named as the tracking store
+    when it is that store."""
+    what = registry_named(registry, tracking)
+    check_sqlite_file(registry, what)
+    if is_database(registry) and (reason := database_reason(registry)):
+        raise StoreUnusableError(redact_uri(registry), reason, what)
 
 
 def is_database(uri: str) -> bool:

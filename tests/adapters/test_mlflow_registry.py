@@ -136,7 +136,7 @@ def test_the_client_and_the_direct_reader_say_the_same(
     assert reader is not None
     with contextlib.closing(reader):
         direct = str(_explain(_DirectRegistry(reader), uri, name, version=version, alias=alias))
-    client = _ClientRegistry(MlflowClient(tracking_uri=uri), uri)
+    client = _ClientRegistry(MlflowClient(tracking_uri=uri), uri, "tracking store")
 
     assert str(_explain(client, uri, name, version=version, alias=alias)) == direct == message
 
