@@ -56,12 +56,12 @@ def sections(
     db = base / "mlflow.db"
     shutil.copy(runs.db, db)
     env = ws.env()
-    repo = base / "repo"
-    run(["git", "init", "-q", repo], cwd=base, env=env)
-    run([LINEAGE, "init"], cwd=repo, env=env)
-    again_repo = base / "again"
-    run(["git", "init", "-q", again_repo], cwd=base, env=env)
-    run([LINEAGE, "init"], cwd=again_repo, env=env)
+    repo, again_repo = base / "repo", base / "again"
+    for path in (repo, again_repo):
+        run(["git", "init", "-q", path], cwd=base, env=env)
+        # `import mlflow` refuses a repository with no commit (nothing MLflow names is in it).
+        run(["git", "commit", "-q", "--allow-empty", "-m", "Start"], cwd=path, env=env)
+        run([LINEAGE, "init"], cwd=path, env=env)
 
     def reset(path: Path) -> None:
         run(["git", "update-ref", "-d", "refs/lineage/records"], cwd=path, env=env, check=False)
