@@ -5,20 +5,23 @@
 SQLite-backed server). Goal ≤ 1.5×.
 
 The store is built once (bench/team_store.py in a subprocess: 200 runs through MlflowClient, the
-rest copied as rows) into a PostgreSQL cluster cached under ``bench/.work/cache/``; each bench
-run starts a copy of that cluster (``cp -a`` of its data directory), so nothing a run does leaks
-into the cache. PostgreSQL's server programs come from the system packages; as root they run as
+rest copied as rows) into a PostgreSQL cluster cached under ``bench/.work/cache/`` (or, when
+the ``postgres`` user cannot enter that directory, as in a clone under /root, in a directory of
+the system's temp dir); each bench run starts a copy of that cluster (``cp -a`` of its data
+directory), so nothing a run does leaks into the cache. PostgreSQL's server programs come from the system packages; as root they run as
 the ``postgres`` user (initdb and postgres refuse root).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,9 +115,29 @@ class Postgres:
         self.proc = None
 
 
-def team_store(ws: Workspace, n: int, log: Log) -> tuple[Path, dict[str, object]]:
-    """A fresh copy of the cached cluster holding n runs, and the fixture's facts."""
-    cached = ws.cache / f"team-pg-runs-{n}-v{FIXTURE_VERSION}"
+def _reachable(path: Path) -> bool:
+    """Whether PostgreSQL's programs, run as they are here, can enter ``path``."""
+    return subprocess.run([*_as_user(), "test", "-x", str(path)], check=False).returncode == 0
+
+
+def _clusters(ws: Workspace) -> Path:
+    """Where the PostgreSQL clusters live: the work directory's cache, unless the ``postgres``
+    user (root runs PostgreSQL as it) cannot enter it, as in a clone under /root (mode 700);
+    then a directory of the system's temp dir named after the cache, kept across runs."""
+    if _reachable(ws.cache):
+        return ws.cache
+    digest = hashlib.sha256(str(ws.cache).encode()).hexdigest()[:12]
+    home = Path(tempfile.gettempdir()) / f"lineage-bench-pg-{digest}"
+    home.mkdir(exist_ok=True)
+    home.chmod(0o755)
+    return home
+
+
+def team_store(ws: Workspace, n: int, log: Log) -> tuple[Path, Path, dict[str, object]]:
+    """A scratch directory, a fresh copy of the cached cluster holding n runs (its data
+    directory), and the fixture's facts."""
+    clusters = _clusters(ws)
+    cached = clusters / f"team-pg-runs-{n}-v{FIXTURE_VERSION}"
     meta_path = cached / "fixture.json"
     if not meta_path.exists():
         log(f"building a PostgreSQL MLflow store with {n:,} runs in {cached} (once; cached)")
@@ -145,12 +168,15 @@ def team_store(ws: Workspace, n: int, log: Log) -> tuple[Path, dict[str, object]
             )
         (cached / "meta.tmp").rename(meta_path)
     scratch = ws.fresh("team")
-    run(["cp", "-a", cached / "data", scratch / "data"], cwd=scratch, env=os.environ)
-    return scratch, json.loads(meta_path.read_text())
+    data = clusters / "team-scratch" / "data"
+    shutil.rmtree(data.parent, ignore_errors=True)
+    data.parent.mkdir()
+    run(["cp", "-a", cached / "data", data], cwd=scratch, env=os.environ)
+    return scratch, data, json.loads(meta_path.read_text())
 
 
 def sections(ws: Workspace, n: int, *, repeats: int, warmup: int, log: Log) -> list[Section]:
-    base, meta = team_store(ws, n, log)
+    base, data, meta = team_store(ws, n, log)
     env = ws.env()
     repo, again_repo = base / "repo", base / "again"
     for path in (repo, again_repo):
@@ -164,7 +190,7 @@ def sections(ws: Workspace, n: int, *, repeats: int, warmup: int, log: Log) -> l
 
     log("starting PostgreSQL and an mlflow server on it")
     with (
-        Postgres(base / "data") as pg,
+        Postgres(data) as pg,
         fixtures.MlflowServer(ws, pg.uri, base / "artifacts", proxied=True) as srv,
     ):
         server_env = {**env, "MLFLOW_TRACKING_URI": srv.url}
