@@ -10,12 +10,13 @@ reproduce` says its verdict (0 bit-identical, 6 within tolerance, 4 differs, 5 r
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -49,17 +50,35 @@ class _Tolerance(click.FloatRange):
 _TOLERANCE = _Tolerance(min=0)
 
 
-def _catch_up(obj: Context, *, aliases: bool = False) -> bool:
-    """Before a command that shows models: record versions registered since their runs were
-    (``lineage/registrations.py``). False when the registry cannot be read: the warning says
-    so once, and, for ``aliases``, that the models' aliases are left out too (the command
-    then does not ask again)."""
+@contextlib.contextmanager
+def _caught_up(obj: Context, *, aliases: bool = False) -> Iterator[bool]:
+    """Around a command that shows models: first record versions registered since their runs
+    were (``lineage/registrations.py``). Gives False when the registry cannot be read; a
+    warning then says so once, when the block (the command's work, not its output) is done,
+    and, for ``aliases``, that the models' aliases are left out too (the command does not ask
+    again). When the work fails on that registry (an alias to resolve), its error says it all
+    and the warning is left out: one cause, one line."""
+    from lineage.errors import TrackingUnreachableError
+    from lineage.redact import redact_uri
     from lineage.registrations import catch_up
 
     caught = catch_up(obj)
-    if caught.note:
-        _warn(caught.note + ("; model aliases are left out too" if aliases else ""))
-    return caught.note is None
+    unsaid = caught.note
+    try:
+        yield caught.note is None
+    except TrackingUnreachableError as exc:
+        if exc.uri == redact_uri(obj.mlflow.registry):
+            unsaid = None
+        raise
+    finally:
+        if unsaid:
+            _warn(unsaid + ("; model aliases are left out too" if aliases else ""))
+
+
+@contextlib.contextmanager
+def _not_caught_up() -> Iterator[bool]:
+    """``--no-aliases``: the registry is not read at all (no catch-up, no aliases)."""
+    yield False
 
 
 def _write(obj: Context, name: str | Path, data: bytes) -> None:
@@ -269,8 +288,8 @@ def show_cmd(obj: Context, ref: str, as_json: bool) -> None:
     """
     from lineage.commands.show import render_text, show, to_json
 
-    _catch_up(obj)
-    shown = show(obj, ref=ref)
+    with _caught_up(obj):
+        shown = show(obj, ref=ref)
     if as_json:
         _print_json(to_json(shown))
     else:
@@ -606,10 +625,10 @@ def graph_cmd(
         from lineage.adapters import graphviz
 
         graphviz.find_dot(chosen)  # say it is missing before doing any work
-    aliases = not no_aliases and _catch_up(obj, aliases=True)
-    drawn = graph_.graph(
-        obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=aliases
-    )
+    with _caught_up(obj, aliases=True) if not no_aliases else _not_caught_up() as aliases:
+        drawn = graph_.graph(
+            obj, ref=ref, direction=direction, depth=depth, as_of=as_of, aliases=aliases
+        )
     for note in drawn.notes:
         click.echo(f"lineage: {note}", err=True)
     for warning in drawn.warnings:
@@ -645,8 +664,8 @@ def impact_cmd(obj: Context, ref: str, as_json: bool, no_aliases: bool) -> None:
     """
     from lineage.commands.impact import impact, render_text, to_json
 
-    aliases = not no_aliases and _catch_up(obj, aliases=True)
-    found = impact(obj, ref=ref, aliases=aliases)
+    with _caught_up(obj, aliases=True) if not no_aliases else _not_caught_up() as aliases:
+        found = impact(obj, ref=ref, aliases=aliases)
     for warning in found.warnings:
         _warn(warning)
     if as_json:
@@ -670,8 +689,8 @@ def diff_cmd(obj: Context, a: str, b: str, as_json: bool) -> None:
     from lineage.commands.diff import diff
     from lineage.commands.diff_report import render_text, to_json
 
-    _catch_up(obj)
-    result = diff(obj, a=a, b=b)
+    with _caught_up(obj):
+        result = diff(obj, a=a, b=b)
     if as_json:
         _print_json(to_json(result))
     else:
@@ -802,8 +821,10 @@ def audit_cmd(
         raise click.UsageError("give --json or --markdown, not both")
     _check_output(obj, junit, "--junit")
     check_stores(obj)  # one error for a missing or garbage store, before the catch-up warns
-    _catch_up(obj)
-    result = audit(obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict)
+    with _caught_up(obj):
+        result = audit(
+            obj, refs=refs, alias=alias, stage=stage, everything=everything, strict=strict
+        )
     if junit is not None:
         _write(obj, junit, render_junit(result).encode())
     if as_json:

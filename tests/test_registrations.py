@@ -217,8 +217,8 @@ def test_a_run_whose_registry_cannot_be_read_is_recorded_and_its_versions_come_l
     assert registrations(p) == []
 
     failed = p.sh("lineage", "show", "own/1", MLFLOW_REGISTRY_URI=registry, check=False)
-    assert failed.returncode == 1 and "Traceback" not in failed.stderr
-    error = failed.stderr.splitlines()[-1]
+    assert failed.returncode == 1
+    (error,) = failed.stderr.splitlines()  # one cause, one line: no catch-up warning before it
     assert error.startswith(f"lineage: error: the MLflow model registry {why} ")
     assert error.endswith("MLFLOW_REGISTRY_URI")
 
