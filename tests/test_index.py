@@ -93,6 +93,64 @@ def test_index_catches_up_reading_only_new_records(git_repo: Path) -> None:
     index.close()
 
 
+def _record_of(run: int, evidence: str, second: int) -> tuple[str, bytes]:
+    return encode(
+        RunRecord(
+            evidence=evidence,
+            session=f"s{run}-{evidence}-{second}",
+            code=Code(commit="c" * 40, dirty=False),
+            created=Provenance(
+                at=f"2026-01-01T00:{second // 60:02d}:{second % 60:02d}.000Z",
+                name="A",
+                email="a@x",
+                tool="t",
+            ),
+            run=MlflowRun(
+                run_id=f"{run:032x}",
+                tracking_uri="sqlite:///x",
+                experiment_id="1",
+                experiment_name="e",
+                name=None,
+                status="FINISHED",
+                start_ms=run,
+                end_ms=run,
+            ),
+        )
+    )
+
+
+def test_the_records_of_many_runs_come_in_one_read_ordered_as_for_one(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """records_for_runs answers what records_for_run answers run by run (the representative
+    record first, observed before inferred, newest first), across query chunks, with one git
+    read for all the bodies."""
+    store = Store(git.discover(git_repo))
+    store.append(
+        [_record_of(1, "inferred", 5), _record_of(1, "observed", 1), _record_of(1, "inferred", 9)]
+        + [_record_of(2, "inferred", 3), _record_of(2, "inferred", 7)]
+        + [_record_of(n, "inferred", n % 3000) for n in range(10, 1110)]
+    )
+    index = Index(store)
+    index.refresh()
+    keys = [f"{n:032x}" for n in (1, 2, 3, *range(10, 1110))]  # run 3 has no record
+
+    trace = git_repo.parent / "git-trace"
+    with monkeypatch.context() as traced:
+        traced.setenv("GIT_TRACE", str(trace))
+        found = index.records_for_runs(keys)
+
+    reads = [line for line in trace.read_text().splitlines() if "cat-file --batch" in line]
+    assert len(reads) == 1
+    assert f"{3:032x}" not in found and len(found) == 1102
+    first = [(doc["evidence"], doc["created"]["at"][-6:-5]) for _, doc in found[f"{1:032x}"]]
+    assert first == [("observed", "1"), ("inferred", "9"), ("inferred", "5")]
+    for key in (f"{1:032x}", f"{2:032x}", f"{10:032x}", f"{1109:032x}"):
+        assert found[key] == index.records_for_run(key)
+    assert index.records_for_run(f"{3:032x}") == []
+    index.close()
+
+
 def test_deleted_or_damaged_index_is_rebuilt_with_the_same_answers(git_repo: Path) -> None:
     store = Store(git.discover(git_repo))
     store.append([run_record(n) for n in range(1, 4)])

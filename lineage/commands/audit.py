@@ -179,10 +179,10 @@ def audit(
     if wandb_refs or (not mlflow_refs and any_recorded(index)):  # W&B models recorded
         scope = _joined(scope, _wandb_scope_text(wandb_refs, alias, stage, everything))
     rows = [Row(v) for v in versions] + [Row(w) for w in wandb_versions]
+    recorded = index.records_for_runs([r.version.run_id for r in rows if r.version.run_id])
     for row in rows:
         run_id = row.version.run_id
-        found = index.records_for_run(run_id) if run_id else []
-        if found:
+        if run_id and (found := recorded.get(run_id)):
             row.run_key = run_id
             row.record_id, row.record = found[0]
     moment = now or datetime.now(UTC)

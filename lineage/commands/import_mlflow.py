@@ -25,7 +25,8 @@ after a date.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -125,10 +126,9 @@ def import_mlflow(
     # The runs of whole experiments are not counted before they are read: no total then.
     total = None if experiments else len(made)
     with progress.bar("reading MLflow runs", total=total, unit="runs") as advance:
-        for item in historic:
+        for item, existing in _with_records(ctx, historic):
             advance()
             result.runs_seen += 1
-            existing = ctx.index.records_for_run(item.run.run_id)
             produced = sorted(set(made.get(item.run.run_id, [])), key=lambda v: v.sort_key)
             if any(doc.get("evidence") == "observed" for _, doc in existing):
                 # Lineage saw this run itself; what it may not have seen is a version
@@ -151,6 +151,21 @@ def import_mlflow(
     result.record_ids = [rid for rid, _ in pending]
     result.notes = inferrer.notes()
     return result
+
+
+_PAGE = 1000  # runs looked up in the index at a time (MLflow pages them by 1,000 too)
+
+
+def _with_records(
+    ctx: Context, historic: Iterable[mlflow_bulk.HistoricRun]
+) -> Iterator[tuple[mlflow_bulk.HistoricRun, list[tuple[str, dict[str, Any]]]]]:
+    """Each run MLflow gave, with the records lineage holds of it: asked of the index a page
+    of runs at a time (one query and one git read), not run by run."""
+    runs = iter(historic)
+    while page := list(itertools.islice(runs, _PAGE)):
+        recorded = ctx.index.records_for_runs([item.run.run_id for item in page])
+        for item in page:
+            yield item, recorded.get(item.run.run_id, [])
 
 
 def _registered_from(

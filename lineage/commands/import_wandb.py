@@ -67,25 +67,28 @@ def import_wandb(ctx: Context, *, path: Path | None = None) -> WandbImport:
     created = ctx.provenance()
     commits: dict[str, bool] = {}
     pending: list[tuple[str, bytes]] = []
+    reads = []
     with progress.bar("reading W&B runs", total=len(directories), unit="runs") as advance:
         for directory in directories:
             advance()
             try:
-                read = wandb_runs.read_run(directory, root=ctx.paths.root)
+                reads.append(wandb_runs.read_run(directory, root=ctx.paths.root))
             except LineageError as exc:
                 result.notes.append(str(exc))
-                continue
-            result.notes += read.warnings
-            result.runs_seen += 1
-            existing = ctx.index.records_for_run(read.run.key)
-            if any(doc.get("evidence") == "observed" for _, doc in existing):
-                result.observed += 1
-                continue
-            record = _record(ctx, read.run, created, commits)
-            if any(same_fact(doc, record) for _, doc in existing):
-                result.unchanged += 1
-                continue
-            pending.append(encode(record))
+    # What lineage holds of them, in one query and one git read (not a git per run).
+    recorded = ctx.index.records_for_runs([read.run.key for read in reads])
+    for read in reads:
+        result.notes += read.warnings
+        result.runs_seen += 1
+        existing = recorded.get(read.run.key, [])
+        if any(doc.get("evidence") == "observed" for _, doc in existing):
+            result.observed += 1
+            continue
+        record = _record(ctx, read.run, created, commits)
+        if any(same_fact(doc, record) for _, doc in existing):
+            result.unchanged += 1
+            continue
+        pending.append(encode(record))
     if pending:
         ctx.store.append(
             pending, message=f"lineage: import {len(pending)} inferred record(s) from W&B"
