@@ -8,8 +8,9 @@ The store is built once (bench/team_store.py in a subprocess: 200 runs through M
 rest copied as rows) into a PostgreSQL cluster cached under ``bench/.work/cache/`` (or, when
 the ``postgres`` user cannot enter that directory, as in a clone under /root, in a directory of
 the system's temp dir); each bench run starts a copy of that cluster (``cp -a`` of its data
-directory), so nothing a run does leaks into the cache. PostgreSQL's server programs come from the system packages; as root they run as
-the ``postgres`` user (initdb and postgres refuse root).
+directory), so nothing a run does leaks into the cache. PostgreSQL's server programs come from
+the system packages; as root they run as the ``postgres`` user (initdb and postgres refuse
+root).
 """
 
 from __future__ import annotations
