@@ -125,8 +125,10 @@ def sections(ws: Workspace, *, repeats: int, warmup: int, log: Log) -> list[Sect
         "Fresh processes, alternated with the plain git command that moves the same ref (the "
         "floor: `git push REMOTE refs/lineage/records`, `git fetch REMOTE "
         "+refs/lineage/records:refs/lineage/remotes/REMOTE/records`). Each sample starts from "
-        "the same state, rebuilt untimed. `lineage pull` leaves the index alone: the first "
-        "query afterwards catches it up from the tree diff (last rows).",
+        "the same state, rebuilt untimed. `lineage pull` brings the index level itself (it "
+        "checks every record pulled against the record schema and quarantines the invalid "
+        "ones), so the pull rows include indexing the records, and the first query afterwards "
+        "(last rows) finds the index up to date.",
         ["What", "lineage median ms", "git median ms", "lineage / git", "lineage min ms", "n"],
     )
     for name, label in labels.items():
@@ -137,7 +139,7 @@ def sections(ws: Workspace, *, repeats: int, warmup: int, log: Log) -> list[Sect
         section.rows.append([label, median, ms(floor.median), speed, minimum, count])
     for name in ("pull", "merge"):
         median, minimum, count = timing_cells(Summary.of(samples[f"{name} lineage"]["log"]))
-        label = f"then `lineage log -n 1` (index catch-up after the {name})"
+        label = f"then `lineage log -n 1` (after the {name}: nothing left to index)"
         section.rows.append([label, median, "", "", minimum, count])
     section.notes.append(
         f"The records store is bench/fixtures.py's {N_RECORDS:,}-record fixture, packed, whose "
