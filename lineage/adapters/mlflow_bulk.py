@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lineage.adapters import mlflow as tracking
-from lineage.adapters.mlflow_uri import MlflowStores, check_existing, missing_sqlite
+from lineage.adapters.mlflow_uri import (
+    MlflowStores,
+    check_existing,
+    missing_sqlite,
+    registry_named,
+)
 from lineage.errors import LineageError
 from lineage.records import MlflowRun, ModelVersion
 from lineage.redact import redact_uri
@@ -51,7 +56,8 @@ def registered_versions(stores: MlflowStores, names: Sequence[str] = ()) -> list
     """Every version of the named models (all models when none are named), with aliases."""
     if missing_sqlite(stores.registry):
         return []
-    with tracking.quiet(), tracking.store_errors(stores.registry):
+    what = registry_named(stores.registry, stores.tracking)
+    with tracking.quiet(), tracking.store_errors(stores.registry, what):
         from mlflow.exceptions import MlflowException
 
         mlflow_client = tracking.client(stores.tracking, stores.registry)
