@@ -55,13 +55,21 @@ class _NotFound(Exception):
     """The registry has no such model, version or alias."""
 
 
+# MLflow's error codes for "no such model, version or alias" (an alias it does not know is an
+# invalid parameter), when a lookup of one gets them.
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+
+
 class _RestRegistry:
     """A model registry behind an MLflow server, read through its documented REST API."""
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
 
-    def _get(self, path: str, **params: str) -> dict[str, Any]:
+    def _get(self, path: str, params: dict[str, str], *, lookup: bool = False) -> dict[str, Any]:
+        """The server's JSON answer; for a ``lookup`` of one model, version or alias, its "no
+        such thing" as ``_NotFound`` (a listing the server refuses is an error, as for the
+        client's registries)."""
         import urllib.error
 
         try:
@@ -73,10 +81,7 @@ class _RestRegistry:
             except ValueError:
                 body = {}
             code = body.get("error_code") if isinstance(body, dict) else None
-            if exc.code in (400, 404) and code in (
-                "RESOURCE_DOES_NOT_EXIST",
-                "INVALID_PARAMETER_VALUE",
-            ):
+            if lookup and exc.code in (400, 404) and code in _NOT_FOUND:
                 raise _NotFound from None
             message = body.get("message") if isinstance(body, dict) else None
             raise TrackingUnreachableError(
@@ -96,14 +101,18 @@ class _RestRegistry:
         return ModelVersion(mv["name"], int(mv["version"])), mv.get("run_id") or None
 
     def by_version(self, name: str, version: int) -> tuple[ModelVersion, str | None]:
-        return self._version(self._get("/model-versions/get", name=name, version=str(version)))
+        asked = {"name": name, "version": str(version)}
+        found = self._get("/model-versions/get", asked, lookup=True)
+        return self._version(found)
 
     def by_alias(self, name: str, alias: str) -> tuple[ModelVersion, str | None]:
-        return self._version(self._get("/registered-models/alias", name=name, alias=alias))
+        found = self._get("/registered-models/alias", {"name": name, "alias": alias}, lookup=True)
+        return self._version(found)
 
     def aliases(self, name: str) -> dict[str, int] | None:
         try:
-            model = self._get("/registered-models/get", name=name)["registered_model"]
+            found = self._get("/registered-models/get", {"name": name}, lookup=True)
+            model = found["registered_model"]
         except _NotFound:
             return None
         return {a["alias"]: int(a["version"]) for a in model.get("aliases", [])}
@@ -113,9 +122,11 @@ class _RestRegistry:
         while True:
             page = self._get(
                 path,
-                max_results=str(tracking.PAGE),
-                **params,
-                **({"page_token": token} if token else {}),
+                {
+                    "max_results": str(tracking.PAGE),
+                    **params,
+                    **({"page_token": token} if token else {}),
+                },
             )
             yield from page.get(key, [])
             token = page.get("next_page_token", "")
@@ -166,8 +177,7 @@ class _ClientRegistry:
             try:
                 yield
             except MlflowException as exc:
-                not_found = exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
-                if lookup and not_found:
+                if lookup and exc.error_code in _NOT_FOUND:
                     raise _NotFound from None
                 raise
 
