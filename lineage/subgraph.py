@@ -372,10 +372,11 @@ def _reproductions(
     (time, verdict)) for the runs given."""
     by_run: dict[str, tuple[str, ...]] = {}
     by_record: dict[str, tuple[str, str]] = {}
+    every = index.reproductions_of(run_keys)
     for run_key in run_keys:
         found = [
             r
-            for r in index.reproductions(run_key)
+            for r in every.get(run_key, ())
             if recorded_before is None or r.created < recorded_before
         ]
         if found:

@@ -122,6 +122,37 @@ def test_as_of_leaves_out_what_was_recorded_later(ctx: Context) -> None:
     assert [n for n in model.nodes if isinstance(n, ModelNode)] == [ModelNode("churn", 1)]
 
 
+def test_each_run_carries_its_own_reproductions_oldest_first_and_only_those_in_time(
+    ctx: Context,
+) -> None:
+    """Read for all the graph's runs at once: each run still gets only its own verdicts."""
+    commit = sh("git", "rev-parse", "HEAD", cwd=ctx.paths.root).stdout.strip()
+    later = [
+        ReproductionRecord("observed", at(hour), run_key, "x", commit, ("python",), verdict, 0, 0)
+        for hour, run_key, verdict in [
+            (14, TRAIN, "bit-identical"),
+            (13, PREPARE, "within-tolerance"),
+            (15, PREPARE, "differs"),
+        ]
+    ]
+    ctx.store.append([encode(r) for r in later])
+    ctx.index.refresh()
+
+    def verdicts(recorded_before: str | None) -> dict[str, tuple[str, ...]]:
+        sub = build(
+            ctx.index, ["model:churn/1"], direction=UPSTREAM, recorded_before=recorded_before
+        )
+        return {n.run_key: n.reproductions for n in sub.nodes if isinstance(n, RunNode)}
+
+    assert verdicts(None) == {
+        PREPARE: ("within-tolerance", "differs"),
+        TRAIN: ("differs", "bit-identical"),
+    }
+    assert verdicts("2026-11-27T13:30:00Z") == {PREPARE: ("within-tolerance",), TRAIN: ("differs",)}
+    every = ctx.index.reproductions_of([TRAIN, PREPARE, RERUN])
+    assert every == {key: ctx.index.reproductions(key) for key in (TRAIN, PREPARE)}
+
+
 def test_a_data_node_is_named_by_the_path_this_graph_uses(git_repo: Path) -> None:
     """The same bytes were data/dataset.csv for one run and data/dataset_small.csv for another:
     each graph names the node by the path its own edges use, the other path second."""
