@@ -22,7 +22,7 @@ from lineage.context import Context
 from lineage.documents import WANDB_PREFIX, run_key_of
 from lineage.edges import node_key
 from lineage.errors import BadReferenceError, LineageError
-from lineage.formatting import short_hash
+from lineage.formatting import newest, number_ranges, short_hash
 from lineage.index import Index, like_escaped
 
 if TYPE_CHECKING:  # a run or commit REF never builds one (its dataclass costs ~1 ms to create)
@@ -321,7 +321,7 @@ def _data_at(path: str, prefix: str, md5s: list[str]) -> Node:
     matches = [m for m in md5s if m.startswith((prefix, refs.LFS_PREFIX + prefix))]
     if len(matches) == 1:
         return Node("data", matches[0], path=path)
-    versions = ", ".join(short_hash(m) for m in md5s)
+    versions = newest([short_hash(m) for m in md5s])
     if not matches:
         raise BadReferenceError(
             f"{path}@{prefix}",
@@ -329,7 +329,8 @@ def _data_at(path: str, prefix: str, md5s: list[str]) -> Node:
         )
     raise BadReferenceError(
         f"{path}@{prefix}",
-        f"{path}@{prefix} is ambiguous: it matches {versions}; give more characters",
+        f"{path}@{prefix} is ambiguous: it matches {newest([short_hash(m) for m in matches])}; "
+        "give more characters",
     )
 
 
@@ -352,11 +353,10 @@ def _model_version(ctx: Context, model: ModelVersion) -> Node:
         return node
     recorded = ctx.index.model_versions(model.name)
     if recorded:
-        listed = ", ".join(str(v) for v in recorded)
         raise BadReferenceError(
             str(model),
             f"model {model.name!r} has no recorded version {model.version}; recorded versions: "
-            f"{listed}",
+            f"{number_ranges(recorded)}",
         )
     # Nothing recorded under that name: ask the registry, whose error names what exists.
     from lineage.adapters import mlflow_registry

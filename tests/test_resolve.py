@@ -94,6 +94,48 @@ def test_an_unrecorded_version_names_the_recorded_ones(ctx: Context) -> None:
         resolve(ctx, "churn/7")
 
 
+def test_a_model_or_path_with_thousands_of_versions_is_named_in_one_short_line(
+    repo: Path, tmp_path: Path
+) -> None:
+    """A store grown for years: 2,000 versions of one model, 300 of one data path. The error
+    still names what exists, in a line a terminal shows whole, not every version one by one."""
+    from lineage.adapters import git
+    from lineage.adapters.store import Store
+
+    commit = sh("git", "rev-parse", "HEAD", cwd=repo).stdout.strip()
+    md5s = [f"{n:08x}" + "9" * 24 for n in range(300)]
+    runs = [
+        record(
+            f"{n:032x}",
+            commit,
+            (Data("data/daily.csv", md5s[n % 300]),),
+            (ModelVersion("churn", n + 3),),  # after churn/1 and churn/2: one run 3-2002
+        )
+        for n in range(2000)
+    ]
+    Store(git.discover(repo)).append([encode(r) for r in runs])
+    environ = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/none/mlflow.db"}
+    with Context(repo, environ) as ctx:
+        with pytest.raises(BadReferenceError) as caught:
+            resolve(ctx, "churn/5000")
+        assert str(caught.value) == (
+            "model 'churn' has no recorded version 5000; recorded versions: 1-2002"
+        )
+        with pytest.raises(BadReferenceError) as caught:
+            resolve(ctx, "data/daily.csv@ffff")
+        newest = ", ".join(m[:10] for m in md5s[-10:])  # first recorded in this order
+        assert str(caught.value) == (
+            "data/daily.csv has no recorded version starting 'ffff'; recorded versions: "
+            f"the newest 10 of 300: {newest}"
+        )
+        with pytest.raises(BadReferenceError) as caught:
+            resolve(ctx, "data/daily.csv@000000")  # 000000 to 0000ff: 256 of them
+        assert len(str(caught.value)) < 300
+        assert str(caught.value).startswith(
+            "data/daily.csv@000000 is ambiguous: it matches the newest 10 of 256: "
+        )
+
+
 def test_an_alias_asks_the_registry_which_says_what_it_has(ctx: Context, tmp_path: Path) -> None:
     with pytest.raises(LineageError) as caught:
         resolve(ctx, "Project - RF@champion")
