@@ -46,7 +46,7 @@ def sections(
 ) -> list[Section]:
     env = ws.env()
     repo = rs.repo
-    model = "churn/5000" if rs.n >= 60_000 else "churn/500"
+    model = f"churn/{max(1, rs.n // 20)}"  # churn/5000 of 100,000 records (~1 run in 10 made one)
     impact = [LINEAGE, "impact", rs.md5, "--json", "--no-aliases"]
     graph = [LINEAGE, "graph", model, "--format", "json", "--no-aliases"]
     # The SVG case: a commit with SVG_RUNS runs under it and their model versions (~1 in 10).

@@ -1,7 +1,7 @@
 """Benchmark lineage against its performance goals; see bench/README.md.
 
-.venv/bin/python bench/run.py [--quick] [--only NAME[,NAME]] [--records N] [--runs N]
-                              [--repeats N] [--out docs/benchmarks.md] [--rebuild]
+.venv/bin/python bench/run.py [--quick | --smoke] [--only NAME[,NAME]] [--records N] [--runs N]
+                              [--repeats N] [--out docs/benchmarks.md] [--work DIR] [--rebuild]
 """
 
 from __future__ import annotations
@@ -572,6 +572,24 @@ def records_with_index(ws: Workspace, n_records: int) -> fixtures.RecordsStore:
     return rs
 
 
+def smoke_sizes() -> None:
+    """``--smoke``: every part's fixed sizes made tiny (these constants are read when a part
+    runs), so that the whole benchmark runs in a few minutes."""
+    global APPENDS
+    APPENDS = 3
+    graphs.SVG_RUNS = 20
+    history.ALIASED = 3
+    registry.VERSIONS = 5
+    registry.ALIASES = {"champion": 3, "staging": 4, "challenger": 5}
+    registry.VERSION = 2
+    reproduce.BIG_MB = hooks.BIG_MB = 2
+    reproduce.SMALL_FILES = hooks.SMALL_FILES = 50
+    reproduce.SIZES_MB = (1, 2)
+    scale.APPENDS = 3
+    scale.ARRIVING = 100
+    sync.N_RECORDS = 200
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -613,20 +631,40 @@ def main(argv: list[str] | None = None) -> int:
         "with --only an existing report keeps its other parts' sections)",
     )
     parser.add_argument(
-        "--rebuild", action="store_true", help="delete bench/.work (cached stores included) first"
+        "--rebuild",
+        action="store_true",
+        help="delete the work directory (cached stores included) first",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every part on tiny inputs, one round, to check that the benchmark still runs "
+        "(tests/test_bench.py does, in the suite); its numbers mean nothing, and it writes no "
+        "report unless --out says where",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        help="where the stores are built and cached (default bench/.work; bench/.work-smoke "
+        "with --smoke, whose tiny stores would otherwise be taken for the real ones)",
     )
     args = parser.parse_args(argv)
-    n_records = args.records or (10_000 if args.quick else 100_000)
-    n_runs = args.runs or (1_000 if args.quick else 10_000)
-    repeats = args.repeats or (3 if args.quick else 7)
-    index_builds = args.index_builds or (1 if args.quick else 2)
-    warmup = 0 if args.quick else 1
+    if args.smoke:
+        smoke_sizes()
+    small = args.quick or args.smoke
+    n_records = args.records or (1_000 if args.smoke else 10_000 if small else 100_000)
+    n_runs = args.runs or (50 if args.smoke else 1_000 if small else 10_000)
+    repeats = args.repeats or (1 if args.smoke else 3 if small else 7)
+    index_builds = args.index_builds or (1 if small else 2)
+    warmup = 0 if small else 1
     parts = args.only or PARTS
-    out = args.out or (None if args.only else ROOT / "docs" / "benchmarks.md")
+    out = args.out or (None if args.only or args.smoke else ROOT / "docs" / "benchmarks.md")
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
 
+    work = args.work or (fixtures.WORK.with_name(".work-smoke") if args.smoke else fixtures.WORK)
     if args.rebuild:
-        shutil.rmtree(fixtures.WORK, ignore_errors=True)
-    ws = Workspace(fixtures.WORK)
+        shutil.rmtree(work, ignore_errors=True)
+    ws = Workspace(work.resolve())
     ws.enter()
     # Users run lineage from byte-compiled modules; with PYTHONDONTWRITEBYTECODE set (as in
     # some sandboxes and CI images) every edited module would be recompiled in every timed
@@ -640,10 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         if {"queries", "imports"} & set(parts)
         else ""
     )
-    log(
-        f"{'quick' if args.quick else 'full'} run of {', '.join(parts)}: {stores}{repeats} "
-        f"rounds; work in {fixtures.WORK}"
-    )
+    log(f"{mode} run of {', '.join(parts)}: {stores}{repeats} rounds; work in {ws.root}")
 
     sections: list[Section] = []
 
@@ -701,9 +736,7 @@ def main(argv: list[str] | None = None) -> int:
             emit(section, "team")
     if "reproduce" in parts:
         log("reproduce: building the repositories")
-        for section in reproduce.sections(
-            ws, repeats=repeats, warmup=warmup, quick=args.quick, log=log
-        ):
+        for section in reproduce.sections(ws, repeats=repeats, warmup=warmup, quick=small, log=log):
             emit(section, "reproduce")
     if "sync" in parts:
         log(f"sync: push and pull of {sync.N_RECORDS:,} records")
@@ -712,11 +745,13 @@ def main(argv: list[str] | None = None) -> int:
     if "hooks" in parts:
         log("hooks: pre-commit hook cost, lineage's vs DVC's")
         for section in hooks.sections(
-            ws, repeats=repeats, warmup=warmup, quick=args.quick, log=progress("hooks")
+            ws, repeats=repeats, warmup=warmup, quick=small, log=progress("hooks")
         ):
             emit(section, "hooks")
     if "scale" in parts:
-        sizes = args.scale_sizes or (scale.QUICK_SIZES if args.quick else scale.SIZES)
+        sizes = args.scale_sizes or (
+            scale.SMOKE_SIZES if args.smoke else scale.QUICK_SIZES if args.quick else scale.SIZES
+        )
         log(f"scale: stores of {', '.join(f'{n:,}' for n in sizes)} records")
         for section in scale.sections(
             ws, sizes, n_runs, repeats=repeats, warmup=warmup, log=progress("scale")
@@ -730,7 +765,7 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - started
     setup = {
-        "mode": "quick" if args.quick else "full",
+        "mode": mode,
         **({"parts": ", ".join(parts)} if args.only else {}),
         **(
             {"records / MLflow runs": f"{n_records:,} / {n_runs:,}"}

@@ -28,6 +28,7 @@ from lineage.adapters.store import Store
 
 SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
+SMOKE_SIZES = (1_000, 2_000)
 APPEND_BASE = 1_000  # the small store appends are compared with
 APPENDS = 50  # in-process Store.append samples per store
 ARRIVING = 10_000  # records a pull brings before the catch-up is timed

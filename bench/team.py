@@ -125,6 +125,7 @@ def _clusters(ws: Workspace) -> Path:
     """Where the PostgreSQL clusters live: the work directory's cache, unless the ``postgres``
     user (root runs PostgreSQL as it) cannot enter it, as in a clone under /root (mode 700);
     then a directory of the system's temp dir named after the cache, kept across runs."""
+    ws.cache.mkdir(parents=True, exist_ok=True)  # a first run of this part alone: not made yet
     if _reachable(ws.cache):
         return ws.cache
     digest = hashlib.sha256(str(ws.cache).encode()).hexdigest()[:12]
