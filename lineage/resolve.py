@@ -162,7 +162,11 @@ def _revision(ctx: Context, text: str, *, path: str | None = None) -> Node:
         return Node("commit", commit, resolved_from=text)
     versions = ctx.index.model_versions(text)
     if versions:
-        listed = ", ".join(str(ModelVersion(text, v)) for v in versions)
+        listed = (
+            ", ".join(str(ModelVersion(text, v)) for v in versions)
+            if len(versions) <= 5
+            else f"{ModelVersion(text, versions[-1])} (recorded: {number_ranges(versions)})"
+        )
         raise BadReferenceError(
             text, f"{text!r} names a model; give a version or an alias: {listed} or {text}@ALIAS"
         )

@@ -122,6 +122,12 @@ def test_a_model_or_path_with_thousands_of_versions_is_named_in_one_short_line(
             "model 'churn' has no recorded version 5000; recorded versions: 1-2002"
         )
         with pytest.raises(BadReferenceError) as caught:
+            resolve(ctx, "churn")
+        assert str(caught.value) == (
+            "'churn' names a model; give a version or an alias: churn/2002 (recorded: 1-2002) "
+            "or churn@ALIAS"
+        )
+        with pytest.raises(BadReferenceError) as caught:
             resolve(ctx, "data/daily.csv@ffff")
         newest = ", ".join(m[:10] for m in md5s[-10:])  # first recorded in this order
         assert str(caught.value) == (

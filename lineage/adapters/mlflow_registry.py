@@ -29,6 +29,7 @@ from lineage.adapters.mlflow_uri import (
     rest_usable,
 )
 from lineage.errors import LineageError, TrackingUnreachableError
+from lineage.formatting import number_ranges
 from lineage.model_version import ModelVersion
 from lineage.redact import redact_uri
 
@@ -436,7 +437,7 @@ def _explain(
         elif versions := reg.versions(name):
             message = (
                 f"model '{name}' has no alias '{alias}'; it has no aliases: "
-                f"give a version instead (versions are {ranges(versions)})"
+                f"give a version instead (versions are {number_ranges(versions)})"
             )
         else:
             message = (
@@ -444,17 +445,6 @@ def _explain(
             )
     else:
         versions = reg.versions(name)
-        listed = f"versions are {ranges(versions)}" if versions else "it has no versions yet"
+        listed = f"versions are {number_ranges(versions)}" if versions else "it has no versions yet"
         message = f"model '{name}' has no version {version}; {listed}"
     return ModelNotFoundError(message, name=name, version=version, alias=alias)
-
-
-def ranges(numbers: Sequence[int]) -> str:
-    """1, 2, 3, 5 -> "1-3, 5"."""
-    spans: list[list[int]] = []
-    for n in sorted(set(numbers)):
-        if spans and n == spans[-1][1] + 1:
-            spans[-1][1] = n
-        else:
-            spans.append([n, n])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans) or "none"
