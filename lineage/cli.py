@@ -16,7 +16,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -129,6 +129,22 @@ def _print_json(value: Any) -> None:
     compact form goes through json's C encoder, several times faster on large answers."""
     indent = 2 if sys.stdout.isatty() else None
     click.echo(json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False))
+
+
+def _print_json_items(items: Iterable[Any]) -> None:
+    """A JSON array printed item by item as the items come, the same text as
+    :func:`_print_json` of the whole list: a long answer starts at once and is never held whole."""
+    indent = 2 if sys.stdout.isatty() else None
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=indent, sort_keys=True, ensure_ascii=False)
+        if indent is None:
+            click.echo(("[" if first else ", ") + text, nl=False)
+        else:
+            nested = "\n".join("  " + line for line in text.split("\n"))
+            click.echo(("[\n" if first else ",\n") + nested, nl=False)
+        first = False
+    click.echo("[]" if first else ("]" if indent is None else "\n]"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -256,12 +272,14 @@ def log_cmd(obj: Context, limit: int | None, all_runs: bool, as_json: bool) -> N
 
     found = log(obj, limit=limit, all_runs=all_runs)
     if as_json:
-        _print_json([to_json(e) for e in found.entries])
+        _print_json_items(to_json(e) for e in found.entries)
         return
-    if not found.entries and not found.hidden_reruns:
-        click.echo("no runs recorded yet; record one with `lineage run -- python train.py`")
-    for entry in found.entries:
+    shown = 0
+    for entry in found.entries:  # printed as read: the first lines come at once, as git log's
         click.echo(render_line(entry))
+        shown += 1
+    if not shown and not found.hidden_reruns:
+        click.echo("no runs recorded yet; record one with `lineage run -- python train.py`")
     if found.hidden_reruns:
         n = found.hidden_reruns
         click.echo(

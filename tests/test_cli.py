@@ -82,6 +82,10 @@ def test_json_is_one_line_in_a_pipe_and_indented_on_a_terminal(recorded: Recorde
     shown = b"".join(chunks).decode().replace("\r\n", "\n")
     assert proc.returncode == 0
     assert shown.startswith("[\n  {\n") and json.loads(shown) == json.loads(piped)
+    # Printed item by item as the runs are read, yet the text json.dumps gives the whole list.
+    whole = json.dumps(json.loads(piped), indent=2, sort_keys=True, ensure_ascii=False)
+    assert shown == whole + "\n"
+    assert piped == json.dumps(json.loads(piped), sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def test_log_and_show_of_run_commit_data_never_import_heavy_modules(recorded: Recorded) -> None:
