@@ -41,6 +41,14 @@ class _Walk:
     edges: dict[tuple[str, str, str, str | None, str], Edge] = field(default_factory=dict)
 
 
+class TooManyNodes(Exception):
+    """The walk passed ``max_nodes`` nodes (``build``), and stopped there."""
+
+    def __init__(self, max_nodes: int) -> None:
+        super().__init__(f"more than {max_nodes} nodes")
+        self.max_nodes = max_nodes
+
+
 def build(
     index: Index,
     roots: Sequence[str],
@@ -49,11 +57,13 @@ def build(
     depth: int | None = None,
     recorded_before: str | None = None,
     main_metric: str | None = None,
+    max_nodes: int | None = None,
 ) -> Subgraph:
-    """The subgraph within ``depth`` edges of ``roots`` (node keys), in ``direction``."""
+    """The subgraph within ``depth`` edges of ``roots`` (node keys), in ``direction``; raises
+    TooManyNodes as soon as it holds more than ``max_nodes``, before reading any record."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
-    walked = _walk(index, roots, direction, depth, recorded_before)
+    walked = _walk(index, roots, direction, depth, recorded_before, max_nodes)
     nodes: list[GraphNode] = []
     keys = sorted(walked.nodes, key=_order)
     snapshots = _snapshots(index, [k for k in keys if k.startswith("commit:")], recorded_before)
@@ -152,6 +162,7 @@ def _walk(
     direction: str,
     depth: int | None,
     recorded_before: str | None,
+    max_nodes: int | None = None,
 ) -> _Walk:
     """Breadth-first from ``roots``. A rerun `lineage reproduce` made is reached only through
     the ``reproduced`` edge from the run it reproduced, and never walked on from: it read and
@@ -178,6 +189,8 @@ def _walk(
                     if other not in rerun:
                         reached.add(other)
             frontier, level = reached, level + 1
+            if max_nodes is not None and len(seen) + len(walked.nodes - seen) > max_nodes:
+                raise TooManyNodes(max_nodes)
         walked.nodes |= seen
     return walked
 

@@ -24,7 +24,7 @@ from lineage.graph import (
 )
 from lineage.index import Index
 from lineage.resolve import path_note, resolve
-from lineage.subgraph import build, edges_at
+from lineage.subgraph import TooManyNodes, build, edges_at
 
 FORMATS = ("svg", "png", "pdf", "dot", "mermaid", "json", "text", "graphml", "gexf")
 SUFFIXES = {
@@ -41,6 +41,8 @@ SUFFIXES = {
     ".gexf": "gexf",
 }
 BINARY = ("png", "pdf")
+LAID_OUT = ("svg", "png", "pdf")  # drawn through Graphviz's layout
+MERMAID_MAX_EDGES = 500  # Mermaid's maxEdges: its renderers (GitHub's too) refuse more
 
 
 @dataclass(frozen=True)
@@ -79,20 +81,30 @@ def graph(
     depth: int | None = None,
     as_of: str | None = None,
     aliases: bool = True,
+    max_nodes: int | None = None,
 ) -> Drawn:
     """The subgraph around REF, with commit subjects and (unless ``aliases`` is False) the
-    model versions' current aliases."""
+    model versions' current aliases; refused past ``max_nodes`` nodes (a drawing to lay out)."""
     before = recorded_before(ctx, as_of) if as_of else None
     node = resolve(ctx, ref, recorded_before=before)
     index = ctx.index
-    sub = build(
-        index,
-        [node.key],
-        direction=direction or default_direction(node.kind),
-        depth=depth,
-        recorded_before=before,
-        main_metric=ctx.config.main_metric,
-    )
+    try:
+        sub = build(
+            index,
+            [node.key],
+            direction=direction or default_direction(node.kind),
+            depth=depth,
+            recorded_before=before,
+            main_metric=ctx.config.main_metric,
+            max_nodes=max_nodes,
+        )
+    except TooManyNodes as exc:
+        raise LineageError(
+            f"the graph around {ref} has more than {exc.max_nodes:,} nodes, more than Graphviz "
+            "lays out in reasonable time or anyone can read; narrow it with --depth or a "
+            "narrower REF (a model or run rather than a commit or data), write it for a graph "
+            "tool with --format json, graphml or gexf, or raise --max-nodes"
+        ) from None
     if before and not _recorded_then(index, node.key, before) and index.edges_touching(node.key):
         raise LineageError(
             f"nothing about {ref} was recorded as of {as_of}; drop --as-of or give a later "
@@ -110,6 +122,17 @@ def graph(
         sub = with_aliases(sub, live)
     note = path_note(node, as_of=as_of)
     return Drawn(sub, warnings, (note,) if note else ())
+
+
+def mermaid_warning(graph: Subgraph) -> str | None:
+    """What to say of a Mermaid graph its renderers will refuse (more than maxEdges)."""
+    if len(graph.edges) <= MERMAID_MAX_EDGES:
+        return None
+    return (
+        f"the graph has {len(graph.edges):,} edges; Mermaid draws at most {MERMAID_MAX_EDGES} "
+        "by default (its maxEdges setting), so GitHub and most viewers will refuse it: narrow "
+        "it with --depth, or raise maxEdges where you render it"
+    )
 
 
 def _recorded_then(index: Index, key: str, before: str) -> bool:

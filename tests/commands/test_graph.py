@@ -225,3 +225,68 @@ def imported_modules(cwd: Path, *args: str) -> set[str]:
     proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     return set(proc.stderr.splitlines())
+
+
+# -- graphs too large to lay out ----------------------------------------------------------------
+
+
+def test_a_graph_too_large_to_lay_out_is_refused_at_once_and_other_formats_still_write_it(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    """One data version read by 180 runs, each writing data and registering a version: 541
+    nodes, 540 edges. A drawing past --max-nodes is refused before the walk is done and before
+    Graphviz starts (a commit under 70,000 runs would lay out for hours); JSON has no limit;
+    Mermaid warns past its renderers' 500 edges."""
+    from lineage.adapters import git
+    from lineage.adapters.store import Store
+    from lineage.records import Code, Data, MlflowRun, ModelVersion, Provenance, RunRecord, encode
+
+    shared = "5" * 32
+    runs = [
+        RunRecord(
+            "observed",
+            f"s{n}",
+            Code("c" * 40, False),
+            Provenance(at="2026-01-01T00:00:00.000Z", name="A", email="a@x", tool="t"),
+            MlflowRun(f"{n:032x}", "sqlite:///x", "1", "e", None, "FINISHED", n, n + 1),
+            inputs=(Data("data/raw.csv", shared),),
+            outputs=(Data("data/features.csv", f"{n:032x}"),),
+            models=(ModelVersion("churn", n),),
+        )
+        for n in range(1, 181)
+    ]
+    Store(git.discover(git_repo)).append([encode(r) for r in runs])
+
+    svg = tmp_path / "big.svg"
+    proc = lineage(git_repo, "graph", shared, "-o", str(svg), "--max-nodes", "500", check=False)
+    assert proc.returncode == 1 and not svg.exists()
+    assert proc.stderr == (
+        f"lineage: error: the graph around {shared} has more than 500 nodes, more than Graphviz "
+        "lays out in reasonable time or anyone can read; narrow it with --depth or a narrower "
+        "REF (a model or run rather than a commit or data), write it for a graph tool with "
+        "--format json, graphml or gexf, or raise --max-nodes\n"
+    )
+    doc = json.loads(lineage(git_repo, "graph", shared, "--format", "json", "--no-aliases").stdout)
+    assert (len(doc["nodes"]), len(doc["edges"])) == (541, 540)
+
+    proc = lineage(
+        git_repo,
+        "graph",
+        shared,
+        "--depth",
+        "1",
+        "-o",
+        str(svg),
+        "--max-nodes",
+        "200",
+        "--no-aliases",
+    )
+    assert proc.stderr == f"lineage: wrote 181 nodes and 180 edges to {svg} (svg)\n"
+
+    proc = lineage(git_repo, "graph", shared, "--format", "mermaid", "--no-aliases")
+    assert proc.stdout.startswith("flowchart") and proc.stdout.count("-->") == 540
+    assert proc.stderr == (
+        "lineage: warning: the graph has 540 edges; Mermaid draws at most 500 by default (its "
+        "maxEdges setting), so GitHub and most viewers will refuse it: narrow it with --depth, "
+        "or raise maxEdges where you render it\n"
+    )
