@@ -1,7 +1,8 @@
 """The command line: parse, find the repository once, call a command function, print, exit.
 
 Exit codes (docs/commands.md): 0 ok; 1 a lineage error (one line on stderr with the next
-step); 2 usage; 3 a bug (with its traceback); 130 interrupted; `lineage run` passes its
+step); 2 usage; 3 a bug (with its traceback); 130 interrupted; 141 the output's reader went
+away (`| head`); `lineage run` passes its
 command's own exit code through (127: command not found, 126: not executable); `lineage
 reproduce` says its verdict (0 bit-identical, 6 within tolerance, 4 differs, 5 rerun failed,
 7 unverified).
@@ -23,7 +24,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from lineage import __version__, progress
-from lineage.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, LineageError, printable
+from lineage.errors import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT_CLOSED,
+    EXIT_USAGE,
+    LineageError,
+    printable,
+)
 from lineage.terminal import escape_output
 
 if TYPE_CHECKING:
@@ -147,7 +155,21 @@ def _print_json_items(items: Iterable[Any]) -> None:
     click.echo("[]" if first else ("]" if indent is None else "\n]"))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _OutputClosed(Exception):
+    """What reads lineage's output went away (``lineage log | head``)."""
+
+
+class _Lineage(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        # Past click: its main turns a broken pipe into a silent exit 1, the code of an error
+        # lineage explains on stderr.
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise _OutputClosed from None
+
+
+@click.group(cls=_Lineage, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="lineage")
 @click.option(
     "-C",
@@ -163,7 +185,8 @@ def cli(ctx: click.Context, directory: str | None) -> None:
 
     \b
     Start with `lineage init`, then wrap training in `lineage run -- python train.py`.
-    Exit codes: 0 ok, 1 error, 2 usage, 3 bug, 130 interrupted.
+    Exit codes: 0 ok, 1 error, 2 usage, 3 bug, 130 interrupted, 141 output
+    closed (`| head`).
     """
     from lineage.context import Context  # not for --help
 
@@ -1178,8 +1201,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
-    except BrokenPipeError:
-        sys.exit(0)
+    except (_OutputClosed, BrokenPipeError):
+        _output_closed()
     except Exception as exc:
         from lineage.writable import write_failure
 
@@ -1205,6 +1228,15 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 # can hold to a few MB (set by the command line only: the MLflow plugin, in a training process,
 # leaves that process's settings alone).
 _YOUNG_OBJECTS = 50_000
+
+
+def _output_closed() -> NoReturn:
+    """Exit quietly, as git does under ``| head``, with the code a shell shows for it."""
+    # Python flushes stdout once more at exit: into /dev/null, that flush cannot fail and print
+    # "Exception ignored ... BrokenPipeError".
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(EXIT_OUTPUT_CLOSED)
 
 
 def _exit_fast() -> None:

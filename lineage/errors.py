@@ -13,6 +13,9 @@ EXIT_UNVERIFIED = 7  # `lineage reproduce`: the rerun succeeded, but nothing cou
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
 EXIT_INTERRUPTED = 130
+# What read the output went away (`lineage log | head`): what a shell shows for git, which
+# SIGPIPE kills there (128 + 13). Not 0: `set -o pipefail` must not pass an audit cut short.
+EXIT_OUTPUT_CLOSED = 141
 
 
 class LineageError(Exception):

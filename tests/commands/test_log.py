@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,25 @@ def test_a_long_log_comes_a_page_at_a_time_and_says_the_same(
         reads = [line for line in trace.read_text().splitlines() if "cat-file --batch" in line]
         assert len(reads) == 1  # one page of bodies, not the 2,500
         assert len(list(shown)) == 2499
+
+
+def test_a_log_cut_short_by_its_reader_exits_141_and_says_nothing(git_repo: Path) -> None:
+    """`lineage log | head`: more than a pipe holds (64 KB), read a little of, then closed.
+    Like git: 141 (what a shell shows for SIGPIPE), no error line, no "Exception ignored" at
+    exit; not 1, lineage's code for an error it explains."""
+    Store(git.discover(git_repo)).append([encode(_run(n)) for n in range(1, 1501)])
+    h.lineage(git_repo, "log", "-n", "1")  # the index built: the log starts writing at once
+    for form, starts in (([], b"1970-01-01"), (["--json"], b"[{")):
+        with subprocess.Popen(
+            ["lineage", "log", *form],
+            cwd=git_repo,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as log:
+            assert log.stdout is not None and log.stderr is not None
+            first = log.stdout.read(100)
+            log.stdout.close()
+            errors = log.stderr.read()
+            assert log.wait(timeout=60) == 141, form
+        assert errors == b"", form
+        assert first.startswith(starts), form
