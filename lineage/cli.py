@@ -1080,14 +1080,13 @@ def export_openlineage_cmd(
         api_key=api_key,
         timeout=timeout,
     )
-    done = ol.export_openlineage(obj, target=target, since_last=since_last, namespace=namespace)
-    if console:
-        for text in done.events:
-            click.echo(text)
+    done = ol.export_openlineage(
+        obj, target=target, since_last=since_last, namespace=namespace, echo=click.echo
+    )
     what = "sent" if url else "wrote"
     since = f" (new since records tip {done.since[:10]})" if done.since else ""
     click.echo(
-        f"lineage: {what} {len(done.events)} OpenLineage events for {done.runs} runs{since} "
+        f"lineage: {what} {done.events} OpenLineage events for {done.runs} runs{since} "
         f"to {target.shown}",
         err=True,
     )

@@ -70,6 +70,13 @@ def started_ms(doc: Mapping[str, Any]) -> int | None:
     return None
 
 
+def start_order(run_key: str, doc: Mapping[str, Any]) -> tuple[bool, int, str]:
+    """Orders runs oldest first, by :func:`started_ms` (runs without one first), then by run
+    key: what ``ORDER BY started_ms, key`` gives in the index (``Index.runs_by_start``)."""
+    started = started_ms(doc)
+    return started is not None, started or 0, run_key
+
+
 def main_metric(
     metrics: Mapping[str, float | str], preferred: str | None
 ) -> tuple[str, float | str] | None:

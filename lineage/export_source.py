@@ -1,6 +1,8 @@
-"""What the exports (``lineage export prov``, ``lineage export openlineage``) say: every valid
-record in the store, read once, sorted into runs (one representative record each, chosen as the
-index chooses), registrations, attachments and reproductions. Pure but for the store read.
+"""What the exports (``lineage export prov``, ``lineage export openlineage``) say: records
+sorted into runs (one representative record each, chosen as the index chooses), registrations,
+attachments and reproductions. ``lineage export prov`` reads every valid record in the store
+at once; ``lineage export openlineage`` sorts a page of runs at a time, with the records they
+need (commands/export_openlineage.py). Pure but for the store read.
 """
 
 from __future__ import annotations

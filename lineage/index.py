@@ -881,6 +881,46 @@ class Index:
             docs = self._bodies(dict(rows))
             yield from ((rid, docs[rid]) for rid, _ in rows if rid in docs)
 
+    def runs_by_start(
+        self, run_keys: set[str] | None = None
+    ) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Pages of (record id, record), one per run (its representative record, as
+        :meth:`runs` chooses), oldest start first (runs with no start before them), then by run
+        key; ``run_keys``: only those runs. Bodies a thousand at a time: memory holds a page,
+        not the store."""
+        # started_ms ascending puts NULL first: documents.start_order spells the same.
+        cursor = self.db.execute(
+            "SELECT n.key, records.id, records.oid FROM runs "
+            "JOIN records ON records.rid = runs.rid JOIN nodes n ON n.nid = runs.nid "
+            "ORDER BY runs.started_ms, n.key"
+        )
+        while rows := cursor.fetchmany(1000):
+            if run_keys is not None:
+                rows = [row for row in rows if row[0][4:] in run_keys]
+            docs = self._bodies({rid: oid for _, rid, oid in rows})
+            if page := [(rid, docs[rid]) for _, rid, _ in rows if rid in docs]:
+                yield page
+
+    def representatives(self, run_keys: Sequence[str]) -> dict[str, str]:
+        """Run key -> the id of its representative record (the one :meth:`runs` gives), for
+        those of ``run_keys`` recorded; no body is read."""
+        found: dict[str, str] = {}
+        for chunk in range(0, len(run_keys), 500):  # SQLite's bound-parameter limit
+            keys = [node_key("run", k) for k in run_keys[chunk : chunk + 500]]
+            rows = self.db.execute(
+                "SELECT n.key, records.id FROM nodes n JOIN runs ON runs.nid = n.nid "
+                "JOIN records ON records.rid = runs.rid "
+                f"WHERE n.key IN ({','.join('?' * len(keys))})",
+                keys,
+            )
+            found.update((key.partition(":")[2], rid) for key, rid in rows)
+        return found
+
+    def registrations_of(self, run_keys: Sequence[str]) -> list[str]:
+        """The ids of the ``registration`` records of versions registered from ``run_keys``
+        after their records were written, in id order."""
+        return sorted({record_id for _, _, record_id in self._registrations(run_keys)})
+
     def records_for_run(self, run_key: str) -> list[tuple[str, dict[str, Any]]]:
         """The records of one run, its representative first (see :meth:`records_for_runs`)."""
         return self.records_for_runs([run_key]).get(run_key, [])
@@ -1096,21 +1136,26 @@ class Index:
 
     def registered_later(self, run_keys: Sequence[str]) -> dict[str, list[str]]:
         """run key -> the model keys registered from it after its record was written (by a
-        ``registration`` record), for the runs of ``run_keys`` that have any (one query)."""
-        if not run_keys:
-            return {}
+        ``registration`` record), for the runs of ``run_keys`` that have any."""
         found: dict[str, list[str]] = {}
+        for run_key, model, _ in self._registrations(run_keys):
+            found.setdefault(run_key, []).append(model)
+        return found
+
+    def _registrations(self, run_keys: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(run key, model key, registration record id) of the versions registered from
+        ``run_keys`` by ``registration`` records, by run, then model: one query per 500 runs."""
+        found: list[tuple[str, str, str]] = []
         for chunk in range(0, len(run_keys), 500):  # SQLite's bound-parameter limit
             keys = [node_key("run", k) for k in run_keys[chunk : chunk + 500]]
             rows = self.db.execute(
-                "SELECT edges.src, edges.dst FROM edges "
+                "SELECT edges.src, edges.dst, edges.record_id FROM edges "
                 "JOIN records ON records.id = edges.record_id "
                 f"WHERE edges.src IN ({','.join('?' * len(keys))}) AND edges.rel = 'produced' "
                 "AND records.kind = 'registration' ORDER BY edges.src, edges.dst",
                 keys,
             )
-            for src, dst in rows:
-                found.setdefault(src.partition(":")[2], []).append(dst)
+            found += ((src.partition(":")[2], dst, rid) for src, dst, rid in rows)
         return found
 
     def pushed_runs(self, commits: Sequence[str]) -> list[PushedRun]:

@@ -7,6 +7,7 @@ in, events out; openlineage is imported here only, and this module only by
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -24,7 +25,7 @@ from openlineage.client.uuid import generate_static_uuid
 
 from lineage import __version__
 from lineage.clock import from_ms
-from lineage.documents import run_key_of
+from lineage.documents import run_key_of, start_order
 from lineage.edges import WANDB_MODEL_TYPE
 from lineage.export_source import Doc, Records, data_identity
 
@@ -328,7 +329,9 @@ def run_events(
 
 
 def to_events(records: Records, names: Names, run_keys: set[str] | None = None) -> list[RunEvent]:
-    """The events of every run (or of ``run_keys``), oldest run first."""
+    """The events of every run in ``records`` (or of ``run_keys``), oldest run first (by
+    ``documents.start_order``, the index's order); ``records`` also holds the runs' parents,
+    registrations and reproductions."""
     models: dict[str, list[Doc]] = {}
     for key, (_, doc) in records.runs.items():
         models[key] = list(doc.get("models") or ())
@@ -344,7 +347,7 @@ def to_events(records: Records, names: Names, run_keys: set[str] | None = None) 
         for key, (rid, doc) in records.runs.items()
         if run_keys is None or key in run_keys
     ]
-    chosen.sort(key=lambda item: (_start(item[2]) or _EPOCH, item[0]))
+    chosen.sort(key=lambda item: start_order(item[0], item[2]))
     events: list[RunEvent] = []
     for key, rid, doc in chosen:
         parent_key = (doc.get("run") or {}).get("parent_run_id")
@@ -360,14 +363,20 @@ def to_events(records: Records, names: Names, run_keys: set[str] | None = None) 
     return events
 
 
-def touched_runs(records: Records, new_ids: set[str]) -> set[str]:
-    """The run keys the records ``new_ids`` say something about."""
-    keys = {key for key, (rid, _) in records.runs.items() if rid in new_ids}
-    keys |= {
-        doc["run"] for rid, doc in records.registrations + records.attachments if rid in new_ids
-    }
-    for rid, doc in records.reproductions:
-        if rid in new_ids:
+def touched_runs(new: Iterable[tuple[str, Doc]], representatives: Mapping[str, str]) -> set[str]:
+    """The run keys the records ``new`` (id, document) say something about: a run's record
+    when it is the run's representative (``representatives``: run key -> record id), a
+    registration's, an attachment's and a reproduction's run."""
+    keys: set[str] = set()
+    for record_id, doc in new:
+        kind = doc.get("kind")
+        if kind == "run":
+            key = run_key_of(doc)
+            if representatives.get(key) == record_id:
+                keys.add(key)
+        elif kind in ("registration", "attachment"):
+            keys.add(doc["run"])
+        elif kind == "reproduction":
             keys.add(doc["original_run"])
     return keys
 

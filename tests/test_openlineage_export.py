@@ -146,9 +146,18 @@ def test_datasets_models_code_location_parent_and_the_lineage_facet() -> None:
 
 def test_new_records_select_the_runs_they_touch() -> None:
     records = sort_records("tip", RECORDS.items())
-    assert ol.touched_runs(records, {"reg"}) == {"c1"}
-    assert ol.touched_runs(records, {"att", "rep"}) == {"p1"}
-    assert ol.touched_runs(records, {"r3"}) == {"local-s-None"}
+    chosen = {key: record_id for key, (record_id, _) in records.runs.items()}
+
+    def touched(*ids: str) -> set[str]:
+        return ol.touched_runs([(i, RECORDS[i]) for i in ids], chosen)
+
+    assert touched("reg") == {"c1"}
+    assert touched("att", "rep") == {"p1"}
+    assert touched("r3") == {"local-s-None"}
+    assert touched("r1") == {"p1"}
+    # a run's record that is not the one shown (an inferred one beside an observed) changes
+    # nothing the events say
+    assert ol.touched_runs([("r1", RECORDS["r1"])], {**chosen, "p1": "other"}) == set()
     assert {e["run"]["facets"]["lineage"]["runKey"] for e in events({"c1"})} == {"c1"}
 
 

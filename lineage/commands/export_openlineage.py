@@ -6,17 +6,21 @@ the store's tip at the last export, so ``--since-last`` sends only the runs new 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from lineage import progress
 from lineage.adapters import git
 from lineage.context import Context
+from lineage.documents import run_key_of
 from lineage.errors import LineageError
-from lineage.export_source import Records, read_records
+from lineage.export_source import Records, sort_records
 from lineage.redact import redact_uri
 
 if TYPE_CHECKING:
@@ -58,7 +62,7 @@ class Target:
 
 @dataclass(frozen=True)
 class Exported:
-    events: tuple[str, ...]  # JSON of each event, in the order sent
+    events: int  # how many were delivered
     runs: int
     since: str | None  # the tip the cursor held, for --since-last
     tip: str | None
@@ -118,68 +122,154 @@ def _move_cursor(ctx: Context, target: Target, tip: str) -> None:
     temporary.replace(path)  # atomic: a killed export leaves the old cursor
 
 
-def _new_record_ids(ctx: Context, old: str, tip: str) -> set[str] | None:
-    """Records added since ``old``; None when ``old`` is no longer in this clone."""
-    if old == tip:
-        return set()
-    if not git.has_commit(ctx.paths, old):
-        return None
-    added, _ = ctx.store.added_between(old, tip)
-    return {name for name, _ in added}
-
-
 def export_openlineage(
-    ctx: Context, *, target: Target, since_last: bool = False, namespace: str | None = None
+    ctx: Context,
+    *,
+    target: Target,
+    since_last: bool = False,
+    namespace: str | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> Exported:
-    """Build the events, deliver them to ``target``, then move its cursor."""
-    from lineage import openlineage_export
+    """Build the events a page of runs at a time and deliver each page as it is built (to the
+    console through ``echo``), then move the target's cursor. Memory holds a page of runs,
+    not the store: a million runs export as a thousand do."""
+    from lineage.openlineage_export import to_events
 
-    records = read_records(ctx)
+    tip = ctx.store.checked_tip()  # before the index: a record added meanwhile is sent again
     since = _cursors(ctx).get(target.key) if since_last else None
-    run_keys = _since(ctx, records, since)
-    events = openlineage_export.to_events(records, names_of(ctx, namespace), run_keys)
-    texts = tuple(openlineage_export.to_json(e) for e in events)
-    _deliver(ctx, target, events, texts, append=since_last)
-    if records.tip is not None:
+    run_keys = _since(ctx, tip, since)
+    names = names_of(ctx, namespace)
+    runs = 0
+    with (
+        _delivery(ctx, target, append=since_last, echo=echo) as deliver,
+        progress.bar("exporting runs", total=_total(ctx, run_keys), unit="runs") as advance,
+    ):
+        for records, keys in _pages(ctx, tip, run_keys):
+            deliver(to_events(records, names, keys))
+            runs += len(keys)
+            advance(len(keys))
+    if tip is not None:
         try:
-            _move_cursor(ctx, target, records.tip)
+            _move_cursor(ctx, target, tip)
         except OSError as exc:
             raise LineageError(
                 f"the events were delivered to {target.shown}, but the cursor could not be "
                 f"written to {cursor_path(ctx)} ({exc.strerror}); make that directory writable "
                 "before the next --since-last, or it sends these runs again"
             ) from None
-    runs = len({json.loads(t)["run"]["runId"] for t in texts})
-    return Exported(texts, runs, since, records.tip)
+    return Exported(deliver.events, runs, since, tip)
 
 
-def _since(ctx: Context, records: Records, since: str | None) -> set[str] | None:
+def _total(ctx: Context, run_keys: set[str] | None) -> int:
+    return ctx.index.run_count() if run_keys is None else len(run_keys)
+
+
+def _pages(
+    ctx: Context, tip: str | None, run_keys: set[str] | None
+) -> Iterator[tuple[Records, set[str]]]:
+    """The runs to export, a page at a time in the order their events go out (oldest start
+    first), each page as the records its events need: its runs' representative records, their
+    parents', and their registrations and reproductions; with the run keys to send."""
+    if tip is None or run_keys == set():
+        return
+    index = ctx.index
+    for page in index.runs_by_start(run_keys):
+        keys = [run_key_of(doc) for _, doc in page]
+        parents = {(doc.get("run") or {}).get("parent_run_id") for _, doc in page}
+        parents = parents - {None, *keys}
+        around = index.registrations_of(keys)
+        around += [r.record_id for found in index.reproductions_of(keys).values() for r in found]
+        around += index.representatives(sorted(p for p in parents if p)).values()
+        yield sort_records(tip, [*page, *index.documents(around).items()]), set(keys)
+
+
+def _since(ctx: Context, tip: str | None, since: str | None) -> set[str] | None:
+    """The run keys the records added since the cursor ``since`` touch; None: every run."""
     from lineage.openlineage_export import touched_runs
 
-    if since is None or records.tip is None:
+    if since is None or tip is None:
         return None
-    new = _new_record_ids(ctx, since, records.tip)
-    if new is None:
+    if since == tip:
+        return set()
+    if not git.has_commit(ctx.paths, since):
         ctx.warn(
             f"the last export's records tip {since[:10]} is not in this clone any more; "
             "sending every run"
         )
         return None
-    return touched_runs(records, new)
+    added, _ = ctx.store.added_between(since, tip)
+    keys: set[str] = set()
+    for n in range(0, len(added), 1000):  # decoded a thousand at a time, as the runs are
+        docs = ctx.index.documents(name for name, _ in added[n : n + 1000])
+        found = list(docs.items())
+        runs = [run_key_of(doc) for _, doc in found if doc.get("kind") == "run"]
+        keys |= touched_runs(found, ctx.index.representatives(runs))
+    return keys
 
 
-def _deliver(
-    ctx: Context, target: Target, events: list[RunEvent], texts: tuple[str, ...], *, append: bool
-) -> None:
+class _Deliver:
+    """Delivers pages of events to one target and counts them (``events``)."""
+
+    def __init__(self, send: Callable[[str, RunEvent], object]) -> None:
+        self._send = send
+        self.events = 0
+
+    def __call__(self, events: list[RunEvent]) -> None:
+        from lineage.openlineage_export import to_json
+
+        for event in events:
+            self._send(to_json(event), event)
+            self.events += 1
+
+
+@contextlib.contextmanager
+def _delivery(
+    ctx: Context, target: Target, *, append: bool, echo: Callable[[str], None] | None
+) -> Iterator[_Deliver]:
+    """Where the events go. A file is written whole or not at all: beside it, then renamed
+    over it; appended to (--since-last), a failure takes back what this export added."""
     if target.url:
-        _send(target, events)
+        with _http(target) as send:
+            yield _Deliver(send)
     elif target.file is not None:
         path = target.file if target.file.is_absolute() else ctx.cwd / target.file
-        with path.open("a" if append else "w", encoding="utf-8") as out:
-            out.writelines(text + "\n" for text in texts)
+        with _appended(path) if append else _replaced(path) as write:
+            yield _Deliver(lambda text, _: write(text + "\n"))
+    else:
+        assert echo is not None
+        yield _Deliver(lambda text, _: echo(text))
 
 
-def _send(target: Target, events: list[RunEvent]) -> None:
+@contextlib.contextmanager
+def _replaced(path: Path) -> Iterator[Callable[[str], object]]:
+    real = path.resolve()  # a symlink stays one: the file it names is replaced
+    if real.exists() and not real.is_file():  # a pipe or a device (/dev/stdout): as it is
+        with real.open("w", encoding="utf-8") as out:
+            yield out.write
+        return
+    temporary = real.with_name(f".{real.name}.lineage-{os.getpid()}.tmp")
+    try:
+        with temporary.open("w", encoding="utf-8") as out:
+            yield out.write
+        temporary.replace(real)  # atomic: a killed export leaves the file as it was
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _appended(path: Path) -> Iterator[Callable[[str], object]]:
+    with path.open("a", encoding="utf-8") as out:
+        size = out.tell()
+        try:
+            yield out.write
+        except BaseException:
+            out.flush()
+            out.truncate(size)  # the file as it was: the cursor stays, the runs go again
+            raise
+
+
+@contextlib.contextmanager
+def _http(target: Target) -> Iterator[Callable[[str, RunEvent], None]]:
     """POST each event with the client's HTTP transport (its retries, compression, auth)."""
     import requests
     from openlineage.client.transport.http import HttpConfig, HttpTransport
@@ -193,15 +283,21 @@ def _send(target: Target, events: list[RunEvent]) -> None:
     if target.api_key:
         config["auth"] = {"type": "api_key", "apiKey": target.api_key}
     transport = HttpTransport(HttpConfig.from_dict(config))
-    for sent, event in enumerate(events):
+    sent = 0
+
+    def send(_: str, event: RunEvent) -> None:
+        nonlocal sent
         try:
             transport.emit(event)
         except (requests.RequestException, RuntimeError) as exc:
             raise LineageError(
                 f"could not send OpenLineage events to {target.shown} ({_reason(exc)}); "
-                f"{sent} of {len(events)} were sent and the cursor was not moved: check the "
+                f"{sent} events were sent before that, and the cursor was not moved: check the "
                 "server, --url and --endpoint, then run the same command again"
             ) from None
+        sent += 1
+
+    yield send
 
 
 def _reason(exc: Exception) -> str:

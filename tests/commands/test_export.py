@@ -5,11 +5,26 @@ never import the exporters' libraries."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from lineage.adapters import git
+from lineage.adapters.store import Store
+from lineage.context import Context
+from lineage.records import (
+    Code,
+    MlflowRun,
+    ModelVersion,
+    Provenance,
+    Registration,
+    ReproductionRecord,
+    RunRecord,
+    encode,
+)
 from tests.conftest import sh
 from tests.exports import prov_relations, read_prov, relations_in, spec_problems, stored_records
 from tests.helpers import lineage
@@ -198,8 +213,8 @@ def test_openlineage_over_http_valid_deduplicated_and_since_last(
         assert proc.returncode == 1
         assert proc.stderr == (
             f"lineage: error: could not send OpenLineage events to {receiver.url}/api/v1/lineage "
-            "(HTTP 400 Bad Request); 0 of 2 were sent and the cursor was not moved: check the "
-            "server, --url and --endpoint, then run the same command again\n"
+            "(HTTP 400 Bad Request); 0 events were sent before that, and the cursor was not "
+            "moved: check the server, --url and --endpoint, then run the same command again\n"
         )
         receiver.status, before = 201, len(receiver.received)
         lineage(repo, "export", "openlineage", "--url", receiver.url, "--since-last", env=env)
@@ -235,3 +250,126 @@ def test_openlineage_refuses_a_missing_target_and_credentials_in_the_url(
     ):
         proc = lineage(trained.repo, "export", "openlineage", *args, check=False, env=trained.env)
         assert proc.returncode == 2 and proc.stderr.endswith(says), (args, proc.stderr)
+
+
+# -- OpenLineage at scale: pages of runs, the same events as the whole store ---------------
+
+
+def _stored_run(n: int, *, evidence: str = "observed") -> RunRecord:
+    """Run n: starts in an order neither its key's nor its insertion's (a few never say when),
+    nested in run n + 1150 (most often on another page of the export)."""
+    start = None if n % 500 == 7 else 10**12 + (n * 7919 % 2300) * 1000
+    return RunRecord(
+        evidence=evidence,
+        session=f"s{n}-{evidence}",
+        code=Code(commit="c" * 40, dirty=False),
+        created=Provenance(at="2026-01-01T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        run=MlflowRun(
+            f"{n:032x}",
+            "sqlite:///x",
+            "1",
+            "e",
+            None,
+            "FINISHED",
+            start,
+            None if start is None else start + 1,
+            parent_run_id=f"{n + 1150:032x}" if n <= 1150 else None,
+            metrics={"acc": n / 2300} if evidence == "observed" else {},
+        ),
+        models=(ModelVersion("churn", n),) if n % 100 == 0 else (),
+    )
+
+
+def _registration(n: int, version: int) -> Registration:
+    return Registration(
+        "observed",
+        Provenance(at="2026-01-02T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        f"{n:032x}",
+        ModelVersion("late", version),
+        "2026-01-02T00:00:00.000Z",
+        "sqlite:///x",
+    )
+
+
+def _reference(repo: Path, run_keys: set[str] | None = None) -> list[dict]:
+    """The events of the whole store read at once, as the export built them before it paged."""
+    from lineage.commands.export_openlineage import names_of
+    from lineage.export_source import read_records
+    from lineage.openlineage_export import to_events, to_json
+
+    with Context(repo, dict(os.environ)) as ctx:
+        return [
+            json.loads(to_json(e))
+            for e in to_events(read_records(ctx), names_of(ctx, None), run_keys)
+        ]
+
+
+def test_openlineage_pages_through_the_runs_and_sends_what_the_whole_store_says(
+    git_repo: Path,
+) -> None:
+    """2,300 runs, three pages: parents on other pages, later registrations, an inferred
+    record beside an observed one, a reproduction; the export sends the events the whole store
+    read at once gives, in the same order. --since-last appends only the runs new records
+    touch. A killed export leaves the file it was replacing as it was."""
+    store = Store(git.discover(git_repo))
+    records = [encode(_stored_run(n)) for n in range(1, 2301)]
+    records += [encode(_stored_run(n, evidence="inferred")) for n in (5, 1500)]
+    records += [encode(_registration(n, v)) for n, v in ((3, 1), (1200, 2), (2299, 3), (3, 4))]
+    reproduced = ReproductionRecord(
+        evidence="observed",
+        created=Provenance(at="2026-01-03T00:00:00.000Z", name="A", email="a@x", tool="t"),
+        original_run=f"{4:032x}",
+        original_record=records[3][0],
+        code="c" * 40,
+        command=("python", "train.py"),
+        verdict="bit-identical",
+        rtol=0.0,
+        atol=0.0,
+    )
+    records.append(encode(reproduced))
+    store.append(records)
+    out = git_repo.parent / "events.jsonl"
+    lineage(git_repo, "export", "openlineage", "--file", str(out))
+    sent = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sent == _reference(git_repo)
+    assert len(sent) == 4600
+    outputs = {
+        e["run"]["facets"]["lineage"]["runKey"]: [d["name"] for d in e["outputs"]]
+        for e in sent
+        if e["eventType"] == "COMPLETE"
+    }
+    assert outputs[f"{3:032x}"] == ["late", "late"] and outputs[f"{1200:032x}"] == ["churn", "late"]
+    facets = {e["run"]["facets"]["lineage"]["runKey"]: e["run"]["facets"]["lineage"] for e in sent}
+    assert facets[f"{4:032x}"]["reproductions"] == [
+        {"record": encode(reproduced)[0], "verdict": "bit-identical"}
+    ]
+    assert facets[f"{5:032x}"]["evidence"] == "observed"
+    parent = sent[0]["run"]["facets"].get("parent")  # the first run out has no start
+    assert sent[0]["eventTime"] == "1970-01-01T00:00:00+00:00" and parent is not None
+    assert parent["run"]["runId"] == next(
+        e["run"]["runId"] for e in sent if e["run"]["facets"]["lineage"]["runKey"] == f"{1157:032x}"
+    )
+    console = lineage(git_repo, "export", "openlineage", "--console").stdout.splitlines()
+    assert [json.loads(line) for line in console] == sent
+
+    store.append([encode(_registration(1000, 5)), encode(_stored_run(2301))])
+    before = out.read_text()
+    proc = lineage(git_repo, "export", "openlineage", "--file", str(out), "--since-last")
+    assert proc.stderr.startswith("lineage: wrote 4 OpenLineage events for 2 runs (new since")
+    assert out.read_text().startswith(before)
+    whole = out.read_text()
+    added = [json.loads(line) for line in whole[len(before) :].splitlines()]
+    assert added == _reference(git_repo, {f"{1000:032x}", f"{2301:032x}"})
+
+    with subprocess.Popen(
+        ["lineage", "export", "openlineage", "--file", str(out)],
+        cwd=git_repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as export:
+        temporary = out.with_name(f".{out.name}.lineage-{export.pid}.tmp")
+        while export.poll() is None and not temporary.exists():
+            time.sleep(0.01)
+        export.kill()
+    assert temporary.exists()  # killed while it wrote, beside the file
+    assert out.read_text() == whole
