@@ -91,11 +91,12 @@ def _not_caught_up() -> Iterator[bool]:
 
 def _write(obj: Context, name: str | Path, data: bytes) -> None:
     """An output file the user asked for (-o, --report, --junit), relative to -C's directory."""
-    try:
-        (obj.cwd / name).write_bytes(data)
-    except OSError as exc:
-        from lineage.writable import shown
+    from lineage.writable import replaced, shown
 
+    try:
+        with replaced(obj.cwd / name, binary=True) as out:
+            out.write(data)
+    except OSError as exc:
         raise LineageError(
             f"cannot write {shown(name)} ({exc.strerror or exc}); check the path"
         ) from None

@@ -6,9 +6,12 @@ Standard library only: the CLI asks it before every command that writes a file t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from lineage.errors import LineageError, printable
 
@@ -22,6 +25,38 @@ def shown(text: str | Path) -> str:
     """``text`` as an error message may echo it: control characters escaped (``\\n``), never
     printed raw; everything else as typed."""
     return printable(str(text))
+
+
+@contextlib.contextmanager
+def replaced(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
+    """An output file written whole or not at all: into a file beside it, renamed over it at
+    the end, so a failure or a kill on the way leaves the old one as it was (a kill leaves
+    ``.NAME.lineage-PID.tmp`` beside it). The old file's mode is kept, a symlink stays one (the
+    file it names is replaced), and a pipe or device (``/dev/stdout``) is written as it is,
+    as is a file in a directory lineage cannot create files in."""
+    mode, encoding = ("wb", None) if binary else ("w", "utf-8")
+    real = path.resolve()
+    old = real.stat() if real.exists() else None
+    temporary = real.with_name(f".{real.name}.lineage-{os.getpid()}.tmp")
+    out = None
+    if old is None or real.is_file():
+        try:
+            out = temporary.open(mode, encoding=encoding)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+    if out is None:
+        with real.open(mode, encoding=encoding) as direct:
+            yield direct
+        return
+    try:
+        with out:
+            if old is not None:
+                os.chmod(temporary, old.st_mode & 0o7777)
+            yield out
+        temporary.replace(real)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def output_problem(cwd: Path, name: str | Path) -> str | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import os
+import stat
 from pathlib import Path
 
 import pytest
 
-from lineage.writable import output_problem, shown, write_failure
+from lineage.writable import output_problem, replaced, shown, write_failure
 
 
 def test_control_characters_are_escaped_and_everything_else_kept() -> None:
@@ -51,3 +53,33 @@ def test_a_refused_write_is_one_line_and_other_errors_stay_bugs() -> None:
     )
     assert write_failure(OSError(errno.ENOENT, "No such file or directory", "/x")) is None
     assert write_failure(ValueError("bug")) is None
+
+
+def test_an_output_file_is_replaced_whole_or_left_as_it_was(tmp_path: Path) -> None:
+    """-o, --report, --junit, export --file: a new file; an old one replaced with its mode
+    kept; through a symlink, which stays one; a failure half-way leaves the old bytes and no
+    file beside them; a device is written as it is, never renamed over."""
+    new = tmp_path / "new.svg"
+    with replaced(new, binary=True) as out:
+        out.write(b"<svg/>")
+    assert new.read_bytes() == b"<svg/>"
+
+    old = tmp_path / "report.md"
+    old.write_text("old report\n")
+    old.chmod(0o640)
+    link = tmp_path / "latest.md"
+    link.symlink_to(old.name)
+    with replaced(link) as out:
+        out.write("new report\n")
+    assert link.is_symlink() and old.read_text() == "new report\n"
+    assert stat.S_IMODE(old.stat().st_mode) == 0o640
+
+    with pytest.raises(OSError), replaced(old) as out:
+        out.write("half of a ")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert old.read_text() == "new report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.md", "new.svg", "report.md"]
+
+    with replaced(Path(os.devnull)) as out:
+        out.write("nothing\n")
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from lineage import progress
@@ -22,6 +22,7 @@ from lineage.documents import run_key_of
 from lineage.errors import LineageError
 from lineage.export_source import Records, sort_records
 from lineage.redact import redact_uri
+from lineage.writable import replaced
 
 if TYPE_CHECKING:
     from openlineage.client.event_v2 import RunEvent
@@ -233,35 +234,19 @@ def _delivery(
             yield _Deliver(send)
     elif target.file is not None:
         path = target.file if target.file.is_absolute() else ctx.cwd / target.file
-        with _appended(path) if append else _replaced(path) as write:
-            yield _Deliver(lambda text, _: write(text + "\n"))
+        with _appended(path) if append else replaced(path) as out:
+            yield _Deliver(lambda text, _: out.write(text + "\n"))
     else:
         assert echo is not None
         yield _Deliver(lambda text, _: echo(text))
 
 
 @contextlib.contextmanager
-def _replaced(path: Path) -> Iterator[Callable[[str], object]]:
-    real = path.resolve()  # a symlink stays one: the file it names is replaced
-    if real.exists() and not real.is_file():  # a pipe or a device (/dev/stdout): as it is
-        with real.open("w", encoding="utf-8") as out:
-            yield out.write
-        return
-    temporary = real.with_name(f".{real.name}.lineage-{os.getpid()}.tmp")
-    try:
-        with temporary.open("w", encoding="utf-8") as out:
-            yield out.write
-        temporary.replace(real)  # atomic: a killed export leaves the file as it was
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _appended(path: Path) -> Iterator[Callable[[str], object]]:
+def _appended(path: Path) -> Iterator[IO[str]]:
     with path.open("a", encoding="utf-8") as out:
         size = out.tell()
         try:
-            yield out.write
+            yield out
         except BaseException:
             out.flush()
             out.truncate(size)  # the file as it was: the cursor stays, the runs go again
