@@ -211,15 +211,13 @@ def _since(ctx: Context, tip: str | None, since: str | None) -> set[str] | None:
 class _Deliver:
     """Delivers pages of events to one target and counts them (``events``)."""
 
-    def __init__(self, send: Callable[[str, RunEvent], object]) -> None:
+    def __init__(self, send: Callable[[RunEvent], object]) -> None:
         self._send = send
         self.events = 0
 
     def __call__(self, events: list[RunEvent]) -> None:
-        from lineage.openlineage_export import to_json
-
         for event in events:
-            self._send(to_json(event), event)
+            self._send(event)
             self.events += 1
 
 
@@ -228,17 +226,20 @@ def _delivery(
     ctx: Context, target: Target, *, append: bool, echo: Callable[[str], None] | None
 ) -> Iterator[_Deliver]:
     """Where the events go. A file is written whole or not at all: beside it, then renamed
-    over it; appended to (--since-last), a failure takes back what this export added."""
+    over it; appended to (--since-last), a failure takes back what this export added. The
+    HTTP transport serialises each event itself; the file and the console get the same JSON."""
+    from lineage.openlineage_export import to_json
+
     if target.url:
         with _http(target) as send:
             yield _Deliver(send)
     elif target.file is not None:
         path = target.file if target.file.is_absolute() else ctx.cwd / target.file
         with _appended(path) if append else replaced(path) as out:
-            yield _Deliver(lambda text, _: out.write(text + "\n"))
+            yield _Deliver(lambda event: out.write(to_json(event) + "\n"))
     else:
         assert echo is not None
-        yield _Deliver(lambda text, _: echo(text))
+        yield _Deliver(lambda event: echo(to_json(event)))
 
 
 @contextlib.contextmanager
@@ -254,7 +255,7 @@ def _appended(path: Path) -> Iterator[IO[str]]:
 
 
 @contextlib.contextmanager
-def _http(target: Target) -> Iterator[Callable[[str, RunEvent], None]]:
+def _http(target: Target) -> Iterator[Callable[[RunEvent], None]]:
     """POST each event with the client's HTTP transport (its retries, compression, auth)."""
     import requests
     from openlineage.client.transport.http import HttpConfig, HttpTransport
@@ -270,7 +271,7 @@ def _http(target: Target) -> Iterator[Callable[[str, RunEvent], None]]:
     transport = HttpTransport(HttpConfig.from_dict(config))
     sent = 0
 
-    def send(_: str, event: RunEvent) -> None:
+    def send(event: RunEvent) -> None:
         nonlocal sent
         try:
             transport.emit(event)
