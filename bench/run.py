@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import exports
 import fixtures
 import graphs
 import history
@@ -37,7 +38,8 @@ PRE_CHILD_BUDGET_S = 0.150  # goal (a): lineage run may add this much before the
 QUERY_BUDGET = 0.05  # goal (b): a query may take this fraction of a cold MlflowClient lookup
 APPENDS = 50  # in-process Store.append samples
 # What --only can pick: the baselines, goals (a) `lineage run`, (b) queries, (c) imports,
-# `graph`/`impact` (bench/graphs.py), `import mlflow`/`audit` (bench/history.py), `import
+# `graph`/`impact` (bench/graphs.py), `export openlineage`/`export prov` (bench/exports.py),
+# `import mlflow`/`audit` (bench/history.py), `import
 # mlflow` through a PostgreSQL-backed server (bench/team.py), `lineage reproduce`
 # (bench/reproduce.py), `lineage push`/`pull` (bench/sync.py), the pre-commit hook against
 # DVC's (bench/hooks.py), the same measures at 100,000 and 1,000,000 records (bench/scale.py)
@@ -49,6 +51,7 @@ PARTS = (
     "queries",
     "imports",
     "graphs",
+    "exports",
     "history",
     "team",
     "reproduce",
@@ -723,6 +726,11 @@ def main(argv: list[str] | None = None) -> int:
             ws, rs, mlflow_runs, repeats=2 * repeats, warmup=warmup, log=log
         ):
             emit(section, "graphs")
+    if "exports" in parts:
+        rs = rs or records_with_index(ws, n_records)
+        log(f"exports: openlineage and prov of {rs.n:,} records")
+        for section in exports.sections(ws, rs, repeats=repeats, log=progress("exports")):
+            emit(section, "exports")
     if "history" in parts:
         mlflow_runs = fixtures.mlflow_runs_store(ws, n_runs, progress("mlflow runs"))
         log(f"history: import of {mlflow_runs.n:,} runs from an mlflow server, and audit")
