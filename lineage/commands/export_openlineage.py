@@ -283,7 +283,10 @@ def _http(target: Target) -> Iterator[Callable[[RunEvent], None]]:
             ) from None
         sent += 1
 
-    yield send
+    try:
+        yield send
+    finally:
+        transport.close()  # its session's connections
 
 
 def _reason(exc: Exception) -> str:
