@@ -161,9 +161,22 @@ class _OutputClosed(Exception):
 
 
 class _Lineage(click.Group):
+    # Past click: its main turns a broken pipe into a silent exit 1, the code of an error
+    # lineage explains on stderr. Parsing prints --help and --version; invoking, the rest.
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except BrokenPipeError:
+            raise _OutputClosed from None
+
     def invoke(self, ctx: click.Context) -> Any:
-        # Past click: its main turns a broken pipe into a silent exit 1, the code of an error
-        # lineage explains on stderr.
         try:
             return super().invoke(ctx)
         except BrokenPipeError:

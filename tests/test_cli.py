@@ -112,3 +112,19 @@ def test_run_path_imports_no_heavy_module_before_the_child_starts(tmp_path: Path
     )
     out = sh(sys.executable, "-c", code, cwd=tmp_path).stdout
     assert out == "[]\n"
+
+
+def test_help_and_version_into_a_closed_pipe_exit_141_and_say_nothing(tmp_path: Path) -> None:
+    """`lineage --help | true`: the reader is gone before lineage writes (the pipe's read end is
+    closed before the interpreter has started). --help and --version are printed while click
+    parses, before any command runs; they end as a command's output does (tests/commands/
+    test_log.py): 141, nothing on stderr."""
+    for args in (["--help"], ["-V"], ["log", "--help"]):
+        with subprocess.Popen(
+            ["lineage", *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            proc.stdout.close()
+            errors = proc.stderr.read()
+            assert proc.wait(timeout=60) == 141, args
+        assert errors == b"", args
