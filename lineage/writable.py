@@ -31,12 +31,14 @@ def shown(text: str | Path) -> str:
 def replaced(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     """An output file written whole or not at all: into a file beside it, renamed over it at
     the end, so a failure or a kill on the way leaves the old one as it was (a kill leaves
-    ``.NAME.lineage-PID.tmp`` beside it). The old file's mode is kept, a symlink stays one (the
+    ``.NAME.lineage-PID.tmp`` beside it, removed by the next write of NAME). The old file's
+    mode is kept, a symlink stays one (the
     file it names is replaced), and a pipe or device (``/dev/stdout``) is written as it is,
     as is a file in a directory lineage cannot create files in."""
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
     real = path.resolve()
     old = real.stat() if real.exists() else None
+    _remove_left_behind(real)
     temporary = real.with_name(f".{real.name}.lineage-{os.getpid()}.tmp")
     out = None
     if old is None or real.is_file():
@@ -57,6 +59,31 @@ def replaced(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
         temporary.replace(real)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _remove_left_behind(real: Path) -> None:
+    """The files a killed write of ``real`` left beside it: those of a process that is gone
+    (one still running may be writing it now)."""
+    with contextlib.suppress(OSError):
+        for found in real.parent.glob(f".{_glob_escaped(real.name)}.lineage-*.tmp"):
+            pid = found.name[len(real.name) + len(".lineage-") + 1 : -len(".tmp")]
+            if pid.isdigit() and not _running(int(pid)):
+                found.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: running
+        return True
+    return True
+
+
+def _glob_escaped(text: str) -> str:
+    """``text`` matched literally by ``Path.glob``."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def output_problem(cwd: Path, name: str | Path) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,21 @@ def test_an_output_file_is_replaced_whole_or_left_as_it_was(tmp_path: Path) -> N
     with replaced(Path(os.devnull)) as out:
         out.write("nothing\n")
     assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)
+
+
+def test_what_a_killed_write_left_beside_a_file_goes_with_the_next_write(tmp_path: Path) -> None:
+    """A write killed half-way leaves `.NAME.lineage-PID.tmp`: the next write of NAME removes
+    those of processes that are gone, and keeps one whose process runs (it may be writing)."""
+    ended = subprocess.Popen(["true"])  # a pid that ran and ended
+    ended.wait()
+    target = tmp_path / "report [v1].md"  # glob's own characters in the name
+    left = tmp_path / f".{target.name}.lineage-{ended.pid}.tmp"
+    running = tmp_path / f".{target.name}.lineage-{os.getppid()}.tmp"
+    other = tmp_path / f".other.md.lineage-{ended.pid}.tmp"
+    for path in (left, running, other):
+        path.write_text("half")
+    with replaced(target) as out:
+        out.write("whole\n")
+    assert target.read_text() == "whole\n"
+    assert not left.exists()
+    assert running.exists() and other.exists()

@@ -373,3 +373,6 @@ def test_openlineage_pages_through_the_runs_and_sends_what_the_whole_store_says(
         export.kill()
     assert temporary.exists()  # killed while it wrote, beside the file
     assert out.read_text() == whole
+    lineage(git_repo, "export", "openlineage", "--file", str(out))
+    assert not temporary.exists()  # the next write of the file took it away
+    assert [json.loads(line) for line in out.read_text().splitlines()] == _reference(git_repo)
