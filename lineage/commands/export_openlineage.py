@@ -199,10 +199,11 @@ def _since(ctx: Context, tip: str | None, since: str | None) -> set[str] | None:
         )
         return None
     added, _ = ctx.store.added_between(since, tip)
+    skipped = {name for name, _ in ctx.index.corrupt}  # warned about when the index opened
     keys: set[str] = set()
     for n in range(0, len(added), 1000):  # decoded a thousand at a time, as the runs are
-        docs = ctx.index.documents(name for name, _ in added[n : n + 1000])
-        found = list(docs.items())
+        chunk = added[n : n + 1000]
+        found = [(name, json.loads(blob)) for name, blob in chunk if name not in skipped]
         runs = [run_key_of(doc) for _, doc in found if doc.get("kind") == "run"]
         keys |= touched_runs(found, ctx.index.representatives(runs))
     return keys

@@ -352,10 +352,13 @@ def test_openlineage_pages_through_the_runs_and_sends_what_the_whole_store_says(
     console = lineage(git_repo, "export", "openlineage", "--console").stdout.splitlines()
     assert [json.loads(line) for line in console] == sent
 
-    store.append([encode(_registration(1000, 5)), encode(_stored_run(2301))])
+    garbage = ("f" * 64, b"not a record")  # pulled from a careless clone: skipped, said
+    store.append([encode(_registration(1000, 5)), encode(_stored_run(2301)), garbage])
     before = out.read_text()
     proc = lineage(git_repo, "export", "openlineage", "--file", str(out), "--since-last")
-    assert proc.stderr.startswith("lineage: wrote 4 OpenLineage events for 2 runs (new since")
+    warning, done = proc.stderr.splitlines()
+    assert warning.startswith("lineage: warning: record ffffffffffff in refs/lineage/records")
+    assert done.startswith("lineage: wrote 4 OpenLineage events for 2 runs (new since")
     assert out.read_text().startswith(before)
     whole = out.read_text()
     added = [json.loads(line) for line in whole[len(before) :].splitlines()]
