@@ -6,6 +6,7 @@ imported here only, and this module only by ``lineage export prov``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -104,9 +105,9 @@ class _Builder:
         return ident
 
 
-def to_prov(records: Records) -> ProvDocument:
+def to_prov(records: Records, advance: Callable[[], object] = lambda: None) -> ProvDocument:
     """The PROV document of every run and what joins them (registrations, attachments,
-    reproductions)."""
+    reproductions); ``advance()`` after each run (a progress bar's)."""
     out = _Builder()
     tools = sorted({str(doc["created"].get("tool", "")) for _, doc in records.runs.values()})
     out.agent(
@@ -116,6 +117,7 @@ def to_prov(records: Records) -> ProvDocument:
     )
     for record_id, doc in records.runs.values():
         _run(out, record_id, doc)
+        advance()
     for _, doc in records.registrations:
         run = f"run:{doc['run']}"
         out.doc.wasGeneratedBy(

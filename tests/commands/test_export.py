@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from tests.conftest import sh
 from tests.exports import prov_relations, read_prov, relations_in, spec_problems, stored_records
 from tests.helpers import lineage
 from tests.scenarios import Trained
+from tests.terminal import in_terminal
 from tests.test_cli import imported_modules
 
 EXPORTERS = {"prov", "openlineage", "rdflib", "networkx"}
@@ -250,6 +252,38 @@ def test_openlineage_refuses_a_missing_target_and_credentials_in_the_url(
     ):
         proc = lineage(trained.repo, "export", "openlineage", *args, check=False, env=trained.env)
         assert proc.returncode == 2 and proc.stderr.endswith(says), (args, proc.stderr)
+
+
+def test_exports_draw_their_bars_on_a_terminal_and_write_the_same_files(
+    trained: Trained, tmp_path: Path
+) -> None:
+    """Both exports can take minutes on a large store: on a terminal each phase that counts
+    draws a bar with its count (the delay 0, so five runs are enough); piped, none. The files
+    are the same."""
+    env = {**trained.env, "LINEAGE_PROGRESS_DELAY": "0"}
+    argv = {
+        "prov": ["export", "prov", "-o", "{}/lineage.json"],
+        "openlineage": ["export", "openlineage", "--file", "{}/events.jsonl"],
+    }
+    bars = {
+        "prov": ["reading records", "describing runs in PROV"],
+        "openlineage": ["exporting runs"],
+    }
+    for name, args in argv.items():
+        piped_dir, shown_dir = tmp_path / f"{name}-piped", tmp_path / f"{name}-shown"
+        piped_dir.mkdir()
+        shown_dir.mkdir()
+        piped = lineage(trained.repo, *[a.format(piped_dir) for a in args], env=env)
+        assert "\r" not in piped.stdout + piped.stderr
+        shown = in_terminal(
+            ["lineage", *[a.format(shown_dir) for a in args]], cwd=trained.repo, env=env
+        )
+        assert shown.code == 0
+        for desc in bars[name]:
+            drawn = shown.bars(desc)
+            assert drawn and re.search(r" \d+/\d+ \[", drawn[-1]), (desc, shown.raw)
+        (written,) = piped_dir.iterdir()
+        assert (shown_dir / written.name).read_bytes() == written.read_bytes()
 
 
 # -- OpenLineage at scale: pages of runs, the same events as the whole store ---------------
