@@ -29,6 +29,7 @@ from lineage.records import (
 from tests.conftest import sh
 from tests.exports import prov_relations, read_prov, relations_in, spec_problems, stored_records
 from tests.helpers import lineage
+from tests.layouts import get_started
 from tests.scenarios import Trained
 from tests.terminal import in_terminal
 from tests.test_cli import imported_modules
@@ -413,3 +414,35 @@ def test_openlineage_pages_through_the_runs_and_sends_what_the_whole_store_says(
     lineage(git_repo, "export", "openlineage", "--file", str(out))
     assert not temporary.exists()  # the next write of the file took it away
     assert [json.loads(line) for line in out.read_text().splitlines()] == _reference(git_repo)
+
+
+def test_both_exports_of_a_dvc_get_started_pipeline_run(tmp_path: Path) -> None:
+    """iterative/example-get-started's layout (tests/layouts/get_started.py): one `dvc repro`
+    under `lineage run`, registering a model. The OpenLineage events hold the spec's fields,
+    name the job after the DVC stages, take data/data.tsv at its DVC md5 as input and the model
+    version as output; PROV uses the same data entity. Written to files, which is the path that
+    replaces a file whole."""
+    project = get_started.build(tmp_path)
+    project.lineage("run", "--", "dvc", "repro", "-q", MODEL="churn")
+    md5 = (project.repo / "data" / "data.tsv.dvc").read_text().split("md5: ")[1][:32]
+    run = project.newest_run()
+
+    events = tmp_path / "events.jsonl"
+    project.lineage("export", "openlineage", "--file", str(events))
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["eventType"] for e in sent] == ["START", "COMPLETE"]
+    for event in sent:
+        assert spec_problems(event) == [], event
+    start, done = sent
+    assert start["job"]["name"].startswith("dvc:prepare+featurize")
+    assert start["job"]["facets"]["jobType"]["jobType"] == "DVC_STAGE"
+    inputs = {d["name"]: d["facets"]["version"]["datasetVersion"] for d in start["inputs"]}
+    assert inputs["data/data.tsv"] == md5
+    assert ("churn", "1") in {
+        (d["name"], d["facets"]["version"]["datasetVersion"]) for d in done["outputs"]
+    }
+
+    prov = tmp_path / "lineage.json"
+    project.lineage("export", "prov", "-o", str(prov))
+    relations = relations_in(read_prov(prov.read_text(), "json"))
+    assert ("used", f"run:{run}", f"data:{md5}") in relations
