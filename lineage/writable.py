@@ -32,9 +32,9 @@ def replaced(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     """An output file written whole or not at all: into a file beside it, renamed over it at
     the end, so a failure or a kill on the way leaves the old one as it was (a kill leaves
     ``.NAME.lineage-PID.tmp`` beside it, removed by the next write of NAME). The old file's
-    mode is kept, a symlink stays one (the
-    file it names is replaced), and a pipe or device (``/dev/stdout``) is written as it is,
-    as is a file in a directory lineage cannot create files in."""
+    permissions are kept (not its setuid bits), a symlink stays one (the file it names is
+    replaced), and a pipe or device (``/dev/stdout``) is written as it is, as is a file in a
+    directory lineage cannot create files in."""
     mode, encoding = ("wb", None) if binary else ("w", "utf-8")
     real = path.resolve()
     old = real.stat() if real.exists() else None
@@ -54,7 +54,7 @@ def replaced(path: Path, *, binary: bool = False) -> Iterator[IO[Any]]:
     try:
         with out:
             if old is not None:
-                os.chmod(temporary, old.st_mode & 0o7777)
+                os.chmod(temporary, old.st_mode & 0o777)
             yield out
         temporary.replace(real)
     finally:
