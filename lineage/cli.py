@@ -160,9 +160,18 @@ class _OutputClosed(Exception):
     """What reads lineage's output went away (``lineage log | head``)."""
 
 
+@contextlib.contextmanager
+def _past_click() -> Iterator[None]:
+    """A broken pipe raised past click: its main turns one into a silent exit 1, the code of
+    an error lineage explains on stderr."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise _OutputClosed from None
+
+
 class _Lineage(click.Group):
-    # Past click: its main turns a broken pipe into a silent exit 1, the code of an error
-    # lineage explains on stderr. Parsing prints --help and --version; invoking, the rest.
+    # Parsing prints --help and --version; invoking, everything else.
 
     def make_context(
         self,
@@ -171,16 +180,12 @@ class _Lineage(click.Group):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        try:
+        with _past_click():
             return super().make_context(info_name, args, parent, **extra)
-        except BrokenPipeError:
-            raise _OutputClosed from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _past_click():
             return super().invoke(ctx)
-        except BrokenPipeError:
-            raise _OutputClosed from None
 
 
 @click.group(cls=_Lineage, context_settings={"help_option_names": ["-h", "--help"]})

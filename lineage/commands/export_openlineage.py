@@ -176,11 +176,11 @@ def _pages(
     index = ctx.index
     for page in index.runs_by_start(run_keys):
         keys = [run_key_of(doc) for _, doc in page]
-        parents = {(doc.get("run") or {}).get("parent_run_id") for _, doc in page}
-        parents = parents - {None, *keys}
+        parents = {p for _, doc in page if (p := (doc.get("run") or {}).get("parent_run_id"))}
+        parents -= set(keys)
         around = index.registrations_of(keys)
         around += [r.record_id for found in index.reproductions_of(keys).values() for r in found]
-        around += index.representatives(sorted(p for p in parents if p)).values()
+        around += index.representatives(sorted(parents)).values()
         yield sort_records(tip, [*page, *index.documents(around).items()]), set(keys)
 
 
